@@ -1,0 +1,9 @@
+#![deny(missing_docs)]
+//! # covid-ct
+//!
+//! Chest-CT diagnosis (Normal / CAP / COVID-19) in one Rust workspace: reading CT series,
+//! procedural phantoms, morphology, similarity and perceptual hashes, enhancement, optimal
+//! transport, models and ensembles. This facade only re-exports the workspace crates; each
+//! crate's own page documents it.
+
+pub use ct_core as core;
