@@ -1,0 +1,552 @@
+//! Per-scan radiomic features from a HU volume and its lung mask.
+//!
+//! The features describe what a radiologist reads in a chest CT for this task:
+//! * how much lung there is and how its density is distributed (moments, percentiles and a
+//!   normalised HU histogram of the lung voxels);
+//! * ground-glass opacity (GGO, about −700…−300 HU) and consolidation (about −100…+100 HU)
+//!   fractions, the hallmarks of COVID-19 and of bacterial pneumonia;
+//! * where the abnormal lung is: left/right (COVID-19 is typically bilateral, CAP often
+//!   one-sided), peripheral/central (COVID-19 GGO is subpleural), and along z;
+//! * per-slice statistics (how many slices are involved, the worst slice);
+//! * texture (mean absolute gradient inside the lung, which also tracks noise and hence the
+//!   dose of the export).
+//!
+//! Densities are read after a 3×3 in-plane mean filter over lung pixels, so that low-dose noise (σ of tens of
+//! HU) does not push normal parenchyma into the GGO range voxel by voxel.
+
+use ct_core::Spacing;
+use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Feature settings. The defaults are the HU ranges used in the chest-CT literature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// Lower edge of the lung HU histogram.
+    pub hist_lo: f64,
+    /// Upper edge of the lung HU histogram.
+    pub hist_hi: f64,
+    /// Number of histogram bins.
+    pub hist_bins: usize,
+    /// Ground-glass range (HU, half-open `[lo, hi)`).
+    pub ggo: (f64, f64),
+    /// Consolidation range (HU).
+    pub consolidation: (f64, f64),
+    /// Depth (mm) from the lung border counted as peripheral (subpleural).
+    pub peripheral_mm: f64,
+    /// A slice is "involved" when this fraction of its lung is abnormal (GGO or consolidation).
+    pub involved_slice_fraction: f64,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            hist_lo: -1000.0,
+            hist_hi: 200.0,
+            hist_bins: 24,
+            ggo: (-700.0, -300.0),
+            consolidation: (-100.0, 100.0),
+            peripheral_mm: 10.0,
+            involved_slice_fraction: 0.02,
+        }
+    }
+}
+
+const SCALAR_NAMES: [&str; 31] = [
+    "lung_volume_ml",
+    "hu_mean",
+    "hu_std",
+    "hu_skew",
+    "hu_kurtosis",
+    "hu_p05",
+    "hu_p25",
+    "hu_p50",
+    "hu_p75",
+    "hu_p95",
+    "frac_below_-950",
+    "frac_-950_-700",
+    "frac_ggo",
+    "frac_-300_-100",
+    "frac_consolidation",
+    "frac_above_100",
+    "abnormal_frac",
+    "abn_left",
+    "abn_right",
+    "abn_min_side",
+    "abn_asymmetry",
+    "abn_peripheral",
+    "abn_central",
+    "abn_peripheral_share",
+    "involved_slices_frac",
+    "abn_worst_slice",
+    "abn_z_centroid",
+    "abn_z_spread",
+    "ggo_to_consolidation",
+    "gradient_mean",
+    "gradient_ratio_abn",
+];
+
+/// The names of the features [`scan_features`] returns, in order.
+pub fn feature_names(cfg: &FeatureConfig) -> Vec<String> {
+    let mut names: Vec<String> = SCALAR_NAMES.iter().map(|s| s.to_string()).collect();
+    let w = (cfg.hist_hi - cfg.hist_lo) / cfg.hist_bins as f64;
+    for b in 0..cfg.hist_bins {
+        let lo = cfg.hist_lo + b as f64 * w;
+        names.push(format!("hist_{}_{}", lo as i64, (lo + w) as i64));
+    }
+    names
+}
+
+/// 3×3 in-plane mean over lung pixels only (a masked mean), so that soft tissue next to
+/// the lung border does not smear into the lung as false ground glass.
+fn smooth(slice: ArrayView2<'_, i16>, mask: ArrayView2<'_, u8>) -> Array2<f32> {
+    let (h, w) = slice.dim();
+    let mut out = Array2::<f32>::zeros((h, w));
+    for y in 0..h {
+        for x in 0..w {
+            if mask[[y, x]] == 0 {
+                continue;
+            }
+            let (mut s, mut k) = (0i32, 0i32);
+            for yy in y.saturating_sub(1)..(y + 2).min(h) {
+                for xx in x.saturating_sub(1)..(x + 2).min(w) {
+                    if mask[[yy, xx]] != 0 {
+                        s += slice[[yy, xx]] as i32;
+                        k += 1;
+                    }
+                }
+            }
+            out[[y, x]] = s as f32 / k as f32;
+        }
+    }
+    out
+}
+
+/// City-block distance (in pixels) from each mask pixel to the nearest non-mask pixel
+/// (pixels outside the image count as non-mask), by the classic two-pass chamfer sweep.
+fn border_distance(mask: ArrayView2<'_, u8>) -> Array2<u32> {
+    let (h, w) = mask.dim();
+    let inf = (h + w) as u32;
+    let mut d = Array2::<u32>::from_elem((h, w), inf);
+    for y in 0..h {
+        for x in 0..w {
+            if mask[[y, x]] == 0 {
+                d[[y, x]] = 0;
+                continue;
+            }
+            let up = if y == 0 { 0 } else { d[[y - 1, x]] };
+            let left = if x == 0 { 0 } else { d[[y, x - 1]] };
+            d[[y, x]] = up.min(left) + 1;
+        }
+    }
+    for y in (0..h).rev() {
+        for x in (0..w).rev() {
+            if d[[y, x]] == 0 {
+                continue;
+            }
+            let down = if y + 1 == h { 0 } else { d[[y + 1, x]] };
+            let right = if x + 1 == w { 0 } else { d[[y, x + 1]] };
+            d[[y, x]] = d[[y, x]].min(down.min(right) + 1);
+        }
+    }
+    d
+}
+
+/// Per-slice partial sums, merged over the volume.
+#[derive(Default, Clone)]
+struct Acc {
+    n: f64,
+    sum: f64,
+    sum2: f64,
+    sum3: f64,
+    sum4: f64,
+    counts: Vec<f64>, // 6 density classes
+    hist: Vec<f64>,   // histogram bins
+    fine: Vec<u64>,   // 1-HU histogram for percentiles (-1100..=+500)
+    left: [f64; 2],   // [lung voxels, abnormal voxels]
+    right: [f64; 2],
+    periph: [f64; 2],
+    central: [f64; 2],
+    grad_sum: f64,
+    grad_abn_sum: f64,
+    grad_abn_n: f64,
+}
+
+const FINE_LO: i32 = -1100;
+const FINE_HI: i32 = 500;
+
+impl Acc {
+    fn new(bins: usize) -> Acc {
+        Acc {
+            counts: vec![0.0; 6],
+            hist: vec![0.0; bins],
+            fine: vec![0; (FINE_HI - FINE_LO + 1) as usize],
+            ..Default::default()
+        }
+    }
+
+    fn merge(mut self, o: Acc) -> Acc {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.sum2 += o.sum2;
+        self.sum3 += o.sum3;
+        self.sum4 += o.sum4;
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+        for (a, b) in self.hist.iter_mut().zip(&o.hist) {
+            *a += b;
+        }
+        for (a, b) in self.fine.iter_mut().zip(&o.fine) {
+            *a += b;
+        }
+        for (a, b) in [
+            (&mut self.left, o.left),
+            (&mut self.right, o.right),
+            (&mut self.periph, o.periph),
+            (&mut self.central, o.central),
+        ] {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        self.grad_sum += o.grad_sum;
+        self.grad_abn_sum += o.grad_abn_sum;
+        self.grad_abn_n += o.grad_abn_n;
+        self
+    }
+}
+
+fn percentile(fine: &[u64], total: u64, q: f64) -> f64 {
+    let target = (q * (total.saturating_sub(1)) as f64).round() as u64;
+    let mut seen = 0u64;
+    for (i, &c) in fine.iter().enumerate() {
+        seen += c;
+        if seen > target {
+            return (FINE_LO + i as i32) as f64;
+        }
+    }
+    FINE_HI as f64
+}
+
+/// Features of one scan: `hu` in HU (z, y, x), `lung` its lung mask (non-zero = lung).
+/// The order is [`feature_names`]. Errors on shape mismatch or an empty mask.
+pub fn scan_features(
+    id: &str,
+    hu: ArrayView3<'_, i16>,
+    lung: ArrayView3<'_, u8>,
+    spacing: Spacing,
+    cfg: &FeatureConfig,
+) -> Result<Vec<f64>> {
+    let (vs, ms) = (hu.dim(), lung.dim());
+    if vs != ms {
+        return Err(Error::ShapeMismatch {
+            volume: [vs.0, vs.1, vs.2],
+            mask: [ms.0, ms.1, ms.2],
+        });
+    }
+    // The body's midline: the mean column of lung voxels splits left from right lung.
+    let (mut xs, mut nx) = (0.0f64, 0.0f64);
+    for ((_, _, x), &m) in lung.indexed_iter() {
+        if m != 0 {
+            xs += x as f64;
+            nx += 1.0;
+        }
+    }
+    if nx == 0.0 {
+        return Err(Error::EmptyMask(id.to_string()));
+    }
+    let mid = xs / nx;
+    let periph_px = (cfg.peripheral_mm / spacing.x.min(spacing.y)).max(1.0) as u32;
+    let bins = cfg.hist_bins;
+    let bw = (cfg.hist_hi - cfg.hist_lo) / bins as f64;
+    let is_abn = |v: f64| {
+        (v >= cfg.ggo.0 && v < cfg.ggo.1) || (v >= cfg.consolidation.0 && v < cfg.consolidation.1)
+    };
+
+    // Per slice: (accumulator, lung voxels, abnormal voxels, ggo voxels, consolidation voxels).
+    let per_slice: Vec<(Acc, f64, f64, f64, f64)> = (0..vs.0)
+        .into_par_iter()
+        .map(|z| {
+            let raw = hu.index_axis(Axis(0), z);
+            let m = lung.index_axis(Axis(0), z);
+            let mut acc = Acc::new(bins);
+            let (mut nl, mut na, mut ng, mut nc) = (0.0, 0.0, 0.0, 0.0);
+            if !m.iter().any(|&v| v != 0) {
+                return (acc, nl, na, ng, nc);
+            }
+            let s = smooth(raw, m);
+            let dist = border_distance(m);
+            let (h, w) = m.dim();
+            for y in 0..h {
+                for x in 0..w {
+                    if m[[y, x]] == 0 {
+                        continue;
+                    }
+                    let v = s[[y, x]] as f64;
+                    let r = raw[[y, x]] as f64;
+                    acc.n += 1.0;
+                    acc.sum += r;
+                    acc.sum2 += r * r;
+                    acc.sum3 += r * r * r;
+                    acc.sum4 += r * r * r * r;
+                    let cls = if v < -950.0 {
+                        0
+                    } else if v < -700.0 {
+                        1
+                    } else if v < -300.0 {
+                        2
+                    } else if v < -100.0 {
+                        3
+                    } else if v < 100.0 {
+                        4
+                    } else {
+                        5
+                    };
+                    acc.counts[cls] += 1.0;
+                    let b = ((v - cfg.hist_lo) / bw).floor();
+                    if b >= 0.0 && (b as usize) < bins {
+                        acc.hist[b as usize] += 1.0;
+                    }
+                    let fi = (v.round() as i32).clamp(FINE_LO, FINE_HI) - FINE_LO;
+                    acc.fine[fi as usize] += 1;
+                    let abn = is_abn(v);
+                    let a = abn as u8 as f64;
+                    nl += 1.0;
+                    na += a;
+                    if v >= cfg.ggo.0 && v < cfg.ggo.1 {
+                        ng += 1.0;
+                    }
+                    if v >= cfg.consolidation.0 && v < cfg.consolidation.1 {
+                        nc += 1.0;
+                    }
+                    let side = if (x as f64) < mid {
+                        &mut acc.left
+                    } else {
+                        &mut acc.right
+                    };
+                    side[0] += 1.0;
+                    side[1] += a;
+                    let zone = if dist[[y, x]] <= periph_px {
+                        &mut acc.periph
+                    } else {
+                        &mut acc.central
+                    };
+                    zone[0] += 1.0;
+                    zone[1] += a;
+                    if x + 1 < w && y + 1 < h && m[[y, x + 1]] != 0 && m[[y + 1, x]] != 0 {
+                        let g = ((s[[y, x + 1]] - s[[y, x]]).abs()
+                            + (s[[y + 1, x]] - s[[y, x]]).abs())
+                            as f64;
+                        acc.grad_sum += g;
+                        if abn {
+                            acc.grad_abn_sum += g;
+                            acc.grad_abn_n += 1.0;
+                        }
+                    }
+                }
+            }
+            (acc, nl, na, ng, nc)
+        })
+        .collect();
+
+    let acc = per_slice
+        .iter()
+        .map(|p| p.0.clone())
+        .fold(Acc::new(bins), Acc::merge);
+    let n = acc.n;
+    let mean = acc.sum / n;
+    let var = (acc.sum2 / n - mean * mean).max(0.0);
+    let std = var.sqrt();
+    let (skew, kurt) = if std > 0.0 {
+        let m3 = acc.sum3 / n - 3.0 * mean * acc.sum2 / n + 2.0 * mean.powi(3);
+        let m4 = acc.sum4 / n - 4.0 * mean * acc.sum3 / n + 6.0 * mean * mean * acc.sum2 / n
+            - 3.0 * mean.powi(4);
+        (m3 / std.powi(3), m4 / var.powi(2) - 3.0)
+    } else {
+        (0.0, 0.0)
+    };
+    let total: u64 = acc.fine.iter().sum();
+    let pct = |q| percentile(&acc.fine, total, q);
+    let frac = |c: usize| acc.counts[c] / n;
+    let abn_frac = (acc.counts[2] + acc.counts[4]) / n;
+    let ratio = |a: [f64; 2]| if a[0] > 0.0 { a[1] / a[0] } else { 0.0 };
+    let (l, r) = (ratio(acc.left), ratio(acc.right));
+    let abn_total = acc.left[1] + acc.right[1];
+
+    // z distribution of abnormal lung, on slice position normalised to 0..1.
+    let nz = vs.0.max(2) as f64 - 1.0;
+    let (mut zc, mut zw, mut involved, mut worst, mut lung_slices) = (0.0, 0.0, 0.0, 0.0f64, 0.0);
+    for (z, p) in per_slice.iter().enumerate() {
+        if p.1 == 0.0 {
+            continue;
+        }
+        lung_slices += 1.0;
+        let f = p.2 / p.1;
+        worst = worst.max(f);
+        if f >= cfg.involved_slice_fraction {
+            involved += 1.0;
+        }
+        zc += p.2 * z as f64 / nz;
+        zw += p.2;
+    }
+    let zmean = if zw > 0.0 { zc / zw } else { 0.5 };
+    let mut zvar = 0.0;
+    if zw > 0.0 {
+        for (z, p) in per_slice.iter().enumerate() {
+            zvar += p.2 * (z as f64 / nz - zmean).powi(2);
+        }
+        zvar /= zw;
+    }
+    let ggo_n: f64 = per_slice.iter().map(|p| p.3).sum();
+    let cons_n: f64 = per_slice.iter().map(|p| p.4).sum();
+
+    let mut out = vec![
+        n * spacing.voxel_volume() / 1000.0,
+        mean,
+        std,
+        skew,
+        kurt,
+        pct(0.05),
+        pct(0.25),
+        pct(0.50),
+        pct(0.75),
+        pct(0.95),
+        frac(0),
+        frac(1),
+        frac(2),
+        frac(3),
+        frac(4),
+        frac(5),
+        abn_frac,
+        l,
+        r,
+        l.min(r),
+        if l + r > 0.0 {
+            (l - r).abs() / (l + r)
+        } else {
+            0.0
+        },
+        ratio(acc.periph),
+        ratio(acc.central),
+        if abn_total > 0.0 {
+            acc.periph[1] / abn_total
+        } else {
+            0.0
+        },
+        if lung_slices > 0.0 {
+            involved / lung_slices
+        } else {
+            0.0
+        },
+        worst,
+        zmean,
+        zvar.sqrt(),
+        ((ggo_n + 1.0) / (cons_n + 1.0)).ln(),
+        acc.grad_sum / n,
+        if acc.grad_abn_n > 0.0 && acc.grad_sum > 0.0 {
+            (acc.grad_abn_sum / acc.grad_abn_n) / (acc.grad_sum / n)
+        } else {
+            0.0
+        },
+    ];
+    out.extend(acc.hist.iter().map(|c| c / n));
+    debug_assert_eq!(out.len(), feature_names(cfg).len());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array3, s};
+
+    fn lungs(ggo_left: bool, ggo_right: bool) -> (Array3<i16>, Array3<u8>) {
+        let mut hu = Array3::<i16>::from_elem((6, 40, 60), 40);
+        let mut m = Array3::<u8>::zeros((6, 40, 60));
+        m.slice_mut(s![.., 5..35, 5..25]).fill(1);
+        m.slice_mut(s![.., 5..35, 35..55]).fill(1);
+        hu.slice_mut(s![.., 5..35, 5..25]).fill(-850);
+        hu.slice_mut(s![.., 5..35, 35..55]).fill(-850);
+        if ggo_left {
+            hu.slice_mut(s![1..5, 6..16, 6..14]).fill(-500);
+        }
+        if ggo_right {
+            hu.slice_mut(s![1..5, 20..30, 46..54]).fill(-500);
+        }
+        (hu, m)
+    }
+
+    fn get(cfg: &FeatureConfig, f: &[f64], name: &str) -> f64 {
+        let i = feature_names(cfg).iter().position(|n| n == name).unwrap();
+        f[i]
+    }
+
+    #[test]
+    fn normal_lung_has_no_abnormal_fraction() {
+        let cfg = FeatureConfig::default();
+        let (hu, m) = lungs(false, false);
+        let f = scan_features(
+            "n",
+            hu.view(),
+            m.view(),
+            Spacing::new(2.0, 0.5, 0.5).unwrap(),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(f.len(), feature_names(&cfg).len());
+        assert_eq!(get(&cfg, &f, "frac_ggo"), 0.0);
+        assert_eq!(get(&cfg, &f, "abnormal_frac"), 0.0);
+        assert_eq!(get(&cfg, &f, "hu_mean"), -850.0);
+        assert_eq!(get(&cfg, &f, "hu_p50"), -850.0);
+        // 2 × 30 × 20 × 6 voxels of 0.5 mm³
+        assert!((get(&cfg, &f, "lung_volume_ml") - 7200.0 * 0.5 / 1000.0).abs() < 1e-9);
+        let hist_sum: f64 = f[SCALAR_NAMES.len()..].iter().sum();
+        assert!((hist_sum - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn laterality_and_ggo_are_seen() {
+        let cfg = FeatureConfig::default();
+        let sp = Spacing::new(2.0, 0.5, 0.5).unwrap();
+        let (hu1, m1) = lungs(true, false);
+        let one = scan_features("a", hu1.view(), m1.view(), sp, &cfg).unwrap();
+        let (hu2, m2) = lungs(true, true);
+        let both = scan_features("b", hu2.view(), m2.view(), sp, &cfg).unwrap();
+        assert!(get(&cfg, &one, "frac_ggo") > 0.0);
+        assert!(get(&cfg, &both, "frac_ggo") > get(&cfg, &one, "frac_ggo"));
+        assert_eq!(get(&cfg, &one, "abn_min_side"), 0.0);
+        assert!(get(&cfg, &both, "abn_min_side") > 0.0);
+        assert!(get(&cfg, &one, "abn_asymmetry") > 0.99);
+        assert!(get(&cfg, &both, "abn_asymmetry") < 0.2);
+        // Lesions touch only slices 1..5 of 0..6.
+        assert!((get(&cfg, &both, "involved_slices_frac") - 4.0 / 6.0).abs() < 1e-9);
+        assert!((get(&cfg, &both, "abn_z_centroid") - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let cfg = FeatureConfig::default();
+        let (hu, _) = lungs(false, false);
+        let empty = Array3::<u8>::zeros(hu.dim());
+        assert!(matches!(
+            scan_features("e", hu.view(), empty.view(), Spacing::default(), &cfg),
+            Err(Error::EmptyMask(_))
+        ));
+        let small = Array3::<u8>::ones((1, 2, 3));
+        assert!(matches!(
+            scan_features("s", hu.view(), small.view(), Spacing::default(), &cfg),
+            Err(Error::ShapeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn border_distance_is_city_block() {
+        let mut m = Array2::<u8>::zeros((5, 5));
+        m.slice_mut(s![1..4, 1..4]).fill(1);
+        let d = border_distance(m.view());
+        assert_eq!(d[[2, 2]], 2);
+        assert_eq!(d[[1, 1]], 1);
+        assert_eq!(d[[0, 0]], 0);
+    }
+}
