@@ -1,0 +1,327 @@
+//! Contrast-limited adaptive histogram equalisation, bit-exact with OpenCV's
+//! `cv2.createCLAHE(clipLimit, tileGridSize).apply` on 8- and 16-bit images.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use ct_core::Volume;
+
+use crate::error::{Error, Result, check_image};
+use crate::hist::{apply_lut_u8, equalize_lut_u8, hist_u8, saturate_round};
+
+/// Pixel types CLAHE accepts (OpenCV's `CV_8UC1` and `CV_16UC1`).
+pub trait ClaheSample: Copy + Send + Sync + Default + 'static {
+    /// Number of histogram bins (256 or 65536: OpenCV bins 16-bit images per value).
+    const HIST_SIZE: usize;
+    /// The bin (the value itself).
+    fn bin(self) -> usize;
+    /// A saturated value back from an integer.
+    fn from_i32(v: i32) -> Self;
+}
+
+impl ClaheSample for u8 {
+    const HIST_SIZE: usize = 256;
+    #[inline(always)]
+    fn bin(self) -> usize {
+        self as usize
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> Self {
+        v.clamp(0, 255) as u8
+    }
+}
+
+impl ClaheSample for u16 {
+    const HIST_SIZE: usize = 65536;
+    #[inline(always)]
+    fn bin(self) -> usize {
+        self as usize
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> Self {
+        v.clamp(0, 65535) as u16
+    }
+}
+
+/// CLAHE parameters, in OpenCV's terms.
+///
+/// `Default` is OpenCV's `createCLAHE()` default: clip limit **40.0** and an **8×8** tile
+/// grid. [`Clahe::seed`] is the setting the seed project used (clip 2.0, 8×8).
+///
+/// The clip limit is relative, as in OpenCV: a tile's histogram bins are clipped at
+/// `max(int(clip_limit · tile_area / bins), 1)` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Clahe {
+    /// Relative clip limit, finite and > 0 (OpenCV's `clipLimit`).
+    pub clip_limit: f64,
+    /// Number of tiles along x (columns): OpenCV's `tileGridSize.width`.
+    pub tiles_x: usize,
+    /// Number of tiles along y (rows): OpenCV's `tileGridSize.height`.
+    pub tiles_y: usize,
+}
+
+impl Default for Clahe {
+    fn default() -> Self {
+        Clahe {
+            clip_limit: 40.0,
+            tiles_x: 8,
+            tiles_y: 8,
+        }
+    }
+}
+
+impl Clahe {
+    /// Checked constructor.
+    pub fn new(clip_limit: f64, tiles_x: usize, tiles_y: usize) -> Result<Clahe> {
+        let c = Clahe {
+            clip_limit,
+            tiles_x,
+            tiles_y,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The seed project's setting: clip limit 2.0 on an 8×8 grid.
+    pub fn seed() -> Clahe {
+        Clahe {
+            clip_limit: 2.0,
+            tiles_x: 8,
+            tiles_y: 8,
+        }
+    }
+
+    /// Rejects a non-finite or non-positive clip limit and an empty tile grid. (OpenCV
+    /// silently turns clipping off for a clip limit <= 0; here that is an error.)
+    pub fn validate(&self) -> Result<()> {
+        if !(self.clip_limit.is_finite() && self.clip_limit > 0.0) {
+            return Err(Error::ClipLimit(self.clip_limit));
+        }
+        if self.tiles_x == 0 || self.tiles_y == 0 {
+            return Err(Error::TileGrid {
+                tiles_x: self.tiles_x,
+                tiles_y: self.tiles_y,
+                width: 0,
+                height: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn check(&self, (h, w): (usize, usize)) -> Result<()> {
+        self.validate()?;
+        check_image("CLAHE", (h, w))?;
+        if self.tiles_x > w || self.tiles_y > h {
+            return Err(Error::TileGrid {
+                tiles_x: self.tiles_x,
+                tiles_y: self.tiles_y,
+                width: w,
+                height: h,
+            });
+        }
+        Ok(())
+    }
+
+    /// CLAHE of one image (u8 or u16), identical to OpenCV's `apply`.
+    ///
+    /// Errors: invalid parameters, empty or single-pixel images, a tile grid with more
+    /// tiles than pixels along an axis.
+    pub fn apply<T: ClaheSample>(&self, img: ArrayView2<'_, T>) -> Result<Array2<T>> {
+        self.check(img.dim())?;
+        Ok(clahe_unchecked(img, self))
+    }
+
+    /// CLAHE of every slice of a volume, slices in parallel.
+    pub fn apply_volume<T: ClaheSample>(&self, vol: &Volume<T>) -> Result<Volume<T>> {
+        let data = vol.data();
+        let (_, h, w) = data.dim();
+        self.check((h, w))?;
+        let mut out = data.clone();
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(data.axis_iter(Axis(0)).into_par_iter())
+            .for_each(|(mut o, s)| o.assign(&clahe_unchecked(s, self)));
+        Ok(vol.with_data(out)?)
+    }
+
+    /// Global histogram equalisation followed by CLAHE, in one call: identical to
+    /// `clahe.apply(cv2.equalizeHist(img))`.
+    pub fn apply_after_he(&self, img: ArrayView2<'_, u8>) -> Result<Array2<u8>> {
+        self.check(img.dim())?;
+        let he = apply_lut_u8(img, &equalize_lut_u8(&hist_u8(img)));
+        Ok(clahe_unchecked(he.view(), self))
+    }
+
+    /// [`Clahe::apply_after_he`] on every slice of a volume, slices in parallel.
+    pub fn apply_after_he_volume(&self, vol: &Volume<u8>) -> Result<Volume<u8>> {
+        let data = vol.data();
+        let (_, h, w) = data.dim();
+        self.check((h, w))?;
+        let mut out = data.clone();
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(data.axis_iter(Axis(0)).into_par_iter())
+            .for_each(|(mut o, s)| {
+                let he = apply_lut_u8(s, &equalize_lut_u8(&hist_u8(s)));
+                o.assign(&clahe_unchecked(he.view(), self))
+            });
+        Ok(vol.with_data(out)?)
+    }
+}
+
+/// OpenCV's `borderInterpolate` for `BORDER_REFLECT_101` (`gfedcb|abcdefgh|gfedcba`),
+/// repeated until the index falls inside (pads may exceed the image).
+fn reflect101(mut p: isize, len: usize) -> usize {
+    let len = len as isize;
+    if len == 1 {
+        return 0;
+    }
+    while p < 0 || p >= len {
+        if p < 0 {
+            p = -p;
+        } else {
+            p = 2 * len - 2 - p;
+        }
+    }
+    p as usize
+}
+
+fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<T> {
+    let (h, w) = img.dim();
+    let (tx, ty) = (p.tiles_x, p.tiles_y);
+    let hs = T::HIST_SIZE;
+
+    // OpenCV pads bottom/right with BORDER_REFLECT_101 unless *both* sizes divide; the pad
+    // is `tiles - size % tiles`, a whole extra tile along an axis that already divides.
+    let (src_for_lut, eh, ew);
+    let padded;
+    if w % tx == 0 && h % ty == 0 {
+        src_for_lut = img;
+        (eh, ew) = (h, w);
+    } else {
+        eh = h + ty - h % ty;
+        ew = w + tx - w % tx;
+        let cols: Vec<usize> = (0..ew).map(|x| reflect101(x as isize, w)).collect();
+        padded =
+            Array2::from_shape_fn((eh, ew), |(y, x)| img[[reflect101(y as isize, h), cols[x]]]);
+        src_for_lut = padded.view();
+    }
+    let (tw, th) = (ew / tx, eh / ty);
+    let tile_total = tw * th;
+    let lut_scale = (hs - 1) as f32 / tile_total as f32;
+    let clip_limit = ((p.clip_limit * tile_total as f64 / hs as f64) as i64).max(1) as i32;
+
+    // LUTs as f32 (exact small integers) so the interpolation needs no conversion.
+    let mut lut = vec![0f32; tx * ty * hs];
+    let mut hist = vec![0i32; hs];
+    for (k, tile_lut) in lut.chunks_exact_mut(hs).enumerate() {
+        let (ky, kx) = (k / tx, k % tx);
+        hist.iter_mut().for_each(|v| *v = 0);
+        for y in ky * th..(ky + 1) * th {
+            let row = src_for_lut.row(y);
+            for x in kx * tw..(kx + 1) * tw {
+                hist[row[x].bin()] += 1;
+            }
+        }
+        // Clip, then hand the excess back evenly, the remainder one by one every
+        // `residual_step` bins from bin 0 (OpenCV's order).
+        let mut clipped = 0i32;
+        for v in hist.iter_mut() {
+            if *v > clip_limit {
+                clipped += *v - clip_limit;
+                *v = clip_limit;
+            }
+        }
+        let batch = clipped / hs as i32;
+        let mut residual = clipped - batch * hs as i32;
+        hist.iter_mut().for_each(|v| *v += batch);
+        if residual != 0 {
+            let step = (hs as i32 / residual).max(1) as usize;
+            let mut i = 0;
+            while i < hs && residual > 0 {
+                hist[i] += 1;
+                i += step;
+                residual -= 1;
+            }
+        }
+        let max = hs as i32 - 1;
+        let mut sum = 0i32;
+        for (l, &c) in tile_lut.iter_mut().zip(&hist) {
+            sum += c;
+            *l = saturate_round(sum as f32 * lut_scale, max) as f32;
+        }
+    }
+
+    // Bilinear blend of the four neighbouring tiles' LUTs, in OpenCV's f32 arithmetic.
+    let inv_tw = 1.0f32 / tw as f32;
+    let inv_th = 1.0f32 / th as f32;
+    let mut ind1 = vec![0usize; w];
+    let mut ind2 = vec![0usize; w];
+    let mut xa = vec![0f32; w];
+    let mut xa1 = vec![0f32; w];
+    for x in 0..w {
+        let txf = x as f32 * inv_tw - 0.5f32;
+        let t1 = txf.floor() as isize;
+        xa[x] = txf - t1 as f32;
+        xa1[x] = 1.0f32 - xa[x];
+        ind1[x] = t1.max(0) as usize * hs;
+        ind2[x] = ((t1 + 1).min(tx as isize - 1)) as usize * hs;
+    }
+    let max = hs as i32 - 1;
+    let mut out = Array2::<T>::default((h, w));
+    for (y, mut orow) in out.rows_mut().into_iter().enumerate() {
+        let tyf = y as f32 * inv_th - 0.5f32;
+        let t1 = tyf.floor() as isize;
+        let ya = tyf - t1 as f32;
+        let ya1 = 1.0f32 - ya;
+        let p1 = t1.max(0) as usize * tx * hs;
+        let p2 = ((t1 + 1).min(ty as isize - 1)) as usize * tx * hs;
+        let lut1 = &lut[p1..p1 + tx * hs];
+        let lut2 = &lut[p2..p2 + tx * hs];
+        let srow = img.row(y);
+        for x in 0..w {
+            let v = srow[x].bin();
+            let (i1, i2) = (ind1[x] + v, ind2[x] + v);
+            let res = (lut1[i1] * xa1[x] + lut1[i2] * xa[x]) * ya1
+                + (lut2[i1] * xa1[x] + lut2[i2] * xa[x]) * ya;
+            orow[x] = T::from_i32(saturate_round(res, max));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect101_matches_opencv() {
+        let got: Vec<usize> = (-3..8).map(|p| reflect101(p, 5)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]);
+        assert_eq!(reflect101(7, 2), 1);
+        assert_eq!(reflect101(5, 1), 0);
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let img = Array2::<u8>::zeros((16, 16));
+        for clip in [0.0, -1.0, f64::NAN] {
+            let c = Clahe {
+                clip_limit: clip,
+                ..Clahe::default()
+            };
+            assert!(matches!(c.apply(img.view()), Err(Error::ClipLimit(_))));
+        }
+        let c = Clahe::new(2.0, 17, 4).unwrap();
+        assert!(matches!(c.apply(img.view()), Err(Error::TileGrid { .. })));
+        assert!(Clahe::new(2.0, 0, 4).is_err());
+        let one = Array2::<u8>::zeros((1, 1));
+        assert!(matches!(
+            Clahe::new(2.0, 1, 1).unwrap().apply(one.view()),
+            Err(Error::SinglePixel { .. })
+        ));
+        assert_eq!(Clahe::default().clip_limit, 40.0);
+        assert_eq!(Clahe::seed().clip_limit, 2.0);
+    }
+}

@@ -1,0 +1,413 @@
+//! The contrast gate: which of the two export groups ("high" / "low" contrast) a scan
+//! belongs to, so that each group can be routed to its own model.
+
+use ndarray::{ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use ct_core::{Contrast, Volume};
+
+use crate::error::{Error, Result, check_image};
+
+/// Number of pixels equal to the slice maximum (the statistic of the seed's `graygate`).
+pub fn graygate_count(slice: ArrayView2<'_, u8>) -> usize {
+    let max = slice.iter().copied().max().unwrap_or(0);
+    slice.iter().filter(|&&v| v == max).count()
+}
+
+/// The seed's `graygate(I, threshold)`: `count(I == max(I)) > threshold`.
+/// `true` (the seed's 1) means the high-contrast group: a full-range export saturates
+/// bone and air at the window ends, a compressed low-contrast export rarely does.
+pub fn graygate(slice: ArrayView2<'_, u8>, threshold: usize) -> bool {
+    graygate_count(slice) > threshold
+}
+
+/// How per-slice gate answers become one answer per scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScanDecision {
+    /// More than half of the slices vote high.
+    Majority,
+    /// The answer of one slice (index, clamped to the last slice).
+    Slice(usize),
+    /// The answer of the middle slice.
+    Middle,
+}
+
+/// The seed's gray gate applied to a whole scan (a windowed u8 volume).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrayGate {
+    /// A slice votes high when more than this many pixels equal its maximum.
+    pub threshold: usize,
+    /// How slice votes are combined.
+    pub decision: ScanDecision,
+}
+
+impl Default for GrayGate {
+    /// Threshold 1000 pixels (≈0.4% of a 512×512 slice), majority vote. The seed gives no
+    /// number; fit one on labelled scans with [`GrayGate::fit`].
+    fn default() -> Self {
+        GrayGate {
+            threshold: 1000,
+            decision: ScanDecision::Majority,
+        }
+    }
+}
+
+fn check_volume(vol: &Volume<u8>) -> Result<()> {
+    let [_, h, w] = vol.shape();
+    check_image("contrast gate", (h, w))
+}
+
+impl GrayGate {
+    /// Per-slice counts of pixels at the slice maximum (parallel over slices).
+    pub fn counts(vol: &Volume<u8>) -> Result<Vec<usize>> {
+        check_volume(vol)?;
+        Ok(vol
+            .data()
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .map(graygate_count)
+            .collect())
+    }
+
+    fn decide(&self, counts: &[usize]) -> Contrast {
+        let high = match self.decision {
+            ScanDecision::Majority => {
+                2 * counts.iter().filter(|&&c| c > self.threshold).count() > counts.len()
+            }
+            ScanDecision::Slice(i) => counts[i.min(counts.len() - 1)] > self.threshold,
+            ScanDecision::Middle => counts[counts.len() / 2] > self.threshold,
+        };
+        if high { Contrast::High } else { Contrast::Low }
+    }
+
+    /// The scan's contrast group.
+    pub fn classify(&self, vol: &Volume<u8>) -> Result<Contrast> {
+        Ok(self.decide(&Self::counts(vol)?))
+    }
+
+    /// The threshold (for the given decision rule) with the best accuracy on labelled
+    /// scans, given as their per-slice counts ([`GrayGate::counts`]); ties go to the
+    /// smallest threshold. Errors on an empty training set or a scan without slices.
+    pub fn fit(decision: ScanDecision, scans: &[(Vec<usize>, Contrast)]) -> Result<GrayGate> {
+        if scans.is_empty() || scans.iter().any(|(c, _)| c.is_empty()) {
+            return Err(Error::Length {
+                what: "gray-gate training scans (and their slices)",
+                expected: 1,
+                got: 0,
+            });
+        }
+        let mut cands: Vec<usize> = scans.iter().flat_map(|(c, _)| c.iter().copied()).collect();
+        cands.push(0);
+        cands.sort_unstable();
+        cands.dedup();
+        let mut best = (
+            0usize,
+            GrayGate {
+                threshold: 0,
+                decision,
+            },
+        );
+        for t in cands {
+            let g = GrayGate {
+                threshold: t,
+                decision,
+            };
+            let ok = scans.iter().filter(|(c, l)| g.decide(c) == *l).count();
+            if ok > best.0 {
+                best = (ok, g);
+            }
+        }
+        Ok(best.1)
+    }
+}
+
+/// Contrast statistics of a windowed (u8) scan, averaged over its slices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ContrastStats {
+    /// Fraction of pixels at either end of the range (0 or 255): how much the window
+    /// saturates.
+    pub saturation: f64,
+    /// Inter-percentile spread `p99 − p1` of the grey levels, in grey levels.
+    pub spread: f64,
+    /// Standard deviation of the grey levels.
+    pub std: f64,
+    /// Immerkær's fast noise estimate (σ of the Laplacian-difference residual), in grey
+    /// levels.
+    pub noise: f64,
+    /// Fraction of pixels equal to the slice maximum (the gray gate's statistic,
+    /// normalised by the slice size).
+    pub max_fraction: f64,
+}
+
+/// Which statistic a [`ContrastGate`] thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContrastFeature {
+    /// [`ContrastStats::saturation`].
+    Saturation,
+    /// [`ContrastStats::spread`].
+    Spread,
+    /// [`ContrastStats::std`].
+    Std,
+    /// [`ContrastStats::noise`].
+    Noise,
+    /// [`ContrastStats::max_fraction`].
+    MaxFraction,
+}
+
+impl ContrastFeature {
+    /// All features.
+    pub const ALL: [ContrastFeature; 5] = [
+        ContrastFeature::Saturation,
+        ContrastFeature::Spread,
+        ContrastFeature::Std,
+        ContrastFeature::Noise,
+        ContrastFeature::MaxFraction,
+    ];
+
+    /// The feature's value.
+    pub fn of(self, s: &ContrastStats) -> f64 {
+        match self {
+            ContrastFeature::Saturation => s.saturation,
+            ContrastFeature::Spread => s.spread,
+            ContrastFeature::Std => s.std,
+            ContrastFeature::Noise => s.noise,
+            ContrastFeature::MaxFraction => s.max_fraction,
+        }
+    }
+}
+
+fn slice_stats(s: ArrayView2<'_, u8>) -> [f64; 5] {
+    let (h, w) = s.dim();
+    let n = (h * w) as f64;
+    let mut hist = [0u64; 256];
+    for &v in s.iter() {
+        hist[v as usize] += 1;
+    }
+    let sat = (hist[0] + hist[255]) as f64 / n;
+    let pct = |q: f64| {
+        let target = (q * n).ceil().max(1.0) as u64;
+        let mut acc = 0;
+        for (i, &c) in hist.iter().enumerate() {
+            acc += c;
+            if acc >= target {
+                return i as f64;
+            }
+        }
+        255.0
+    };
+    let spread = pct(0.99) - pct(0.01);
+    let mean = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum::<f64>()
+        / n;
+    let var = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (i as f64 - mean).powi(2) * c as f64)
+        .sum::<f64>()
+        / n;
+    let max = hist.iter().rposition(|&c| c > 0).unwrap_or(0);
+    let max_fraction = hist[max] as f64 / n;
+    // Immerkær (1996): σ = sqrt(π/2) / (6 (W−2)(H−2)) · Σ |I ∗ N|.
+    let noise = if h >= 3 && w >= 3 {
+        let mut acc = 0.0f64;
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let p = |dy: usize, dx: usize| s[[y + dy - 1, x + dx - 1]] as i32;
+                let v = p(0, 0) - 2 * p(0, 1) + p(0, 2) - 2 * p(1, 0) + 4 * p(1, 1) - 2 * p(1, 2)
+                    + p(2, 0)
+                    - 2 * p(2, 1)
+                    + p(2, 2);
+                acc += v.abs() as f64;
+            }
+        }
+        (std::f64::consts::PI / 2.0).sqrt() * acc / (6.0 * ((w - 2) * (h - 2)) as f64)
+    } else {
+        0.0
+    };
+    [sat, spread, var.sqrt(), noise, max_fraction]
+}
+
+impl ContrastStats {
+    /// Statistics of one slice. Errors on empty or single-pixel slices.
+    pub fn of_slice(slice: ArrayView2<'_, u8>) -> Result<ContrastStats> {
+        check_image("contrast statistics", slice.dim())?;
+        let [saturation, spread, std, noise, max_fraction] = slice_stats(slice);
+        Ok(ContrastStats {
+            saturation,
+            spread,
+            std,
+            noise,
+            max_fraction,
+        })
+    }
+
+    /// Slice statistics averaged over the scan (slices in parallel).
+    pub fn of_volume(vol: &Volume<u8>) -> Result<ContrastStats> {
+        check_volume(vol)?;
+        let per: Vec<[f64; 5]> = vol
+            .data()
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .map(slice_stats)
+            .collect();
+        let n = per.len() as f64;
+        let mut m = [0f64; 5];
+        for p in &per {
+            for (a, b) in m.iter_mut().zip(p) {
+                *a += b / n;
+            }
+        }
+        Ok(ContrastStats {
+            saturation: m[0],
+            spread: m[1],
+            std: m[2],
+            noise: m[3],
+            max_fraction: m[4],
+        })
+    }
+}
+
+/// A gate on one contrast statistic with a threshold fitted on labelled scans (a decision
+/// stump): high contrast when the feature is above the threshold (or below, when
+/// `high_above` is false).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ContrastGate {
+    /// The statistic used.
+    pub feature: ContrastFeature,
+    /// The threshold (midway between two training values).
+    pub threshold: f64,
+    /// Whether values above the threshold mean high contrast.
+    pub high_above: bool,
+}
+
+impl ContrastGate {
+    /// The contrast group of a scan's statistics.
+    pub fn classify(&self, s: &ContrastStats) -> Contrast {
+        let v = self.feature.of(s);
+        if (v > self.threshold) == self.high_above {
+            Contrast::High
+        } else {
+            Contrast::Low
+        }
+    }
+
+    /// Fits a stump on one feature: every midpoint between sorted training values, both
+    /// directions; best accuracy wins, ties broken by the widest margin. Returns the gate
+    /// and its training accuracy.
+    pub fn fit_feature(
+        feature: ContrastFeature,
+        samples: &[(ContrastStats, Contrast)],
+    ) -> Result<(ContrastGate, f64)> {
+        if samples.is_empty() {
+            return Err(Error::Length {
+                what: "contrast-gate training scans",
+                expected: 1,
+                got: 0,
+            });
+        }
+        let mut vals: Vec<f64> = samples.iter().map(|(s, _)| feature.of(s)).collect();
+        if let Some(index) = vals.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "contrast statistics",
+                index,
+                value: vals[index],
+            });
+        }
+        vals.sort_by(f64::total_cmp);
+        let mut cands: Vec<(f64, f64)> = vec![(vals[0] - 1.0, 0.0)];
+        for w in vals.windows(2) {
+            if w[1] > w[0] {
+                cands.push(((w[0] + w[1]) / 2.0, w[1] - w[0]));
+            }
+        }
+        let mut best: Option<(usize, f64, ContrastGate)> = None;
+        for &(t, margin) in &cands {
+            for high_above in [true, false] {
+                let g = ContrastGate {
+                    feature,
+                    threshold: t,
+                    high_above,
+                };
+                let ok = samples.iter().filter(|(s, l)| g.classify(s) == *l).count();
+                let better = match &best {
+                    None => true,
+                    Some((bo, bm, _)) => ok > *bo || (ok == *bo && margin > *bm),
+                };
+                if better {
+                    best = Some((ok, margin, g));
+                }
+            }
+        }
+        let (ok, _, g) = best.expect("at least one candidate");
+        Ok((g, ok as f64 / samples.len() as f64))
+    }
+
+    /// Fits every feature and keeps the most accurate one (ties: the order of
+    /// [`ContrastFeature::ALL`]).
+    pub fn fit(samples: &[(ContrastStats, Contrast)]) -> Result<(ContrastGate, f64)> {
+        let mut best: Option<(ContrastGate, f64)> = None;
+        for f in ContrastFeature::ALL {
+            let (g, acc) = Self::fit_feature(f, samples)?;
+            if best.as_ref().is_none_or(|(_, a)| acc > *a) {
+                best = Some((g, acc));
+            }
+        }
+        Ok(best.expect("features"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ct_core::Spacing;
+    use ndarray::{Array2, Array3};
+
+    #[test]
+    fn graygate_counts_maximum() {
+        let mut s = Array2::<u8>::zeros((4, 4));
+        s[[0, 0]] = 9;
+        s[[1, 1]] = 9;
+        assert_eq!(graygate_count(s.view()), 2);
+        assert!(graygate(s.view(), 1));
+        assert!(!graygate(s.view(), 2));
+    }
+
+    #[test]
+    fn gates_separate_synthetic_groups() {
+        // High: full range with saturated bone; low: compressed range.
+        let high = |k: usize| {
+            Array3::from_shape_fn((3, 16, 16), |(z, y, x)| {
+                if (x + y + z + k).is_multiple_of(5) {
+                    255u8
+                } else {
+                    (x * 10 + y) as u8
+                }
+            })
+        };
+        let low = |k: usize| {
+            Array3::from_shape_fn((3, 16, 16), |(z, y, x)| {
+                (60 + (x * 3 + y + z + k) % 40) as u8
+            })
+        };
+        let mut scans = Vec::new();
+        let mut stats = Vec::new();
+        for k in 0..3 {
+            for (a, l) in [(high(k), Contrast::High), (low(k), Contrast::Low)] {
+                let v = Volume::new(a, Spacing::default()).unwrap();
+                scans.push((GrayGate::counts(&v).unwrap(), l));
+                stats.push((ContrastStats::of_volume(&v).unwrap(), l));
+            }
+        }
+        let g = GrayGate::fit(ScanDecision::Majority, &scans).unwrap();
+        assert!(scans.iter().all(|(c, l)| g.decide(c) == *l));
+        let (cg, acc) = ContrastGate::fit(&stats).unwrap();
+        assert_eq!(acc, 1.0);
+        assert!(stats.iter().all(|(s, l)| cg.classify(s) == *l));
+        assert!(ContrastGate::fit(&[]).is_err());
+        assert!(GrayGate::fit(ScanDecision::Middle, &[]).is_err());
+    }
+}
