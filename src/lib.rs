@@ -7,3 +7,5 @@
 //! crate's own page documents it.
 
 pub use ct_core as core;
+/// Histogram equalisation and CLAHE (OpenCV-exact), the contrast gate, resampling, MIP.
+pub use ct_enhance as enhance;
