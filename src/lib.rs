@@ -9,3 +9,5 @@
 pub use ct_core as core;
 /// Histogram equalisation and CLAHE (OpenCV-exact), the contrast gate, resampling, MIP.
 pub use ct_enhance as enhance;
+/// SVM, gradient-boosted trees, voting, grid search, sklearn-identical metrics, gating.
+pub use ::ensemble;
