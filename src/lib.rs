@@ -7,6 +7,8 @@
 //! crate's own page documents it.
 
 pub use ct_core as core;
+/// Procedural chest-CT cohorts (Normal / CAP / COVID-19) with ground truth.
+pub use ct_phantom as phantom;
 /// Histogram equalisation and CLAHE (OpenCV-exact), the contrast gate, resampling, MIP.
 pub use ct_enhance as enhance;
 /// SVM, gradient-boosted trees, voting, grid search, sklearn-identical metrics, gating.
