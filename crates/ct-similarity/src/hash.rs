@@ -1,0 +1,539 @@
+//! Perceptual hashes bit-exact with Python imagehash 4.3.2.
+
+use std::fmt;
+use std::str::FromStr;
+
+use image::DynamicImage;
+use ndarray::{ArrayView2, ArrayView3};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::pillow::{resize_lanczos, to_grey};
+
+/// A binary hash (row-major bits), printed and parsed in imagehash's hex format.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImageHash {
+    /// Bits packed MSB-first: bit `i` is bit `63 - i % 64` of word `i / 64`.
+    words: Vec<u64>,
+    rows: usize,
+    cols: usize,
+}
+
+impl ImageHash {
+    /// A hash from row-major booleans of a `rows × cols` array.
+    pub fn from_bits(bits: &[bool], rows: usize, cols: usize) -> Result<ImageHash> {
+        if bits.len() != rows * cols || bits.is_empty() {
+            return Err(Error::InvalidParam {
+                name: "bits",
+                value: bits.len().to_string(),
+                reason: "must be rows*cols > 0 booleans",
+            });
+        }
+        let mut words = vec![0u64; bits.len().div_ceil(64)];
+        for (i, &b) in bits.iter().enumerate() {
+            if b {
+                words[i / 64] |= 1u64 << (63 - i % 64);
+            }
+        }
+        Ok(ImageHash { words, rows, cols })
+    }
+
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Always false (a hash has at least one bit); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(rows, cols)` of the bit array (`(8, 8)` for hash size 8).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Bit `i` in row-major order.
+    pub fn bit(&self, i: usize) -> bool {
+        self.words[i / 64] >> (63 - i % 64) & 1 == 1
+    }
+
+    /// The row-major bits.
+    pub fn bits(&self) -> Vec<bool> {
+        (0..self.len()).map(|i| self.bit(i)).collect()
+    }
+
+    /// The packed words (bit 0 is the MSB of word 0; unused low bits of the last word are 0).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// A 64-bit hash as one integer whose hex is `to_string()` (hash size 8).
+    pub fn as_u64(&self) -> Option<u64> {
+        (self.len() == 64).then(|| self.words[0])
+    }
+
+    /// Hamming distance (`hash1 - hash2` in imagehash).
+    ///
+    /// Errors: hashes of different lengths (imagehash raises `TypeError`).
+    pub fn hamming(&self, other: &ImageHash) -> Result<u32> {
+        if self.len() != other.len() {
+            return Err(Error::HashSizeMismatch(self.len(), other.len()));
+        }
+        Ok(hamming_words(&self.words, &other.words))
+    }
+}
+
+/// Hamming distance of equal-length packed hashes.
+#[inline]
+pub(crate) fn hamming_words(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+impl fmt::Display for ImageHash {
+    /// `str(hash)`: the bit string read as one binary number, in lower-case hex, zero-padded
+    /// to `ceil(bits / 4)` digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.len();
+        let lead = (4 - n % 4) % 4; // implicit leading zero bits of the first digit
+        let digits = (n + lead) / 4;
+        let mut s = String::with_capacity(digits);
+        for d in 0..digits {
+            let mut v = 0u32;
+            for j in 0..4 {
+                let pos = d * 4 + j;
+                let bit = pos >= lead && self.bit(pos - lead);
+                v = v << 1 | bit as u32;
+            }
+            s.push(char::from_digit(v, 16).expect("nibble"));
+        }
+        f.write_str(&s)
+    }
+}
+
+impl FromStr for ImageHash {
+    type Err = Error;
+
+    /// `imagehash.hex_to_hash`: a square hash of `sqrt(4 · len)` bits per side.
+    fn from_str(hex: &str) -> Result<ImageHash> {
+        let bad = |reason| Error::InvalidHex {
+            hex: hex.to_string(),
+            reason,
+        };
+        if hex.is_empty() {
+            return Err(bad("empty"));
+        }
+        let nbits = hex.len() * 4;
+        let side = (nbits as f64).sqrt().round() as usize;
+        if side * side != nbits || side < 2 {
+            return Err(bad(
+                "4 x number of digits must be a square >= 4 (hash_size x hash_size)",
+            ));
+        }
+        let mut bits = Vec::with_capacity(nbits);
+        for c in hex.chars() {
+            let v = c
+                .to_digit(16)
+                .ok_or_else(|| bad("not a hexadecimal digit"))?;
+            for j in (0..4).rev() {
+                bits.push(v >> j & 1 == 1);
+            }
+        }
+        ImageHash::from_bits(&bits, side, side)
+    }
+}
+
+/// The four imagehash algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashKind {
+    /// `imagehash.average_hash`.
+    Average,
+    /// `imagehash.phash` (DCT).
+    Perceptual,
+    /// `imagehash.dhash` (horizontal differences).
+    Difference,
+    /// `imagehash.whash` (Haar, maximum-level LL removed).
+    Wavelet,
+}
+
+impl HashKind {
+    /// All four, in the order ahash, phash, dhash, whash.
+    pub const ALL: [HashKind; 4] = [
+        HashKind::Average,
+        HashKind::Perceptual,
+        HashKind::Difference,
+        HashKind::Wavelet,
+    ];
+
+    /// Short name (`ahash`, `phash`, `dhash`, `whash`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashKind::Average => "ahash",
+            HashKind::Perceptual => "phash",
+            HashKind::Difference => "dhash",
+            HashKind::Wavelet => "whash",
+        }
+    }
+
+    /// The hash of a mode-`L` image (see the free functions for the algorithm of each).
+    pub fn compute(self, grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+        match self {
+            HashKind::Average => average_hash(grey, hash_size),
+            HashKind::Perceptual => phash(grey, hash_size),
+            HashKind::Difference => dhash(grey, hash_size),
+            HashKind::Wavelet => whash(grey, hash_size),
+        }
+    }
+}
+
+impl FromStr for HashKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<HashKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "ahash" | "average" | "average_hash" => Ok(HashKind::Average),
+            "phash" | "perceptual" => Ok(HashKind::Perceptual),
+            "dhash" | "difference" => Ok(HashKind::Difference),
+            "whash" | "wavelet" => Ok(HashKind::Wavelet),
+            _ => Err(Error::InvalidParam {
+                name: "hash",
+                value: s.to_string(),
+                reason: "expected ahash, phash, dhash or whash",
+            }),
+        }
+    }
+}
+
+fn check_size(hash_size: usize) -> Result<()> {
+    if hash_size < 2 {
+        return Err(Error::InvalidParam {
+            name: "hash_size",
+            value: hash_size.to_string(),
+            reason: "must be >= 2",
+        });
+    }
+    Ok(())
+}
+
+/// `imagehash.average_hash(img, hash_size)` of a mode-`L` image: LANCZOS to
+/// `hash_size × hash_size`, bit = pixel > mean.
+pub fn average_hash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+    check_size(hash_size)?;
+    let small = resize_lanczos(grey, hash_size, hash_size)?;
+    // The integer sum is exact in f64; numpy.mean divides it once.
+    let mean = small.iter().map(|&v| v as u64).sum::<u64>() as f64 / small.len() as f64;
+    let bits: Vec<bool> = small.iter().map(|&v| v as f64 > mean).collect();
+    ImageHash::from_bits(&bits, hash_size, hash_size)
+}
+
+/// `imagehash.dhash(img, hash_size)`: LANCZOS to `(hash_size + 1) × hash_size` (w × h),
+/// bit = right neighbour brighter.
+pub fn dhash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+    check_size(hash_size)?;
+    let small = resize_lanczos(grey, hash_size + 1, hash_size)?;
+    let mut bits = Vec::with_capacity(hash_size * hash_size);
+    for row in small.rows() {
+        for j in 0..hash_size {
+            bits.push(row[j + 1] > row[j]);
+        }
+    }
+    ImageHash::from_bits(&bits, hash_size, hash_size)
+}
+
+/// numpy.median of a small buffer (sorted in place): the mean of the two middle values for
+/// an even count, computed as numpy does (`(a + b) / 2`).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `imagehash.phash(img, hash_size)` (highfreq_factor 4): LANCZOS to `4n × 4n`, unnormalised
+/// DCT-II (scipy.fftpack) along columns then rows, bit = coefficient > median of the top-left
+/// `n × n` block (DC included).
+///
+/// The DCT is evaluated as a direct `f64` sum, not with pocketfft's FFT: the coefficients
+/// agree to ~1e-12, so a bit can only differ where a coefficient ties the median to that
+/// precision (e.g. images with an exact mirror symmetry, whose odd coefficients are all 0).
+pub fn phash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+    check_size(hash_size)?;
+    let n = hash_size * 4;
+    let small = resize_lanczos(grey, n, n)?;
+    let cos = dct_matrix(n);
+    let px: Vec<f64> = small.iter().map(|&v| v as f64).collect();
+    // Axis 0 (down each column), only the first hash_size frequencies are needed.
+    let mut t = vec![0.0f64; hash_size * n];
+    let mut col = vec![0.0f64; n];
+    for j in 0..n {
+        for r in 0..n {
+            col[r] = px[r * n + j];
+        }
+        for k in 0..hash_size {
+            t[k * n + j] = dct2_coef(&col, k, &cos);
+        }
+    }
+    // Axis 1 (along each row of the result).
+    let mut low = Vec::with_capacity(hash_size * hash_size);
+    for k in 0..hash_size {
+        let row = &t[k * n..(k + 1) * n];
+        for l in 0..hash_size {
+            low.push(dct2_coef(row, l, &cos));
+        }
+    }
+    let med = median(&mut low.clone());
+    let bits: Vec<bool> = low.iter().map(|&v| v > med).collect();
+    ImageHash::from_bits(&bits, hash_size, hash_size)
+}
+
+/// Coefficient `k` of scipy.fftpack's unnormalised DCT-II, `2 Σ x[i] cos(π k (2i + 1) / 2n)`.
+///
+/// Evaluated on mirrored pairs, `x[i] ± x[n-1-i]`, with the first pair's sum subtracted for
+/// even `k ≥ 2` (those cosines sum to zero): coefficients that are exactly zero in exact
+/// arithmetic (constant, mirror-symmetric or antisymmetric rows, common in flat CT
+/// backgrounds and synthetic images) come out as exact zeros, as pocketfft's do, instead of
+/// ±1e-13 noise that would flip bits against a median of 0.
+fn dct2_coef(x: &[f64], k: usize, cos: &[f64]) -> f64 {
+    let n = x.len();
+    if k == 0 {
+        return 2.0 * x.iter().sum::<f64>();
+    }
+    let c = &cos[k * n..(k + 1) * n];
+    let mut acc = 0.0;
+    if k % 2 == 0 {
+        let base = x[0] + x[n - 1];
+        for i in 0..n / 2 {
+            acc += (x[i] + x[n - 1 - i] - base) * c[i];
+        }
+    } else {
+        for i in 0..n / 2 {
+            acc += (x[i] - x[n - 1 - i]) * c[i];
+        }
+    }
+    2.0 * acc
+}
+
+/// `cos(π k (2i + 1) / (2n))`, row k.
+fn dct_matrix(n: usize) -> Vec<f64> {
+    let mut m = vec![0.0; n * n];
+    for k in 0..n {
+        for i in 0..n {
+            // Reduce the angle modulo 4n first so that large k·i stay accurate.
+            let num = (k * (2 * i + 1)) % (4 * n);
+            m[k * n + i] = (std::f64::consts::PI * num as f64 / (2 * n) as f64).cos();
+        }
+    }
+    m
+}
+
+/// PyWavelets' Haar filter value (`0.7071067811865476` in every filter of `pywt.Wavelet('haar')`).
+const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
+
+/// One level of `pywt.dwt2(x, 'haar')` on a `2h × 2w` block stored with row stride `stride`,
+/// written as the four `h × w` bands (LL, HL = cH, LH = cV, HH = cD).
+///
+/// PyWavelets (dwtn) transforms axis 0 first, then axis 1, each with
+/// `a[o] = x[2o+1]·s + x[2o]·s` and `d[o] = x[2o+1]·(−s) + x[2o]·s` (its C convolution
+/// order); the same operation order is kept so the values are bit-identical.
+fn dwt2_level(x: &[f64], h2: usize, w2: usize, ll: &mut [f64], bands: &mut [Vec<f64>; 3]) {
+    let (h, w) = (h2 / 2, w2 / 2);
+    // axis 0: rows 2o and 2o+1 -> a (h × 2w), d (h × 2w)
+    let mut a0 = vec![0.0; h * w2];
+    let mut d0 = vec![0.0; h * w2];
+    for o in 0..h {
+        let r0 = &x[(2 * o) * w2..(2 * o + 1) * w2];
+        let r1 = &x[(2 * o + 1) * w2..(2 * o + 2) * w2];
+        for j in 0..w2 {
+            a0[o * w2 + j] = r1[j] * S + r0[j] * S;
+            d0[o * w2 + j] = r1[j] * -S + r0[j] * S;
+        }
+    }
+    // axis 1 on both: aa = LL, ad = cV, da = cH, dd = cD
+    let [ch, cv, cd] = bands;
+    ch.resize(h * w, 0.0);
+    cv.resize(h * w, 0.0);
+    cd.resize(h * w, 0.0);
+    for r in 0..h {
+        for o in 0..w {
+            let (a_e, a_o) = (a0[r * w2 + 2 * o], a0[r * w2 + 2 * o + 1]);
+            let (d_e, d_o) = (d0[r * w2 + 2 * o], d0[r * w2 + 2 * o + 1]);
+            ll[r * w + o] = a_o * S + a_e * S;
+            cv[r * w + o] = a_o * -S + a_e * S;
+            ch[r * w + o] = d_o * S + d_e * S;
+            cd[r * w + o] = d_o * -S + d_e * S;
+        }
+    }
+}
+
+/// One level of `pywt.idwt2((ll, (ch, cv, cd)), 'haar')` (PyWavelets' idwtn: axis 1 first,
+/// then axis 0; `out[2i] = s·a + s·d`, `out[2i+1] = s·a + (−s)·d`).
+fn idwt2_level(
+    ll: &[f64],
+    ch: &[f64],
+    cv: &[f64],
+    cd: &[f64],
+    h: usize,
+    w: usize,
+    out: &mut [f64],
+) {
+    let w2 = 2 * w;
+    // axis 1: 'a' from (aa = ll, ad = cv), 'd' from (da = ch, dd = cd); each h × 2w
+    let mut a = vec![0.0; h * w2];
+    let mut d = vec![0.0; h * w2];
+    for r in 0..h {
+        for i in 0..w {
+            let k = r * w + i;
+            a[r * w2 + 2 * i] = S * ll[k] + S * cv[k];
+            a[r * w2 + 2 * i + 1] = S * ll[k] + -S * cv[k];
+            d[r * w2 + 2 * i] = S * ch[k] + S * cd[k];
+            d[r * w2 + 2 * i + 1] = S * ch[k] + -S * cd[k];
+        }
+    }
+    // axis 0
+    for i in 0..h {
+        for j in 0..w2 {
+            let (av, dv) = (a[i * w2 + j], d[i * w2 + j]);
+            out[(2 * i) * w2 + j] = S * av + S * dv;
+            out[(2 * i + 1) * w2 + j] = S * av + -S * dv;
+        }
+    }
+}
+
+/// `imagehash.whash(img, hash_size)` with its defaults (`mode='haar'`,
+/// `remove_max_haar_ll=True`, `image_scale=None`).
+///
+/// `image_scale = max(2^⌊log2 min(w, h)⌋, hash_size)`; LANCZOS to `image_scale²`; pixels / 255;
+/// a full Haar `wavedec2` to level `log2(image_scale)`, the LL band zeroed, `waverec2`; then
+/// `wavedec2` to level `log2(image_scale / hash_size)` and bit = LL > median(LL).
+///
+/// Errors: `hash_size` not a power of two (imagehash asserts).
+pub fn whash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+    check_size(hash_size)?;
+    if !hash_size.is_power_of_two() {
+        return Err(Error::InvalidParam {
+            name: "hash_size",
+            value: hash_size.to_string(),
+            reason: "whash needs a power of 2",
+        });
+    }
+    let (h, w) = grey.dim();
+    let m = h.min(w);
+    if m == 0 {
+        return Err(Error::Empty([h, w]));
+    }
+    let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
+    let scale = natural.max(hash_size);
+    let ll_max_level = scale.trailing_zeros() as usize;
+    let dwt_level = ll_max_level - hash_size.trailing_zeros() as usize;
+    let small = resize_lanczos(grey, scale, scale)?;
+    let mut pixels: Vec<f64> = small.iter().map(|&v| v as f64 / 255.0).collect();
+
+    // wavedec2(pixels, 'haar', level=ll_max_level), keeping every band.
+    let mut details: Vec<[Vec<f64>; 3]> = Vec::with_capacity(ll_max_level);
+    let mut cur = pixels.clone();
+    let mut side = scale;
+    for _ in 0..ll_max_level {
+        let half = side / 2;
+        let mut ll = vec![0.0; half * half];
+        let mut bands = [Vec::new(), Vec::new(), Vec::new()];
+        dwt2_level(&cur, side, side, &mut ll, &mut bands);
+        details.push(bands);
+        cur = ll;
+        side = half;
+    }
+    // coeffs[0] *= 0, then waverec2 from the coarsest level.
+    cur.iter_mut().for_each(|v| *v *= 0.0);
+    for bands in details.iter().rev() {
+        let mut out = vec![0.0; 4 * side * side];
+        idwt2_level(&cur, &bands[0], &bands[1], &bands[2], side, side, &mut out);
+        cur = out;
+        side *= 2;
+    }
+    pixels.copy_from_slice(&cur);
+
+    // wavedec2(pixels, 'haar', level=dwt_level)[0]
+    let mut side = scale;
+    let mut cur = pixels;
+    for _ in 0..dwt_level {
+        let half = side / 2;
+        let mut ll = vec![0.0; half * half];
+        let mut bands = [Vec::new(), Vec::new(), Vec::new()];
+        dwt2_level(&cur, side, side, &mut ll, &mut bands);
+        cur = ll;
+        side = half;
+    }
+    let med = median(&mut cur.clone());
+    let bits: Vec<bool> = cur.iter().map(|&v| v > med).collect();
+    ImageHash::from_bits(&bits, hash_size, hash_size)
+}
+
+/// All four hashes of one image, in the order of [`HashKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    /// `average_hash`.
+    pub ahash: ImageHash,
+    /// `phash`.
+    pub phash: ImageHash,
+    /// `dhash`.
+    pub dhash: ImageHash,
+    /// `whash`.
+    pub whash: ImageHash,
+}
+
+impl Hashes {
+    /// The four hashes of a mode-`L` image.
+    pub fn of_grey(grey: ArrayView2<u8>, hash_size: usize) -> Result<Hashes> {
+        Ok(Hashes {
+            ahash: average_hash(grey, hash_size)?,
+            phash: phash(grey, hash_size)?,
+            dhash: dhash(grey, hash_size)?,
+            whash: whash(grey, hash_size)?,
+        })
+    }
+
+    /// The four hashes of an image as imagehash computes them on the PIL image opened from
+    /// the same file (Pillow's `convert('L')` first, see [`to_grey`]).
+    pub fn of_image(img: &DynamicImage, hash_size: usize) -> Result<Hashes> {
+        let grey = to_grey(img)?;
+        Hashes::of_grey(grey.view(), hash_size)
+    }
+
+    /// The hash of one kind.
+    pub fn get(&self, kind: HashKind) -> &ImageHash {
+        match kind {
+            HashKind::Average => &self.ahash,
+            HashKind::Perceptual => &self.phash,
+            HashKind::Difference => &self.dhash,
+            HashKind::Wavelet => &self.whash,
+        }
+    }
+}
+
+/// The hash of one kind of a PIL-like image (grey conversion included).
+pub fn image_hash(img: &DynamicImage, kind: HashKind, hash_size: usize) -> Result<ImageHash> {
+    let grey = to_grey(img)?;
+    kind.compute(grey.view(), hash_size)
+}
+
+/// Hashes of every slice of a `(z, y, x)` u8 volume (each slice as a mode-`L` image), in
+/// parallel over slices.
+pub fn hash_volume(
+    volume: ArrayView3<u8>,
+    kind: HashKind,
+    hash_size: usize,
+) -> Result<Vec<ImageHash>> {
+    (0..volume.dim().0)
+        .into_par_iter()
+        .map(|z| kind.compute(volume.index_axis(ndarray::Axis(0), z), hash_size))
+        .collect()
+}
+
+/// All four hashes of every slice of a `(z, y, x)` u8 volume, in parallel over slices.
+pub fn hashes_volume(volume: ArrayView3<u8>, hash_size: usize) -> Result<Vec<Hashes>> {
+    (0..volume.dim().0)
+        .into_par_iter()
+        .map(|z| Hashes::of_grey(volume.index_axis(ndarray::Axis(0), z), hash_size))
+        .collect()
+}

@@ -1,0 +1,481 @@
+//! MSE, PSNR and SSIM with scikit-image 0.26 semantics.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// A pixel type the metrics accept, with scikit-image's `dtype_range` for it.
+pub trait Pixel: Copy + Send + Sync + 'static {
+    /// numpy's name of the dtype (for messages).
+    const DTYPE: &'static str;
+    /// `skimage.util.dtype.dtype_range[dtype]` (floats: `(-1, 1)`).
+    const RANGE: (f64, f64);
+    /// Whether the type is floating point (SSIM then needs an explicit data range).
+    const IS_FLOAT: bool;
+    /// The value as `f64` (exact for every supported type).
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! pixel {
+    ($t:ty, $name:expr, $lo:expr, $hi:expr, $float:expr) => {
+        impl Pixel for $t {
+            const DTYPE: &'static str = $name;
+            const RANGE: (f64, f64) = ($lo, $hi);
+            const IS_FLOAT: bool = $float;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    };
+}
+pixel!(u8, "uint8", 0.0, 255.0, false);
+pixel!(u16, "uint16", 0.0, 65535.0, false);
+pixel!(i16, "int16", -32768.0, 32767.0, false);
+pixel!(f32, "float32", -1.0, 1.0, true);
+pixel!(f64, "float64", -1.0, 1.0, true);
+
+fn check_pair<T, U>(a: &ArrayView2<T>, b: &ArrayView2<U>) -> Result<()> {
+    if a.shape() != b.shape() {
+        return Err(Error::ShapeMismatch {
+            what: "images",
+            a: a.shape().to_vec(),
+            b: b.shape().to_vec(),
+        });
+    }
+    if a.is_empty() {
+        return Err(Error::Empty([a.nrows(), a.ncols()]));
+    }
+    Ok(())
+}
+
+/// Row-major `f64` copy of an image, rejecting NaN/inf (scikit-image would return NaN).
+fn to_f64_vec<T: Pixel>(a: &ArrayView2<T>, what: &'static str) -> Result<Vec<f64>> {
+    let v: Vec<f64> = a.iter().map(|&p| p.to_f64()).collect();
+    if T::IS_FLOAT && v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::NonFinite(what));
+    }
+    Ok(v)
+}
+
+/// Mean squared error, `skimage.metrics.mean_squared_error` (computed in `f64`).
+///
+/// Errors: different shapes, empty images, NaN/inf values.
+pub fn mse<T: Pixel>(a: ArrayView2<T>, b: ArrayView2<T>) -> Result<f64> {
+    check_pair(&a, &b)?;
+    let n = a.len() as f64;
+    let sum = if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
+        // Contiguous fast path: chunked partial sums (rayon) stream at memory speed.
+        sa.par_chunks(1 << 14)
+            .zip(sb.par_chunks(1 << 14))
+            .map(|(ca, cb)| {
+                ca.iter()
+                    .zip(cb)
+                    .map(|(&x, &y)| {
+                        let d = x.to_f64() - y.to_f64();
+                        d * d
+                    })
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+    } else {
+        a.iter()
+            .zip(b.iter())
+            .map(|(&x, &y)| {
+                let d = x.to_f64() - y.to_f64();
+                d * d
+            })
+            .sum::<f64>()
+    };
+    if !sum.is_finite() {
+        return Err(Error::NonFinite("images"));
+    }
+    Ok(sum / n)
+}
+
+/// Peak signal-to-noise ratio in dB, `skimage.metrics.peak_signal_noise_ratio`.
+///
+/// With `data_range = None` the range comes from the dtype of `image_true` as scikit-image
+/// does: the dtype maximum when `image_true` has no negative values, else `max - min` of the
+/// dtype (floats: 1 or 2), and an error when values fall outside the dtype range. Identical
+/// images give `f64::INFINITY` (numpy's `log10(inf)`).
+pub fn psnr<T: Pixel>(
+    image_true: ArrayView2<T>,
+    image_test: ArrayView2<T>,
+    data_range: Option<f64>,
+) -> Result<f64> {
+    check_pair(&image_true, &image_test)?;
+    let range = match data_range {
+        Some(r) => {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(Error::InvalidParam {
+                    name: "data_range",
+                    value: r.to_string(),
+                    reason: "must be finite and > 0",
+                });
+            }
+            r
+        }
+        None => {
+            let (lo, hi) = T::RANGE;
+            let (mut mn, mut mx) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &p in image_true.iter() {
+                let v = p.to_f64();
+                if v.is_nan() {
+                    return Err(Error::NonFinite("image_true"));
+                }
+                mn = mn.min(v);
+                mx = mx.max(v);
+            }
+            if mx > hi || mn < lo {
+                return Err(Error::OutOfDtypeRange {
+                    dtype: T::DTYPE,
+                    min: mn,
+                    max: mx,
+                    lo,
+                    hi,
+                });
+            }
+            if mn >= 0.0 { hi } else { hi - lo }
+        }
+    };
+    let err = mse(image_true, image_test)?;
+    Ok(10.0 * ((range * range) / err).log10())
+}
+
+/// Parameters of [`ssim`], mirroring `skimage.metrics.structural_similarity`'s keywords.
+///
+/// The default is scikit-image's default: a 7×7 uniform window with the sample covariance.
+/// [`SsimParams::gaussian`] is Wang et al.'s variant (`gaussian_weights=True, sigma=1.5,
+/// use_sample_covariance=False`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsimParams {
+    /// Window side (odd). `None`: 7 for the uniform window, `2·int(3.5σ + 0.5) + 1` for the
+    /// Gaussian (11 for σ = 1.5). With Gaussian weights it only sets the covariance
+    /// normalisation and the border crop, as in scikit-image.
+    pub win_size: Option<usize>,
+    /// Gaussian weights (σ = `sigma`, truncated at 3.5σ) instead of a uniform window.
+    pub gaussian_weights: bool,
+    /// Standard deviation of the Gaussian window.
+    pub sigma: f64,
+    /// Normalise the (co)variances by `N − 1` instead of `N` (N = win_size²).
+    pub use_sample_covariance: bool,
+    /// Constant K1 (0.01).
+    pub k1: f64,
+    /// Constant K2 (0.03).
+    pub k2: f64,
+    /// Dynamic range of the images; `None` takes it from the integer dtype (required for
+    /// floating-point input, as in scikit-image).
+    pub data_range: Option<f64>,
+}
+
+impl Default for SsimParams {
+    fn default() -> Self {
+        SsimParams {
+            win_size: None,
+            gaussian_weights: false,
+            sigma: 1.5,
+            use_sample_covariance: true,
+            k1: 0.01,
+            k2: 0.03,
+            data_range: None,
+        }
+    }
+}
+
+impl SsimParams {
+    /// Wang et al. 2004: Gaussian weights σ = 1.5 and the population covariance.
+    pub fn gaussian() -> Self {
+        SsimParams {
+            gaussian_weights: true,
+            use_sample_covariance: false,
+            ..Default::default()
+        }
+    }
+
+    /// Same parameters with an explicit data range.
+    pub fn with_data_range(mut self, r: f64) -> Self {
+        self.data_range = Some(r);
+        self
+    }
+
+    /// Check the parameters (independently of the images).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: f64, reason| {
+            Err(Error::InvalidParam {
+                name,
+                value: value.to_string(),
+                reason,
+            })
+        };
+        if !(self.k1 >= 0.0 && self.k1.is_finite()) {
+            return bad("K1", self.k1, "must be finite and >= 0");
+        }
+        if !(self.k2 >= 0.0 && self.k2.is_finite()) {
+            return bad("K2", self.k2, "must be finite and >= 0");
+        }
+        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+            return bad("sigma", self.sigma, "must be finite and > 0");
+        }
+        if let Some(w) = self.win_size {
+            if w % 2 == 0 || w < 1 {
+                return bad("win_size", w as f64, "must be odd and >= 1");
+            }
+        }
+        if let Some(r) = self.data_range {
+            if !(r > 0.0 && r.is_finite()) {
+                return bad("data_range", r, "must be finite and > 0");
+            }
+        }
+        Ok(())
+    }
+
+    /// The window side actually used (see [`SsimParams::win_size`]).
+    pub fn effective_win_size(&self) -> usize {
+        match self.win_size {
+            Some(w) => w,
+            None if self.gaussian_weights => 2 * gaussian_radius(self.sigma) + 1,
+            None => 7,
+        }
+    }
+}
+
+/// scipy.ndimage's Gaussian radius: `int(truncate * sigma + 0.5)` with truncate 3.5.
+fn gaussian_radius(sigma: f64) -> usize {
+    (3.5 * sigma + 0.5) as usize
+}
+
+/// The 1-D taps of the separable window and the factor applied to the 2-D sums.
+fn window_taps(p: &SsimParams, win: usize) -> (Vec<f64>, f64) {
+    if p.gaussian_weights {
+        // scipy.ndimage._gaussian_kernel1d: exp(-x²/(2σ²)) normalised to sum 1.
+        let r = gaussian_radius(p.sigma) as i64;
+        let s2 = p.sigma * p.sigma;
+        let mut w: Vec<f64> = (-r..=r)
+            .map(|x| (-0.5 / s2 * (x * x) as f64).exp())
+            .collect();
+        let sum: f64 = w.iter().sum();
+        w.iter_mut().for_each(|v| *v /= sum);
+        (w, 1.0)
+    } else {
+        // Box sums with unit weights (exact for integer images), divided once at the end.
+        (vec![1.0; win], 1.0 / (win * win) as f64)
+    }
+}
+
+/// scipy.ndimage `mode='reflect'` (half-sample symmetric, `d c b a | a b c d | d c b a`),
+/// folded repeatedly for overhangs longer than the axis.
+#[inline]
+fn reflect(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let p = 2 * n;
+    let mut m = i.rem_euclid(p);
+    if m >= n {
+        m = p - 1 - m;
+    }
+    m as usize
+}
+
+/// Mean structural similarity of two images, `skimage.metrics.structural_similarity`.
+///
+/// Integer images get their data range from the dtype unless [`SsimParams::data_range`] is
+/// set; floating-point images need it. Borders follow scikit-image exactly: the filters
+/// reflect at the edges (`mode='reflect'`) and the mean is taken over the map cropped by
+/// `(win_size − 1) / 2` on every side. The computation is in `f64` (scikit-image uses
+/// `float32` for `f32` input, so expect ~1e-6 differences there).
+///
+/// Errors: different shapes, an image smaller than the window, invalid parameters, a missing
+/// data range for float input, NaN/inf values.
+pub fn ssim<T: Pixel>(a: ArrayView2<T>, b: ArrayView2<T>, params: &SsimParams) -> Result<f64> {
+    ssim_impl(a, b, params, false).map(|(m, _)| m)
+}
+
+/// [`ssim`] and the full (uncropped) SSIM map, as `structural_similarity(..., full=True)`.
+pub fn ssim_full<T: Pixel>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    params: &SsimParams,
+) -> Result<(f64, Array2<f64>)> {
+    ssim_impl(a, b, params, true).map(|(m, s)| (m, s.expect("full map requested")))
+}
+
+/// Rows of output computed by one rayon task (the horizontal pass is redone on the `2·r`
+/// halo rows of each block, which keeps the working set in cache).
+const BLOCK_ROWS: usize = 32;
+
+fn ssim_impl<T: Pixel>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    p: &SsimParams,
+    full: bool,
+) -> Result<(f64, Option<Array2<f64>>)> {
+    p.validate()?;
+    check_pair(&a, &b)?;
+    let (h, w) = a.dim();
+    let win = p.effective_win_size();
+    if h < win || w < win {
+        return Err(Error::WindowTooLarge {
+            win_size: win,
+            shape: [h, w],
+        });
+    }
+    let range = match p.data_range {
+        Some(r) => r,
+        None if T::IS_FLOAT => return Err(Error::DataRangeRequired(T::DTYPE)),
+        None => T::RANGE.1 - T::RANGE.0,
+    };
+    let x = to_f64_vec(&a, "first image")?;
+    let y = to_f64_vec(&b, "second image")?;
+    let (taps, scale) = window_taps(p, win);
+    let r = taps.len() / 2;
+    let np = (win * win) as f64;
+    let cov_norm = if p.use_sample_covariance {
+        np / (np - 1.0)
+    } else {
+        1.0
+    };
+    let c1 = (p.k1 * range) * (p.k1 * range);
+    let c2 = (p.k2 * range) * (p.k2 * range);
+    let pad = (win - 1) / 2;
+
+    let consts = Consts {
+        taps: &taps,
+        r,
+        scale,
+        cov_norm,
+        c1,
+        c2,
+        pad,
+        h,
+        w,
+    };
+    let mut map = if full { vec![0.0; h * w] } else { Vec::new() };
+    let n_blocks = h.div_ceil(BLOCK_ROWS);
+    let sum: f64 = if full {
+        map.par_chunks_mut(BLOCK_ROWS * w)
+            .enumerate()
+            .map(|(bi, out)| ssim_block(&x, &y, &consts, bi * BLOCK_ROWS, Some(out)))
+            .sum()
+    } else {
+        (0..n_blocks)
+            .into_par_iter()
+            .map(|bi| ssim_block(&x, &y, &consts, bi * BLOCK_ROWS, None))
+            .sum()
+    };
+    let count = ((h - 2 * pad) * (w - 2 * pad)) as f64;
+    let mean = sum / count;
+    let map = if full {
+        Some(Array2::from_shape_vec((h, w), map).expect("shape matches"))
+    } else {
+        None
+    };
+    Ok((mean, map))
+}
+
+struct Consts<'a> {
+    taps: &'a [f64],
+    r: usize,
+    scale: f64,
+    cov_norm: f64,
+    c1: f64,
+    c2: f64,
+    pad: usize,
+    h: usize,
+    w: usize,
+}
+
+/// SSIM of output rows `y0 .. y0 + BLOCK_ROWS`; returns the sum of S over the cropped part
+/// of those rows and writes the rows of the map when asked.
+fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64]>) -> f64 {
+    let (h, w, r) = (c.h, c.w, c.r);
+    let y1 = (y0 + BLOCK_ROWS).min(h);
+    let nt = c.taps.len();
+    // Horizontal pass on the rows y0 - r .. y1 + r (reflected), 5 planes: x, y, xx, yy, xy.
+    let rows = y1 - y0 + 2 * r;
+    let mut hp = vec![0.0f64; 5 * rows * w];
+    let mut px = vec![0.0f64; w + 2 * r];
+    let mut py = vec![0.0f64; w + 2 * r];
+    let mut pxx = vec![0.0f64; w + 2 * r];
+    let mut pyy = vec![0.0f64; w + 2 * r];
+    let mut pxy = vec![0.0f64; w + 2 * r];
+    let plane = rows * w;
+    for lr in 0..rows {
+        let src = reflect(y0 as isize + lr as isize - r as isize, h);
+        let xr = &x[src * w..(src + 1) * w];
+        let yr = &y[src * w..(src + 1) * w];
+        for i in 0..w + 2 * r {
+            let s = reflect(i as isize - r as isize, w);
+            let (a, b) = (xr[s], yr[s]);
+            px[i] = a;
+            py[i] = b;
+            pxx[i] = a * a;
+            pyy[i] = b * b;
+            pxy[i] = a * b;
+        }
+        let (h0, rest) = hp.split_at_mut(plane);
+        let (h1, rest) = rest.split_at_mut(plane);
+        let (h2, rest) = rest.split_at_mut(plane);
+        let (h3, h4) = rest.split_at_mut(plane);
+        let o = lr * w;
+        for (dst, src) in [
+            (&mut h0[o..o + w], &px),
+            (&mut h1[o..o + w], &py),
+            (&mut h2[o..o + w], &pxx),
+            (&mut h3[o..o + w], &pyy),
+            (&mut h4[o..o + w], &pxy),
+        ] {
+            for (k, &t) in c.taps.iter().enumerate() {
+                let s = &src[k..k + w];
+                for (d, &v) in dst.iter_mut().zip(s) {
+                    *d += t * v;
+                }
+            }
+        }
+    }
+    // Vertical pass and the SSIM formula, one output row at a time.
+    let mut acc = vec![0.0f64; 5 * w];
+    let mut total = 0.0;
+    let mut out = out;
+    for oy in y0..y1 {
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        let lr0 = oy - y0; // local row of tap 0
+        for q in 0..5 {
+            let dst = &mut acc[q * w..(q + 1) * w];
+            for k in 0..nt {
+                let t = c.taps[k];
+                let s = &hp[q * plane + (lr0 + k) * w..q * plane + (lr0 + k + 1) * w];
+                for (d, &v) in dst.iter_mut().zip(s) {
+                    *d += t * v;
+                }
+            }
+        }
+        let (ux, rest) = acc.split_at(w);
+        let (uy, rest) = rest.split_at(w);
+        let (uxx, rest) = rest.split_at(w);
+        let (uyy, uxy) = rest.split_at(w);
+        let in_crop = oy >= c.pad && oy < h - c.pad;
+        let mut row_sum = 0.0;
+        for i in 0..w {
+            let (mx, my) = (ux[i] * c.scale, uy[i] * c.scale);
+            let (mxx, myy, mxy) = (uxx[i] * c.scale, uyy[i] * c.scale, uxy[i] * c.scale);
+            // The exact expression order of scikit-image.
+            let vx = c.cov_norm * (mxx - mx * mx);
+            let vy = c.cov_norm * (myy - my * my);
+            let vxy = c.cov_norm * (mxy - mx * my);
+            let a1 = 2.0 * mx * my + c.c1;
+            let a2 = 2.0 * vxy + c.c2;
+            let b1 = mx * mx + my * my + c.c1;
+            let b2 = vx + vy + c.c2;
+            let s = (a1 * a2) / (b1 * b2);
+            if let Some(o) = out.as_deref_mut() {
+                o[(oy - y0) * w + i] = s;
+            }
+            if in_crop && i >= c.pad && i < w - c.pad {
+                row_sum += s;
+            }
+        }
+        total += row_sum;
+    }
+    total
+}
