@@ -7,6 +7,8 @@
 //! crate's own page documents it.
 
 pub use ct_core as core;
+/// CT input/output: DICOM series (HU, sorted along the normal), NIfTI, .npy, slice folders, data sets.
+pub use ct_io as io;
 /// Procedural chest-CT cohorts (Normal / CAP / COVID-19) with ground truth.
 pub use ct_phantom as phantom;
 /// Histogram equalisation and CLAHE (OpenCV-exact), the contrast gate, resampling, MIP.
