@@ -207,6 +207,8 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
             Array2::from_shape_fn((eh, ew), |(y, x)| img[[reflect101(y as isize, h), cols[x]]]);
         src_for_lut = padded.view();
     }
+    let lut_src_std = src_for_lut.as_standard_layout();
+    let lut_src: &[T] = lut_src_std.as_slice().expect("standard layout");
     let (tw, th) = (ew / tx, eh / ty);
     let tile_total = tw * th;
     let lut_scale = (hs - 1) as f32 / tile_total as f32;
@@ -219,9 +221,9 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
         let (ky, kx) = (k / tx, k % tx);
         hist.iter_mut().for_each(|v| *v = 0);
         for y in ky * th..(ky + 1) * th {
-            let row = src_for_lut.row(y);
-            for x in kx * tw..(kx + 1) * tw {
-                hist[row[x].bin()] += 1;
+            let row = &lut_src[y * ew + kx * tw..y * ew + (kx + 1) * tw];
+            for &v in row {
+                hist[v.bin()] += 1;
             }
         }
         // Clip, then hand the excess back evenly, the remainder one by one every
@@ -269,8 +271,10 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
         ind2[x] = ((t1 + 1).min(tx as isize - 1)) as usize * hs;
     }
     let max = hs as i32 - 1;
-    let mut out = Array2::<T>::default((h, w));
-    for (y, mut orow) in out.rows_mut().into_iter().enumerate() {
+    let src_std = img.as_standard_layout();
+    let src: &[T] = src_std.as_slice().expect("standard layout");
+    let mut out = vec![T::default(); h * w];
+    for (y, (orow, srow)) in out.chunks_exact_mut(w).zip(src.chunks_exact(w)).enumerate() {
         let tyf = y as f32 * inv_th - 0.5f32;
         let t1 = tyf.floor() as isize;
         let ya = tyf - t1 as f32;
@@ -279,16 +283,21 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
         let p2 = ((t1 + 1).min(ty as isize - 1)) as usize * tx * hs;
         let lut1 = &lut[p1..p1 + tx * hs];
         let lut2 = &lut[p2..p2 + tx * hs];
-        let srow = img.row(y);
-        for x in 0..w {
-            let v = srow[x].bin();
-            let (i1, i2) = (ind1[x] + v, ind2[x] + v);
-            let res = (lut1[i1] * xa1[x] + lut1[i2] * xa[x]) * ya1
-                + (lut2[i1] * xa1[x] + lut2[i2] * xa[x]) * ya;
-            orow[x] = T::from_i32(saturate_round(res, max));
+        for (((((o, &s), &i1), &i2), &a), &a1) in orow
+            .iter_mut()
+            .zip(srow)
+            .zip(&ind1)
+            .zip(&ind2)
+            .zip(&xa)
+            .zip(&xa1)
+        {
+            let v = s.bin();
+            let (i1, i2) = (i1 + v, i2 + v);
+            let res = (lut1[i1] * a1 + lut1[i2] * a) * ya1 + (lut2[i1] * a1 + lut2[i2] * a) * ya;
+            *o = T::from_i32(saturate_round(res, max));
         }
     }
-    out
+    Array2::from_shape_vec((h, w), out).expect("shape")
 }
 
 #[cfg(test)]

@@ -73,6 +73,10 @@ pub fn equalize_lut_u8(hist: &[u32; 256]) -> [u8; 256] {
 
 /// Applies a 256-entry LUT to every pixel.
 pub(crate) fn apply_lut_u8(img: ArrayView2<'_, u8>, lut: &[u8; 256]) -> Array2<u8> {
+    if let Some(s) = img.as_slice() {
+        let v: Vec<u8> = s.iter().map(|&p| lut[p as usize]).collect();
+        return Array2::from_shape_vec(img.raw_dim(), v).expect("shape");
+    }
     let mut out = Array2::<u8>::zeros(img.raw_dim());
     Zip::from(&mut out)
         .and(&img)

@@ -70,7 +70,7 @@ impl Interpolation {
 /// Voxel types the resampler reads and writes. Results are computed in f64 and stored the
 /// way scipy stores them: floats by a cast, unsigned integers by `t + 0.5` truncated
 /// (negatives → 0) and signed integers rounded half away from zero, both saturated.
-pub trait Voxel: Copy + Send + Sync + 'static {
+pub trait Voxel: Copy + Send + Sync + Default + 'static {
     /// The value as f64.
     fn to_f64(self) -> f64;
     /// The stored value of a computed f64.
@@ -311,79 +311,106 @@ fn spline_filter_lanes(b: &mut Array2<f64>) {
     }
 }
 
-/// One pass along axis 0 of a `(n, lanes)` view into a `(m, lanes)` view.
-fn pass_lanes(
-    src: ArrayView2<'_, f64>,
-    mut dst: ArrayViewMut2<'_, f64>,
+/// Copies row `i` of a 2-D view into `out` as f64.
+#[inline]
+fn row_f64<S: Voxel>(src: &ArrayView2<'_, S>, i: usize, out: &mut [f64]) {
+    let r = src.row(i);
+    match r.as_slice() {
+        Some(r) => out.iter_mut().zip(r).for_each(|(o, &v)| *o = v.to_f64()),
+        None => out
+            .iter_mut()
+            .zip(r.iter())
+            .for_each(|(o, &v)| *o = v.to_f64()),
+    }
+}
+
+/// One pass along axis 0 of a `(n, lanes)` view into a `(m, lanes)` view: every output
+/// row is a weighted sum of input rows, vectorised across the lanes.
+fn pass_lanes<S: Voxel, O: Voxel>(
+    src: ArrayView2<'_, S>,
+    mut dst: ArrayViewMut2<'_, O>,
     plan: &[Taps],
     cubic: bool,
 ) {
     let (n, lanes) = src.dim();
-    let buf;
-    let s: ArrayView2<'_, f64> = if cubic {
+    let mut acc = vec![0f64; lanes];
+    let mut tmp = vec![0f64; lanes];
+    let coef = if cubic {
         let mut b = Array2::<f64>::zeros((n + 2 * NPAD, lanes));
         for (i, mut r) in b.rows_mut().into_iter().enumerate() {
             let j = i.saturating_sub(NPAD).min(n - 1);
-            r.assign(&src.row(j));
+            row_f64(&src, j, r.as_slice_mut().expect("contiguous"));
         }
         spline_filter_lanes(&mut b);
-        buf = b;
-        buf.view()
+        Some(b)
     } else {
-        src
+        None
     };
     for (k, mut out) in dst.rows_mut().into_iter().enumerate() {
         let t = &plan[k];
-        let o = out.as_slice_mut();
-        match o {
-            Some(o) => {
-                o.iter_mut().for_each(|v| *v = 0.0);
-                for (&i, &w) in t.idx.iter().zip(&t.w) {
-                    let r = s.row(i);
-                    match r.as_slice() {
-                        Some(r) => o.iter_mut().zip(r).for_each(|(a, &b)| *a += w * b),
-                        None => o.iter_mut().zip(r.iter()).for_each(|(a, &b)| *a += w * b),
-                    }
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        for (&i, &w) in t.idx.iter().zip(&t.w) {
+            let r: &[f64] = match &coef {
+                Some(b) => &b.as_slice().expect("contiguous")[i * lanes..(i + 1) * lanes],
+                None => {
+                    row_f64(&src, i, &mut tmp);
+                    &tmp
                 }
-            }
-            None => {
-                out.fill(0.0);
-                for (&i, &w) in t.idx.iter().zip(&t.w) {
-                    out.scaled_add(w, &s.row(i));
-                }
-            }
+            };
+            acc.iter_mut().zip(r).for_each(|(a, &b)| *a += w * b);
+        }
+        match out.as_slice_mut() {
+            Some(o) => o
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(o, &a)| *o = O::from_f64(a)),
+            None => out
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(o, &a)| *o = O::from_f64(a)),
         }
     }
 }
 
 /// One pass along a contiguous line.
-fn pass_line(src: &[f64], dst: &mut [f64], plan: &[Taps], cubic: bool, scratch: &mut Vec<f64>) {
-    let s: &[f64] = if cubic {
-        let n = src.len();
-        scratch.clear();
-        scratch.extend((0..n + 2 * NPAD).map(|i| src[i.saturating_sub(NPAD).min(n - 1)]));
+fn pass_line<S: Voxel, O: Voxel>(
+    src: &[S],
+    dst: &mut [O],
+    plan: &[Taps],
+    cubic: bool,
+    scratch: &mut Vec<f64>,
+) {
+    let n = src.len();
+    scratch.clear();
+    if cubic {
+        scratch.extend((0..n + 2 * NPAD).map(|i| src[i.saturating_sub(NPAD).min(n - 1)].to_f64()));
         spline_filter_line(scratch);
-        scratch
     } else {
-        src
-    };
+        scratch.extend(src.iter().map(|v| v.to_f64()));
+    }
+    let s: &[f64] = scratch;
     for (o, t) in dst.iter_mut().zip(plan) {
         let mut acc = 0.0;
         for (&i, &w) in t.idx.iter().zip(&t.w) {
             acc += w * s[i];
         }
-        *o = acc;
+        *o = O::from_f64(acc);
     }
 }
 
-/// Resamples `data` along `axis` to length `m`.
-fn resample_axis(data: &Array3<f64>, axis: usize, m: usize, method: Interpolation) -> Array3<f64> {
+/// Resamples `data` along `axis` to length `m`, reading `S` and writing `O`.
+fn resample_axis<S: Voxel, O: Voxel + Default>(
+    data: ArrayView3<'_, S>,
+    axis: usize,
+    m: usize,
+    method: Interpolation,
+) -> Array3<O> {
     let mut shape = [data.dim().0, data.dim().1, data.dim().2];
     let n = shape[axis];
     let plan = plan_axis(n, m, method);
     let cubic = method == Interpolation::Cubic;
     shape[axis] = m;
-    let mut out = Array3::<f64>::zeros(shape);
+    let mut out = Array3::<O>::default(shape);
     match axis {
         0 => {
             out.axis_iter_mut(Axis(1))
@@ -398,7 +425,8 @@ fn resample_axis(data: &Array3<f64>, axis: usize, m: usize, method: Interpolatio
                 .for_each(|(o, s)| pass_lanes(s, o, &plan, cubic));
         }
         _ => {
-            let src = data.as_slice().expect("standard layout");
+            let src_std = data.as_standard_layout();
+            let src = src_std.as_slice().expect("standard layout");
             let dst = out.as_slice_mut().expect("standard layout");
             dst.par_chunks_mut(m)
                 .zip(src.par_chunks(n))
@@ -407,6 +435,37 @@ fn resample_axis(data: &Array3<f64>, axis: usize, m: usize, method: Interpolatio
                 });
         }
     }
+    out
+}
+
+/// Nearest neighbour needs no arithmetic: gather in the voxel type itself.
+fn zoom_nearest<T: Voxel + Default>(input: ArrayView3<'_, T>, out_shape: [usize; 3]) -> Array3<T> {
+    let (a, b, c) = input.dim();
+    let pick = |n: usize, m: usize| -> Vec<usize> {
+        plan_axis(n, m, Interpolation::Nearest)
+            .into_iter()
+            .map(|t| t.idx[0])
+            .collect()
+    };
+    let (zi, yi, xi) = (
+        pick(a, out_shape[0]),
+        pick(b, out_shape[1]),
+        pick(c, out_shape[2]),
+    );
+    let src_std = input.as_standard_layout();
+    let src = src_std.as_slice().expect("standard layout");
+    let mut out = Array3::<T>::default(out_shape);
+    let plane = out_shape[1] * out_shape[2];
+    out.as_slice_mut()
+        .expect("standard layout")
+        .par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(k, o)| {
+            for (j, orow) in o.chunks_exact_mut(out_shape[2]).enumerate() {
+                let srow = &src[(zi[k] * b + yi[j]) * c..(zi[k] * b + yi[j] + 1) * c];
+                orow.iter_mut().zip(&xi).for_each(|(d, &x)| *d = srow[x]);
+            }
+        });
     out
 }
 
@@ -436,7 +495,9 @@ pub fn zoom<T: Voxel>(
         return Err(Error::OutputShape(out_shape.to_vec()));
     }
     let in_shape = [a, b, c];
-    let mut cur = input.mapv(Voxel::to_f64);
+    if method == Interpolation::Nearest {
+        return Ok(zoom_nearest(input, out_shape));
+    }
     // Shrinking axes first keeps the intermediate volumes small.
     let mut axes: Vec<usize> = (0..3).filter(|&ax| out_shape[ax] != in_shape[ax]).collect();
     axes.sort_by(|&p, &q| {
@@ -444,10 +505,20 @@ pub fn zoom<T: Voxel>(
         let rq = out_shape[q] as f64 / in_shape[q] as f64;
         rp.total_cmp(&rq)
     });
-    for ax in axes {
-        cur = resample_axis(&cur, ax, out_shape[ax], method);
-    }
-    Ok(cur.mapv(T::from_f64))
+    // Read T in the first pass, write T in the last, keep f64 in between.
+    Ok(match axes.as_slice() {
+        [] => input.to_owned(),
+        [x] => resample_axis::<T, T>(input, *x, out_shape[*x], method),
+        [first, rest @ ..] => {
+            let mut cur: Array3<f64> =
+                resample_axis::<T, f64>(input, *first, out_shape[*first], method);
+            let (last, mid) = rest.split_last().expect("two or more axes");
+            for &ax in mid {
+                cur = resample_axis::<f64, f64>(cur.view(), ax, out_shape[ax], method);
+            }
+            resample_axis::<f64, T>(cur.view(), *last, out_shape[*last], method)
+        }
+    })
 }
 
 /// The target of an isotropic resampling.
