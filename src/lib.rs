@@ -15,3 +15,5 @@ pub use ct_phantom as phantom;
 pub use ct_enhance as enhance;
 /// SVM, gradient-boosted trees, voting, grid search, sklearn-identical metrics, gating.
 pub use ::ensemble;
+/// Binary morphology, connected components (scipy.ndimage semantics) and lung segmentation.
+pub use ct_morph as morph;

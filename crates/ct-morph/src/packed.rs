@@ -131,7 +131,7 @@ impl PackedMask {
     pub fn threshold_open(a: ArrayView3<'_, i16>, lo: i16, hi: i16) -> Result<PackedMask> {
         let a = a.as_standard_layout();
         let slice = a.as_slice().expect("standard layout");
-        Self::from_rows(a.dim(), slice, |&v| v > lo && v < hi)
+        Self::from_rows(a.dim(), slice, |&v| (v > lo) & (v < hi))
     }
 
     fn from_rows<T: Sync>(
@@ -218,40 +218,64 @@ impl PackedMask {
     }
 }
 
+/// Gathers the low bits of 8 bytes (each 0 or 1) into one byte, byte `i` -> bit `i`: the
+/// product places byte `i`'s bit at position `56 + i` and no two partial products overlap.
+#[inline]
+fn gather8(bytes: u64) -> u64 {
+    bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Byte `b` spread to 8 bytes of 0/1 (bit `i` -> byte `i`).
+const SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut v = 0u64;
+        let mut i = 0;
+        while i < 8 {
+            v |= (((b >> i) & 1) as u64) << (8 * i);
+            i += 1;
+        }
+        t[b] = v;
+        b += 1;
+    }
+    t
+};
+
 #[inline]
 fn pack_row<T>(src: &[T], out: &mut [u64], f: &impl Fn(&T) -> bool) {
-    let mut chunks = src.chunks_exact(64);
-    for (w, c) in out.iter_mut().zip(&mut chunks) {
+    // Predicate into bytes first (vectorises), then 8 bytes -> 8 bits by a multiply.
+    let mut buf = [0u8; 64];
+    for (w, c) in out.iter_mut().zip(src.chunks(64)) {
+        for (b, x) in buf.iter_mut().zip(c) {
+            *b = f(x) as u8;
+        }
+        buf[c.len()..].fill(0);
         let mut v = 0u64;
-        for (i, x) in c.iter().enumerate() {
-            v |= (f(x) as u64) << i;
+        for (j, eight) in buf.chunks_exact(8).enumerate() {
+            let bytes = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+            v |= gather8(bytes) << (8 * j);
         }
         *w = v;
-    }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut v = 0u64;
-        for (i, x) in rem.iter().enumerate() {
-            v |= (f(x) as u64) << i;
-        }
-        out[out.len() - 1] = v;
     }
 }
 
 #[inline]
 fn unpack_row(words: &[u64], out: &mut [bool]) {
-    let mut chunks = out.chunks_exact_mut(64);
-    for (w, c) in words.iter().zip(&mut chunks) {
-        for (i, o) in c.iter_mut().enumerate() {
-            *o = (w >> i) & 1 == 1;
-        }
+    // SAFETY: `bool` and `u8` have the same size and alignment, and only 0 or 1 is written.
+    let out: &mut [u8] = unsafe { &mut *(out as *mut [bool] as *mut [u8]) };
+    let mut chunks = out.chunks_exact_mut(8);
+    let mut k = 0usize;
+    for c in &mut chunks {
+        let byte = (words[k / 8] >> (8 * (k % 8))) as u8;
+        c.copy_from_slice(&SPREAD[byte as usize].to_le_bytes());
+        k += 1;
     }
     let rem = chunks.into_remainder();
     if !rem.is_empty() {
-        let w = words[words.len() - 1];
-        for (i, o) in rem.iter_mut().enumerate() {
-            *o = (w >> i) & 1 == 1;
-        }
+        let byte = (words[k / 8] >> (8 * (k % 8))) as u8;
+        let spread = SPREAD[byte as usize].to_le_bytes();
+        rem.copy_from_slice(&spread[..rem.len()]);
     }
 }
 
