@@ -1,0 +1,171 @@
+//! Training smoke tests on procedurally generated scans: class 1 scans hide a bright Gaussian
+//! blob in one random slice, class 0 scans are noise only. A COVNet must learn to tell them
+//! apart with a few Adam steps on the CPU backend.
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use covnet_models::*;
+
+/// A tiny deterministic generator (splitmix64) so the data does not depend on a `rand` version.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// `b` scans of `s` slices of `n`×`n`; returns ((B, S, 1, n, n), labels).
+fn batch(rng: &mut Rng, b: usize, s: usize, n: usize, device: &Device) -> (Tensor<5>, Vec<usize>) {
+    let mut data = vec![0f32; b * s * n * n];
+    let mut labels = Vec::with_capacity(b);
+    for scan in 0..b {
+        let label = scan % 2;
+        labels.push(label);
+        for v in &mut data[scan * s * n * n..(scan + 1) * s * n * n] {
+            *v = rng.uniform() - 0.5;
+        }
+        if label == 1 {
+            let slice = (rng.next() % s as u64) as usize;
+            let cy = 6.0 + rng.uniform() * (n as f32 - 12.0);
+            let cx = 6.0 + rng.uniform() * (n as f32 - 12.0);
+            let base = (scan * s + slice) * n * n;
+            for y in 0..n {
+                for x in 0..n {
+                    let d2 = (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2);
+                    data[base + y * n + x] += 2.0 * (-d2 / 8.0).exp();
+                }
+            }
+        }
+    }
+    (Tensor::from_data(TensorData::new(data, [b, s, 1, n, n]), device), labels)
+}
+
+/// Trains for `steps` and returns (mean loss of the first 3 steps, of the last 3 steps,
+/// accuracy of the trained model on fresh scans).
+fn train(cfg: &CovNetConfig, steps: usize, b: usize, s: usize, n: usize, lr: f64) -> (f32, f32, f32) {
+    let device = Device::flex().autodiff();
+    device.seed(17);
+    let mut rng = Rng(42);
+    let mut model = cfg.init(&device).unwrap();
+    let mut optim = AdamConfig::new().init();
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        let (x, y) = batch(&mut rng, b, s, n, &device);
+        let loss = weighted_cross_entropy(model.forward(x).unwrap(), &y, &[]).unwrap();
+        losses.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+    }
+    let eval = model.valid();
+    let plain = Device::flex();
+    let (x, y) = batch(&mut rng, 16, s, n, &plain);
+    let logits = eval.forward(x).unwrap();
+    let pred = logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+    let correct = pred.iter().zip(&y).filter(|(p, t)| **p as usize == **t).count();
+    let first = losses[..3].iter().sum::<f32>() / 3.0;
+    let last = losses[steps - 3..].iter().sum::<f32>() / 3.0;
+    (first, last, correct as f32 / y.len() as f32)
+}
+
+fn small_covnet(pooling: SlicePooling) -> CovNetConfig {
+    CovNetConfig {
+        backbone: BackboneConfig::ResNet(ResNetConfig {
+            in_channels: 1,
+            num_classes: 2,
+            base_width: 4,
+            ..ResNetConfig::new(ResNetDepth::R18)
+        }),
+        pooling,
+        head: HeadKind::Linear,
+        num_classes: 2,
+        dropout: None,
+    }
+}
+
+#[test]
+fn covnet_learns_blob_vs_noise() {
+    let (first, last, _) = train(&small_covnet(SlicePooling::Max), 40, 8, 3, 32, 1e-2);
+    eprintln!("loss {first:.4} -> {last:.4}");
+    assert!(last < 0.5 * first, "loss did not halve: {first} -> {last}");
+}
+
+#[test]
+#[ignore = "heavier: ~1 min on 2 cores; cargo test -p covnet-models --release -- --ignored"]
+fn covnet_learns_blob_vs_noise_to_high_accuracy() {
+    for pooling in [SlicePooling::Max, SlicePooling::Attention { hidden: 16 }] {
+        let (first, last, acc) = train(&small_covnet(pooling), 150, 16, 6, 48, 3e-3);
+        eprintln!("{pooling:?}: loss {first:.4} -> {last:.4}, held-out accuracy {acc}");
+        assert!(last < 0.2 * first, "{first} -> {last}");
+        assert!(acc >= 0.9, "accuracy {acc}");
+    }
+}
+
+/// CPU throughput of COVNet-ResNet-18 (1 input channel, width 64, max pooling, 3 classes) on
+/// one scan of 16 slices of 112×112: forward (inference) and training step (forward, backward,
+/// Adam) in slices/s. Prints numbers, asserts nothing about time.
+///
+/// `cargo test -p covnet-models --release --test train -- --ignored --nocapture cpu_throughput`
+#[test]
+#[ignore = "benchmark; run in release with --nocapture"]
+fn cpu_throughput_covnet_resnet18() {
+    use std::time::Instant;
+    let (s, n, reps) = (16usize, 112usize, 5usize);
+    let cfg = CovNetConfig {
+        backbone: BackboneConfig::ResNet(ResNetConfig {
+            in_channels: 1,
+            ..ResNetConfig::new(ResNetDepth::R18)
+        }),
+        ..CovNetConfig { pooling: SlicePooling::Max, ..CovNetConfig::default() }
+    };
+    let mut rng = Rng(1);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+
+    let device = Device::flex();
+    let model = cfg.init(&device).unwrap();
+    let (x, _) = batch(&mut rng, 1, s, n, &device);
+    let _ = model.forward(x.clone()).unwrap().into_data(); // warm-up
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let _ = model.forward(x.clone()).unwrap().into_data();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let fwd = median(times.clone());
+    let fwd_min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+
+    let device = Device::flex().autodiff();
+    let mut model = cfg.init(&device).unwrap();
+    let mut optim = AdamConfig::new().init();
+    let mut times = Vec::new();
+    for i in 0..=reps {
+        let (x, y) = batch(&mut rng, 1, s, n, &device);
+        let y = vec![y[0] % 3];
+        let t = Instant::now();
+        let loss = weighted_cross_entropy(model.forward(x).unwrap(), &y, &[]).unwrap();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        let _ = loss.into_scalar::<f32>();
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64()); // step 0 is warm-up
+        }
+    }
+    let step = median(times.clone());
+    let step_min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    println!(
+        "COVNet-ResNet-18, 1x{s}x1x{n}x{n}, flex: forward median {fwd:.3} s (min {fwd_min:.3}) = {:.1} slices/s; \
+         train step median {step:.3} s (min {step_min:.3}) = {:.1} slices/s",
+        s as f64 / fwd,
+        s as f64 / step
+    );
+}
