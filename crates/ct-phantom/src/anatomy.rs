@@ -9,6 +9,7 @@ use std::f64::consts::PI;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 
 /// A point in the patient frame (mm).
 pub(crate) type P3 = [f64; 3];
@@ -116,7 +117,9 @@ impl Anatomy {
             trachea_r: rng.random_range(7.5..10.5),
             carina_s: rng.random_range(0.34..0.42),
             // Inspiration depth: expiratory scans have denser lungs.
-            lung_hu: rng.random_range(-880.0..-790.0),
+            lung_hu: Normal::new(-835.0f64, 25.0)
+                .map_or(-835.0, |d| d.sample(rng))
+                .clamp(-890.0, -770.0),
             gradient: rng.random_range(15.0..70.0),
             rib_pitch: len / rng.random_range(9.0..10.5),
             rib_slope: rng.random_range(17.0..24.0),
@@ -358,20 +361,24 @@ impl SliceGeom {
         }
         if side == 1
             && let Some(&(cx, cy, r)) = self.circles.first()
-                && self.s > 0.27 && sq(x - cx) + sq(y - cy) < sq(r + 3.0) {
-                    return None;
-                }
+            && self.s > 0.27
+            && sq(x - cx) + sq(y - cy) < sq(r + 3.0)
+        {
+            return None;
+        }
         if self.in_heart(x, y, 1.08) {
             return None;
         }
         if let Some((cx, cy, r)) = self.apex
-            && sq(ax - cx) + sq(y - cy) > r * r {
-                return None;
-            }
+            && sq(ax - cx) + sq(y - cy) > r * r
+        {
+            return None;
+        }
         if let Some((cx, cy, rx, ry)) = self.dome[side]
-            && sq((ax - cx) / rx) + sq((y - cy) / ry) < 1.0 {
-                return None;
-            }
+            && sq((ax - cx) / rx) + sq((y - cy) / ry) < 1.0
+        {
+            return None;
+        }
         Some(side)
     }
 
@@ -487,9 +494,10 @@ impl SliceGeom {
                 return (an.liver_hu as f32, WALL);
             }
             if let Some((cx, cy, r)) = self.bubble
-                && sq(x - cx) + sq(y - cy) < r * r {
-                    return (-1000.0, WALL);
-                }
+                && sq(x - cx) + sq(y - cy) < r * r
+            {
+                return (-1000.0, WALL);
+            }
             return ((an.muscle_hu - 5.0) as f32, WALL);
         }
         if self.in_heart(x, y, 1.0) {

@@ -54,7 +54,6 @@ pub enum Error {
 }
 
 impl Error {
-    #[allow(dead_code)] // used by the writer
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),

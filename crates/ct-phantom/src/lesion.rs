@@ -88,9 +88,10 @@ impl Lesion {
             return 0.0;
         }
         if let Some(lobe) = self.lobe
-            && g.lobe(side, x, y) != lobe {
-                return 0.0;
-            }
+            && g.lobe(side, x, y) != lobe
+        {
+            return 0.0;
+        }
         ((1.0 - d2.sqrt()) / self.edge).min(1.0)
     }
 
@@ -218,9 +219,10 @@ fn pleural_point(
             continue;
         }
         if let Some(l) = lobe
-            && g.lobe(side, x, y) != l {
-                continue;
-            }
+            && g.lobe(side, x, y) != l
+        {
+            continue;
+        }
         // 0 = lateral, π/2 = posterior; anterior directions are rarer.
         let phi: f64 = rng.random_range(-1.0..2.3);
         let (dx, dy) = (sign * phi.cos(), phi.sin());
@@ -519,13 +521,14 @@ pub(crate) fn emphysema(an: &Anatomy, rng: &mut ChaCha8Rng) -> Vec<Spot> {
     for _ in 0..n {
         let side = rng.random_range(0..2);
         if let Some(&c) = sample_lung_points(an, side, 1, 3.0, rng).first()
-            && c[2] < 0.55 * an.len {
-                out.push(Spot {
-                    c,
-                    r: rng.random_range(3.0..8.0),
-                    hu: -985.0,
-                });
-            }
+            && c[2] < 0.55 * an.len
+        {
+            out.push(Spot {
+                c,
+                r: rng.random_range(3.0..8.0),
+                hu: -985.0,
+            });
+        }
     }
     out
 }

@@ -28,7 +28,9 @@
 //! * [`CohortConfig`] (`Default`, [`CohortConfig::small`] for tests, `validate`),
 //! * [`generate_cohort`] (rayon over scans) and [`generate_scan`] (scan `i` alone),
 //! * [`PhantomScan`] `{ scan, truth }`, [`Truth`] (serialisable, masks skipped),
-//! * [`Format`] (`dicom` / `nifti`) for the disk writer.
+//! * [`write_cohort`] to disk in the COVID-CT-MD layout (DICOM, via `ct-io`) or as NIfTI,
+//!   with masks, `Index.csv` and `ground_truth.json` ([`GroundTruth`]);
+//!   [`read_ground_truth`] reads that file back.
 //!
 //! # Example
 //! ```
@@ -53,9 +55,11 @@ mod lesion;
 mod model;
 mod rng;
 mod tree;
+mod write;
 
 pub use cohort::{Injection, InjectionKind, PhantomScan, Truth, generate_cohort, generate_scan};
 pub use config::{CohortConfig, Format};
 pub use error::{Error, Result};
 pub use lesion::{LesionInfo, LesionKind};
 pub use model::{Acquisition, Findings};
+pub use write::{GroundTruth, TruthEntry, class_folder, read_ground_truth, write_cohort};

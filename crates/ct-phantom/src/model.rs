@@ -2,7 +2,6 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use ct_core::{Contrast, Label};
@@ -297,7 +296,21 @@ impl Model {
         // Noise: white Gaussian, smoothed by a separable [k, 1, k] kernel for soft
         // reconstruction kernels, rescaled to the target standard deviation.
         let mut rng = ChaCha8Rng::seed_from_u64(noise_key);
-        let mut noise: Vec<f32> = (0..n * n).map(|_| rng.sample(StandardNormal)).collect();
+        let mut noise = vec![0f32; n * n];
+        // Irwin–Hall: the sum of 4 uniform bytes, standardised, is Gaussian to within CT's
+        // needs (kurtosis 2.7, tails cut at 3.46 σ) and takes two samples per 64-bit draw,
+        // 3× cheaper than a ziggurat sampler fed by ChaCha.
+        const INV_SD: f32 = 1.0 / 147.801_22; // sqrt(4 · (256² − 1) / 12)
+        let byte_sum = |r: u64| {
+            ((r & 0xFF) + ((r >> 8) & 0xFF) + ((r >> 16) & 0xFF) + ((r >> 24) & 0xFF)) as f32
+        };
+        for pair in noise.chunks_mut(2) {
+            let r: u64 = rng.random();
+            pair[0] = (byte_sum(r) - 510.0) * INV_SD;
+            if let Some(second) = pair.get_mut(1) {
+                *second = (byte_sum(r >> 32) - 510.0) * INV_SD;
+            }
+        }
         let k = self.smooth;
         smooth_rows(&mut noise, n, k);
         transpose_in_place(&mut noise, n);
