@@ -257,9 +257,20 @@ impl Tree {
 /// A gradient/hessian pair summed over rows.
 type GH = [f64; 2];
 
-/// Nodes with at most this many rows are split by sorting their rows' bins instead of a
-/// histogram: below it, scanning 256 bins per feature costs more than sorting the rows.
-const SMALL_NODE: usize = 64;
+/// Per-feature scratch: a 256-bin histogram; a bitmap marks the touched bins.
+/// Only touched bins are visited (in increasing order through the bitmap) and reset, so a
+/// node costs O(rows + touched bins) per feature, whatever `max_bin` is.
+struct Scratch {
+    gh: [GH; 256],
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            gh: [[0.0; 2]; 256],
+        }
+    }
+}
 
 struct SplitCand {
     gain: f64,
@@ -271,8 +282,7 @@ struct SplitCand {
 struct TreeBuilder<'a> {
     bins: &'a [u8],
     n: usize,
-    stride: usize,
-    n_bins: Vec<usize>,
+    n_bins: &'a [usize],
     feats: Vec<usize>,
     grad: &'a [GH],
     p: &'a GbdtParams,
@@ -284,7 +294,6 @@ struct Work {
     end: usize,
     sum: GH,
     depth: usize,
-    hist: Option<Vec<GH>>,
 }
 
 impl TreeBuilder<'_> {
@@ -304,51 +313,54 @@ impl TreeBuilder<'_> {
         }
     }
 
-    /// Histogram of the selected features over `rows`: `hist[j * stride + bin]`.
-    fn build_hist(&self, rows: &[u32]) -> Vec<GH> {
-        let mut hist = vec![[0.0; 2]; self.feats.len() * self.stride];
-        let fill = |(j, h): (usize, &mut [GH])| {
-            let col = &self.bins[self.feats[j] * self.n..(self.feats[j] + 1) * self.n];
-            for &r in rows {
-                let gh = self.grad[r as usize];
-                let b = &mut h[col[r as usize] as usize];
-                b[0] += gh[0];
-                b[1] += gh[1];
-            }
-        };
-        if rows.len() * self.feats.len() > 1 << 16 {
-            hist.par_chunks_mut(self.stride).enumerate().for_each(fill);
-        } else {
-            hist.chunks_mut(self.stride).enumerate().for_each(fill);
-        }
-        hist
-    }
-
-    /// The best split of one feature given the node's bins in increasing order, as
-    /// `(bin, gh)` runs; only boundaries after a non-empty bin are candidates, which picks
-    /// the same (lowest) threshold XGBoost picks among equal partitions.
-    fn scan(
+    /// The best split "bin ≤ b goes left" of feature `f` over `rows`. Candidates are the
+    /// boundaries after each non-empty bin (that leave both sides non-empty), which picks the
+    /// same lowest threshold XGBoost's histogram scan picks among equal partitions.
+    fn best_for_feature(
         &self,
-        runs: impl Iterator<Item = (usize, GH)>,
+        f: usize,
+        rows: &[u32],
+        ghs: &[GH],
         sum: GH,
         parent_gain: f64,
-        last_bin: usize,
+        sc: &mut Scratch,
     ) -> Option<(f64, u8, GH)> {
+        let col = &self.bins[f * self.n..(f + 1) * self.n];
+        let mut mask = [0u64; 4];
+        for (&r, gh) in rows.iter().zip(ghs) {
+            let b = col[r as usize];
+            let e = &mut sc.gh[b as usize];
+            e[0] += gh[0];
+            e[1] += gh[1];
+            mask[(b >> 6) as usize] |= 1u64 << (b & 63);
+        }
+        // The highest touched bin would put every row on the left: not a candidate.
+        let top = (0..4)
+            .rev()
+            .find(|&w| mask[w] != 0)
+            .map_or(0, |w| w * 64 + 63 - mask[w].leading_zeros() as usize);
         let mcw = self.p.min_child_weight;
+        let last_bin = (self.n_bins[f] - 1).min(top);
         let mut left = [0.0f64; 2];
         let mut best: Option<(f64, u8, GH)> = None;
-        for (b, gh) in runs {
-            if b >= last_bin {
-                break;
-            }
-            left[0] += gh[0];
-            left[1] += gh[1];
-            let right = [sum[0] - left[0], sum[1] - left[1]];
-            if left[1] >= mcw && right[1] >= mcw && left[1] > 0.0 && right[1] > 0.0 {
-                let chg = self.calc_gain(left[0], left[1]) + self.calc_gain(right[0], right[1])
-                    - parent_gain;
-                if best.is_none_or(|(g, _, _)| chg > g) {
-                    best = Some((chg, b as u8, left));
+        for (w, word) in mask.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let b = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let gh = std::mem::replace(&mut sc.gh[b], [0.0; 2]);
+                if b >= last_bin {
+                    continue;
+                }
+                left[0] += gh[0];
+                left[1] += gh[1];
+                let right = [sum[0] - left[0], sum[1] - left[1]];
+                if left[1] >= mcw && right[1] >= mcw && left[1] > 0.0 && right[1] > 0.0 {
+                    let chg = self.calc_gain(left[0], left[1]) + self.calc_gain(right[0], right[1])
+                        - parent_gain;
+                    if best.is_none_or(|(g, _, _)| chg > g) {
+                        best = Some((chg, b as u8, left));
+                    }
                 }
             }
         }
@@ -357,51 +369,19 @@ impl TreeBuilder<'_> {
 
     fn find_split(&self, w: &Work, rows: &[u32]) -> Option<SplitCand> {
         let parent_gain = self.calc_gain(w.sum[0], w.sum[1]);
-        let per_feature: Vec<Option<(f64, u8, GH)>> = match &w.hist {
-            Some(hist) => {
-                let eval = |j: usize| {
-                    let h = &hist[j * self.stride..(j + 1) * self.stride];
-                    let nb = self.n_bins[self.feats[j]];
-                    let runs = h[..nb]
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, gh)| gh[1] > 0.0)
-                        .map(|(b, gh)| (b, *gh));
-                    self.scan(runs, w.sum, parent_gain, nb - 1)
-                };
-                if self.feats.len() * self.stride > 1 << 15 {
-                    (0..self.feats.len()).into_par_iter().map(eval).collect()
-                } else {
-                    (0..self.feats.len()).map(eval).collect()
-                }
-            }
-            None => {
-                let mut buf: Vec<(u8, GH)> = Vec::with_capacity(rows.len());
-                (0..self.feats.len())
-                    .map(|j| {
-                        let f = self.feats[j];
-                        let col = &self.bins[f * self.n..(f + 1) * self.n];
-                        buf.clear();
-                        buf.extend(
-                            rows.iter()
-                                .map(|&r| (col[r as usize], self.grad[r as usize])),
-                        );
-                        buf.sort_unstable_by_key(|e| e.0);
-                        // Merge equal bins into runs so only bin boundaries are candidates.
-                        let mut runs: Vec<(usize, GH)> = Vec::with_capacity(buf.len());
-                        for &(b, gh) in &buf {
-                            match runs.last_mut() {
-                                Some((lb, acc)) if *lb == b as usize => {
-                                    acc[0] += gh[0];
-                                    acc[1] += gh[1];
-                                }
-                                _ => runs.push((b as usize, gh)),
-                            }
-                        }
-                        self.scan(runs.into_iter(), w.sum, parent_gain, self.n_bins[f] - 1)
-                    })
-                    .collect()
-            }
+        // Gather the node's gradient pairs once; every feature then streams them in order.
+        let ghs: Vec<GH> = rows.iter().map(|&r| self.grad[r as usize]).collect();
+        let eval = |sc: &mut Scratch, j: usize| {
+            self.best_for_feature(self.feats[j], rows, &ghs, w.sum, parent_gain, sc)
+        };
+        let per_feature: Vec<Option<(f64, u8, GH)>> = if rows.len() * self.feats.len() > 1 << 15 {
+            (0..self.feats.len())
+                .into_par_iter()
+                .map_init(|| Box::new(Scratch::new()), |sc, j| eval(sc, j))
+                .collect()
+        } else {
+            let mut sc = Box::new(Scratch::new());
+            (0..self.feats.len()).map(|j| eval(&mut sc, j)).collect()
         };
         let mut best: Option<SplitCand> = None;
         for (j, c) in per_feature.into_iter().enumerate() {
@@ -420,13 +400,12 @@ impl TreeBuilder<'_> {
         best.filter(|b| b.gain > 1e-6 && b.gain >= self.p.gamma)
     }
 
-    /// Grows one tree depth-wise over `rows`; returns it and the gain of each split feature.
+    /// Grows one tree depth-wise over `rows`; adds each split's gain to `gains[feature]`.
     fn grow(&self, mut rows: Vec<u32>, cuts: &BinMapper, gains: &mut [(f64, usize)]) -> Tree {
         let sum = rows.iter().fold([0.0; 2], |a, &r| {
             let g = self.grad[r as usize];
             [a[0] + g[0], a[1] + g[1]]
         });
-        let root_hist = (rows.len() > SMALL_NODE).then(|| self.build_hist(&rows));
         let mut nodes = vec![Node::Leaf { value: 0.0 }];
         let mut level = vec![Work {
             node: 0,
@@ -434,7 +413,6 @@ impl TreeBuilder<'_> {
             end: rows.len(),
             sum,
             depth: 0,
-            hist: root_hist,
         }];
         let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
         while !level.is_empty() {
@@ -468,32 +446,6 @@ impl TreeBuilder<'_> {
                 seg[nl..].copy_from_slice(&scratch);
                 let mid = w.start + nl;
                 let right_sum = [w.sum[0] - s.left[0], w.sum[1] - s.left[1]];
-                let (nr, nlr) = (w.end - mid, nl);
-                // Children histograms: the smaller child directly, the larger by subtraction.
-                let (hl, hr) = match &w.hist {
-                    Some(parent) => {
-                        let need_l = nlr > SMALL_NODE;
-                        let need_r = nr > SMALL_NODE;
-                        let sub = |small: &Vec<GH>| -> Vec<GH> {
-                            parent
-                                .iter()
-                                .zip(small.iter())
-                                .map(|(p, c)| [p[0] - c[0], p[1] - c[1]])
-                                .collect()
-                        };
-                        if nlr <= nr {
-                            let l =
-                                (need_l || need_r).then(|| self.build_hist(&rows[w.start..mid]));
-                            let r = if need_r { l.as_ref().map(sub) } else { None };
-                            (if need_l { l } else { None }, r)
-                        } else {
-                            let r = (need_l || need_r).then(|| self.build_hist(&rows[mid..w.end]));
-                            let l = if need_l { r.as_ref().map(sub) } else { None };
-                            (l, if need_r { r } else { None })
-                        }
-                    }
-                    None => (None, None),
-                };
                 let (li, ri) = (nodes.len(), nodes.len() + 1);
                 nodes.push(Node::Leaf { value: 0.0 });
                 nodes.push(Node::Leaf { value: 0.0 });
@@ -513,7 +465,6 @@ impl TreeBuilder<'_> {
                     end: mid,
                     sum: s.left,
                     depth: w.depth + 1,
-                    hist: hl,
                 });
                 next.push(Work {
                     node: ri,
@@ -521,7 +472,6 @@ impl TreeBuilder<'_> {
                     end: w.end,
                     sum: right_sum,
                     depth: w.depth + 1,
-                    hist: hr,
                 });
             }
             level = next;
@@ -698,7 +648,6 @@ fn train(
     let mapper = BinMapper::fit(x, p.max_bin);
     let bins = mapper.transform(x);
     let n_bins: Vec<usize> = (0..nf).map(|f| mapper.n_bins(f)).collect();
-    let stride = n_bins.iter().copied().max().unwrap_or(1);
     let counts = crate::classifier::class_counts(y, k);
     // XGBoost 3.1 estimates base_score as the class priors and uses them as margins directly.
     let base: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
@@ -754,8 +703,7 @@ fn train(
                 let b = TreeBuilder {
                     bins: &bins,
                     n,
-                    stride,
-                    n_bins: n_bins.clone(),
+                    n_bins: &n_bins,
                     feats,
                     grad: &grad,
                     p,
