@@ -267,35 +267,25 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
         let t1 = txf.floor() as isize;
         xa[x] = txf - t1 as f32;
         xa1[x] = 1.0f32 - xa[x];
-        ind1[x] = t1.max(0) as usize * hs;
-        ind2[x] = ((t1 + 1).min(tx as isize - 1)) as usize * hs;
+        ind1[x] = t1.max(0) as usize;
+        ind2[x] = (t1 + 1).min(tx as isize - 1) as usize;
     }
-    let max = hs as i32 - 1;
     let src_std = img.as_standard_layout();
     let src: &[T] = src_std.as_slice().expect("standard layout");
     let mut out = vec![T::default(); h * w];
-    for (y, (orow, srow)) in out.chunks_exact_mut(w).zip(src.chunks_exact(w)).enumerate() {
-        let tyf = y as f32 * inv_th - 0.5f32;
-        let t1 = tyf.floor() as isize;
-        let ya = tyf - t1 as f32;
-        let ya1 = 1.0f32 - ya;
-        let p1 = t1.max(0) as usize * tx * hs;
-        let p2 = ((t1 + 1).min(ty as isize - 1)) as usize * tx * hs;
-        let lut1 = &lut[p1..p1 + tx * hs];
-        let lut2 = &lut[p2..p2 + tx * hs];
-        for (((((o, &s), &i1), &i2), &a), &a1) in orow
-            .iter_mut()
-            .zip(srow)
-            .zip(&ind1)
-            .zip(&ind2)
-            .zip(&xa)
-            .zip(&xa1)
-        {
-            let v = s.bin();
-            let (i1, i2) = (i1 + v, i2 + v);
-            let res = (lut1[i1] * a1 + lut1[i2] * a) * ya1 + (lut2[i1] * a1 + lut2[i2] * a) * ya;
-            *o = T::from_i32(saturate_round(res, max));
-        }
+    let geo = Geometry {
+        w,
+        tx,
+        ty,
+        inv_th,
+        ind1: &ind1,
+        ind2: &ind2,
+        xa: &xa,
+        xa1: &xa1,
+    };
+    match hs {
+        256 => interpolate::<T, 256>(&geo, &lut, src, &mut out),
+        _ => interpolate::<T, 65536>(&geo, &lut, src, &mut out),
     }
     Array2::from_shape_vec((h, w), out).expect("shape")
 }
@@ -332,5 +322,65 @@ mod tests {
         ));
         assert_eq!(Clahe::default().clip_limit, 40.0);
         assert_eq!(Clahe::seed().clip_limit, 2.0);
+    }
+}
+
+struct Geometry<'a> {
+    w: usize,
+    tx: usize,
+    ty: usize,
+    inv_th: f32,
+    ind1: &'a [usize],
+    ind2: &'a [usize],
+    xa: &'a [f32],
+    xa1: &'a [f32],
+}
+
+/// The bilinear blend of the four neighbouring tiles' LUTs, in OpenCV's f32 arithmetic:
+/// `(l1[i1]·(1−xa) + l1[i2]·xa)·(1−ya) + (l2[i1]·(1−xa) + l2[i2]·xa)·ya`, then cvRound.
+/// `HS` is a constant so each LUT is a `[f32; HS]` and a u8 index needs no bounds check.
+fn interpolate<T: ClaheSample, const HS: usize>(
+    g: &Geometry<'_>,
+    lut: &[f32],
+    src: &[T],
+    out: &mut [T],
+) {
+    let max = HS as i32 - 1;
+    let tile = |plane: usize, t: usize| -> &[f32; HS] {
+        let o = (plane * g.tx + t) * HS;
+        lut[o..o + HS].try_into().expect("LUT length")
+    };
+    for (y, (orow, srow)) in out
+        .chunks_exact_mut(g.w)
+        .zip(src.chunks_exact(g.w))
+        .enumerate()
+    {
+        let tyf = y as f32 * g.inv_th - 0.5f32;
+        let t1 = tyf.floor() as isize;
+        let ya = tyf - t1 as f32;
+        let ya1 = 1.0f32 - ya;
+        let p1 = t1.max(0) as usize;
+        let p2 = (t1 + 1).min(g.ty as isize - 1) as usize;
+        // Runs of columns that share the same pair of tiles.
+        let mut x0 = 0;
+        while x0 < g.w {
+            let (c1, c2) = (g.ind1[x0], g.ind2[x0]);
+            let mut x1 = x0 + 1;
+            while x1 < g.w && g.ind1[x1] == c1 && g.ind2[x1] == c2 {
+                x1 += 1;
+            }
+            let (a11, a12, a21, a22) = (tile(p1, c1), tile(p1, c2), tile(p2, c1), tile(p2, c2));
+            for (((o, &s), &a), &a1) in orow[x0..x1]
+                .iter_mut()
+                .zip(&srow[x0..x1])
+                .zip(&g.xa[x0..x1])
+                .zip(&g.xa1[x0..x1])
+            {
+                let v = s.bin();
+                let res = (a11[v] * a1 + a12[v] * a) * ya1 + (a21[v] * a1 + a22[v] * a) * ya;
+                *o = T::from_i32(saturate_round(res, max));
+            }
+            x0 = x1;
+        }
     }
 }

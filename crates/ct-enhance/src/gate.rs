@@ -15,9 +15,9 @@ pub fn graygate_count(slice: ArrayView2<'_, u8>) -> usize {
     slice.iter().filter(|&&v| v == max).count()
 }
 
-/// The seed's `graygate(I, threshold)`: `count(I == max(I)) > threshold`.
-/// `true` (the seed's 1) means the high-contrast group: a full-range export saturates
-/// bone and air at the window ends, a compressed low-contrast export rarely does.
+/// The seed's `graygate(I, threshold)`: `count(I == max(I)) > threshold` (the seed's 1).
+/// Which group the 1 stands for depends on how the data were exported; [`GrayGate`] keeps
+/// that as a parameter (`above`).
 pub fn graygate(slice: ArrayView2<'_, u8>, threshold: usize) -> bool {
     graygate_count(slice) > threshold
 }
@@ -36,19 +36,26 @@ pub enum ScanDecision {
 /// The seed's gray gate applied to a whole scan (a windowed u8 volume).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrayGate {
-    /// A slice votes high when more than this many pixels equal its maximum.
+    /// A slice votes for `above` when more than this many pixels equal its maximum.
     pub threshold: usize,
     /// How slice votes are combined.
     pub decision: ScanDecision,
+    /// The group of a scan whose slices vote 1 (`count > threshold`); the other group
+    /// otherwise. A compressed, clipped low-contrast export saturates many pixels at the
+    /// slice maximum (the phantom models SPGC-COVID's low-contrast group so), hence the
+    /// default [`Contrast::Low`].
+    pub above: Contrast,
 }
 
 impl Default for GrayGate {
-    /// Threshold 1000 pixels (≈0.4% of a 512×512 slice), majority vote. The seed gives no
-    /// number; fit one on labelled scans with [`GrayGate::fit`].
+    /// Threshold 1000 pixels (≈0.4% of a 512×512 slice), majority vote, saturated = low
+    /// contrast. The seed gives no number; fit one on labelled scans with
+    /// [`GrayGate::fit`].
     fn default() -> Self {
         GrayGate {
             threshold: 1000,
             decision: ScanDecision::Majority,
+            above: Contrast::Low,
         }
     }
 }
@@ -70,15 +77,20 @@ impl GrayGate {
             .collect())
     }
 
-    fn decide(&self, counts: &[usize]) -> Contrast {
-        let high = match self.decision {
+    /// The group of a scan from its per-slice counts ([`GrayGate::counts`]).
+    pub fn decide(&self, counts: &[usize]) -> Contrast {
+        let vote = match self.decision {
             ScanDecision::Majority => {
                 2 * counts.iter().filter(|&&c| c > self.threshold).count() > counts.len()
             }
             ScanDecision::Slice(i) => counts[i.min(counts.len() - 1)] > self.threshold,
             ScanDecision::Middle => counts[counts.len() / 2] > self.threshold,
         };
-        if high { Contrast::High } else { Contrast::Low }
+        match (vote, self.above) {
+            (true, g) => g,
+            (false, Contrast::High) => Contrast::Low,
+            (false, Contrast::Low) => Contrast::High,
+        }
     }
 
     /// The scan's contrast group.
@@ -86,9 +98,9 @@ impl GrayGate {
         Ok(self.decide(&Self::counts(vol)?))
     }
 
-    /// The threshold (for the given decision rule) with the best accuracy on labelled
-    /// scans, given as their per-slice counts ([`GrayGate::counts`]); ties go to the
-    /// smallest threshold. Errors on an empty training set or a scan without slices.
+    /// The threshold and orientation (for the given decision rule) with the best accuracy
+    /// on labelled scans, given as their per-slice counts ([`GrayGate::counts`]); ties go
+    /// to the smallest threshold, then to `above = Low`. Errors on an empty training set or a scan without slices.
     pub fn fit(decision: ScanDecision, scans: &[(Vec<usize>, Contrast)]) -> Result<GrayGate> {
         if scans.is_empty() || scans.iter().any(|(c, _)| c.is_empty()) {
             return Err(Error::Length {
@@ -101,23 +113,21 @@ impl GrayGate {
         cands.push(0);
         cands.sort_unstable();
         cands.dedup();
-        let mut best = (
-            0usize,
-            GrayGate {
-                threshold: 0,
-                decision,
-            },
-        );
+        let mut best: Option<(usize, GrayGate)> = None;
         for t in cands {
-            let g = GrayGate {
-                threshold: t,
-                decision,
-            };
-            let ok = scans.iter().filter(|(c, l)| g.decide(c) == *l).count();
-            if ok > best.0 {
-                best = (ok, g);
+            for above in [Contrast::Low, Contrast::High] {
+                let g = GrayGate {
+                    threshold: t,
+                    decision,
+                    above,
+                };
+                let ok = scans.iter().filter(|(c, l)| g.decide(c) == *l).count();
+                if best.as_ref().is_none_or(|(b, _)| ok > *b) {
+                    best = Some((ok, g));
+                }
             }
         }
+        let best = best.expect("at least one candidate");
         Ok(best.1)
     }
 }

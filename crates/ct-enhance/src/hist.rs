@@ -10,9 +10,19 @@ use crate::error::{Error, Result, check_finite, check_image};
 
 /// OpenCV's rounding of a float to an integer (`cvRound`: round half to even, as `lrintf`
 /// does in the default rounding mode), saturated to `0..=max`.
+///
+/// `round_ties_even` is a libm call on baseline x86-64 (no SSE4.1); adding and subtracting
+/// 1.5·2^23 rounds to nearest-even in the FPU's default mode, exactly, for |v| < 2^22 —
+/// every value CLAHE and equalisation produce (at most 65535).
 #[inline(always)]
 pub(crate) fn saturate_round(v: f32, max: i32) -> i32 {
-    (v.round_ties_even() as i32).clamp(0, max)
+    const MAGIC: f32 = 12_582_912.0;
+    let r = if v.abs() < 4_194_304.0 {
+        (v + MAGIC) - MAGIC
+    } else {
+        v.round_ties_even()
+    };
+    (r as i32).clamp(0, max)
 }
 
 /// Histogram of a u8 image. Four interleaved sub-histograms hide the store-to-load

@@ -84,10 +84,11 @@ macro_rules! voxel_uint {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            /// scipy: `t > 0 ? t + 0.5 : 0`, saturated, truncated. Rust's saturating `as`
+            /// gives the same without branches (so the loops vectorise).
             #[inline(always)]
             fn from_f64(t: f64) -> Self {
-                let t = if t > 0.0 { t + 0.5 } else { 0.0 };
-                t.min(<$t>::MAX as f64) as $t
+                (t + 0.5) as $t
             }
         }
     };
@@ -99,10 +100,10 @@ macro_rules! voxel_int {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            /// scipy: `t > 0 ? t + 0.5 : t - 0.5`, saturated, truncated.
             #[inline(always)]
             fn from_f64(t: f64) -> Self {
-                let t = if t > 0.0 { t + 0.5 } else { t - 0.5 };
-                t.clamp(<$t>::MIN as f64, <$t>::MAX as f64) as $t
+                (t + 0.5f64.copysign(t)) as $t
             }
         }
     };
@@ -311,21 +312,9 @@ fn spline_filter_lanes(b: &mut Array2<f64>) {
     }
 }
 
-/// Copies row `i` of a 2-D view into `out` as f64.
-#[inline]
-fn row_f64<S: Voxel>(src: &ArrayView2<'_, S>, i: usize, out: &mut [f64]) {
-    let r = src.row(i);
-    match r.as_slice() {
-        Some(r) => out.iter_mut().zip(r).for_each(|(o, &v)| *o = v.to_f64()),
-        None => out
-            .iter_mut()
-            .zip(r.iter())
-            .for_each(|(o, &v)| *o = v.to_f64()),
-    }
-}
-
 /// One pass along axis 0 of a `(n, lanes)` view into a `(m, lanes)` view: every output
-/// row is a weighted sum of input rows, vectorised across the lanes.
+/// row is a weighted sum of input rows, vectorised across the lanes. Rows must be
+/// contiguous (they are: the views come from standard-layout volumes).
 fn pass_lanes<S: Voxel, O: Voxel>(
     src: ArrayView2<'_, S>,
     mut dst: ArrayViewMut2<'_, O>,
@@ -333,42 +322,75 @@ fn pass_lanes<S: Voxel, O: Voxel>(
     cubic: bool,
 ) {
     let (n, lanes) = src.dim();
+    let srow = |i: usize| -> &[S] { src.row(i).to_slice().expect("contiguous rows") };
     let mut acc = vec![0f64; lanes];
-    let mut tmp = vec![0f64; lanes];
-    let coef = if cubic {
+    if cubic {
         let mut b = Array2::<f64>::zeros((n + 2 * NPAD, lanes));
         for (i, mut r) in b.rows_mut().into_iter().enumerate() {
             let j = i.saturating_sub(NPAD).min(n - 1);
-            row_f64(&src, j, r.as_slice_mut().expect("contiguous"));
+            r.iter_mut()
+                .zip(srow(j))
+                .for_each(|(o, &v)| *o = v.to_f64());
         }
         spline_filter_lanes(&mut b);
-        Some(b)
-    } else {
-        None
-    };
+        let bs = b.as_slice().expect("contiguous");
+        for (k, mut out) in dst.rows_mut().into_iter().enumerate() {
+            let t = &plan[k];
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for (&i, &w) in t.idx.iter().zip(&t.w) {
+                let r = &bs[i * lanes..(i + 1) * lanes];
+                acc.iter_mut().zip(r).for_each(|(a, &v)| *a += w * v);
+            }
+            let o = out.as_slice_mut().expect("contiguous rows");
+            o.iter_mut()
+                .zip(&acc)
+                .for_each(|(o, &a)| *o = O::from_f64(a));
+        }
+        return;
+    }
     for (k, mut out) in dst.rows_mut().into_iter().enumerate() {
         let t = &plan[k];
+        let o = out.as_slice_mut().expect("contiguous rows");
+        if let ([i0, i1], [w0, w1]) = (t.idx.as_slice(), t.w.as_slice()) {
+            // Linear: scipy's `0 + c0·w0 + c1·w1`, in that order.
+            let (r0, r1) = (srow(*i0), srow(*i1));
+            for ((o, &a), &b) in o.iter_mut().zip(r0).zip(r1) {
+                *o = O::from_f64(a.to_f64() * w0 + b.to_f64() * w1);
+            }
+            continue;
+        }
         acc.iter_mut().for_each(|v| *v = 0.0);
         for (&i, &w) in t.idx.iter().zip(&t.w) {
-            let r: &[f64] = match &coef {
-                Some(b) => &b.as_slice().expect("contiguous")[i * lanes..(i + 1) * lanes],
-                None => {
-                    row_f64(&src, i, &mut tmp);
-                    &tmp
-                }
-            };
-            acc.iter_mut().zip(r).for_each(|(a, &b)| *a += w * b);
+            acc.iter_mut()
+                .zip(srow(i))
+                .for_each(|(a, &v)| *a += w * v.to_f64());
         }
-        match out.as_slice_mut() {
-            Some(o) => o
-                .iter_mut()
-                .zip(&acc)
-                .for_each(|(o, &a)| *o = O::from_f64(a)),
-            None => out
-                .iter_mut()
-                .zip(&acc)
-                .for_each(|(o, &a)| *o = O::from_f64(a)),
+        o.iter_mut()
+            .zip(&acc)
+            .for_each(|(o, &a)| *o = O::from_f64(a));
+    }
+}
+
+/// A line plan with a fixed number of taps per output (zero-weight padding), flat in
+/// memory for the inner loop.
+struct Flat {
+    ntaps: usize,
+    idx: Vec<usize>,
+    w: Vec<f64>,
+}
+
+impl Flat {
+    fn new(plan: &[Taps]) -> Flat {
+        let ntaps = plan.iter().map(|t| t.idx.len()).max().unwrap_or(1);
+        let mut idx = Vec::with_capacity(plan.len() * ntaps);
+        let mut w = Vec::with_capacity(plan.len() * ntaps);
+        for t in plan {
+            for j in 0..ntaps {
+                idx.push(*t.idx.get(j).unwrap_or(&t.idx[0]));
+                w.push(*t.w.get(j).unwrap_or(&0.0));
+            }
         }
+        Flat { ntaps, idx, w }
     }
 }
 
@@ -376,7 +398,7 @@ fn pass_lanes<S: Voxel, O: Voxel>(
 fn pass_line<S: Voxel, O: Voxel>(
     src: &[S],
     dst: &mut [O],
-    plan: &[Taps],
+    plan: &Flat,
     cubic: bool,
     scratch: &mut Vec<f64>,
 ) {
@@ -389,12 +411,30 @@ fn pass_line<S: Voxel, O: Voxel>(
         scratch.extend(src.iter().map(|v| v.to_f64()));
     }
     let s: &[f64] = scratch;
-    for (o, t) in dst.iter_mut().zip(plan) {
-        let mut acc = 0.0;
-        for (&i, &w) in t.idx.iter().zip(&t.w) {
-            acc += w * s[i];
+    let taps = plan
+        .idx
+        .chunks_exact(plan.ntaps)
+        .zip(plan.w.chunks_exact(plan.ntaps));
+    match plan.ntaps {
+        2 => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                *o = O::from_f64(s[i[0]] * w[0] + s[i[1]] * w[1]);
+            }
         }
-        *o = O::from_f64(acc);
+        4 => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                *o = O::from_f64(w[0] * s[i[0]] + w[1] * s[i[1]] + w[2] * s[i[2]] + w[3] * s[i[3]]);
+            }
+        }
+        _ => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                let mut acc = 0.0;
+                for (&i, &w) in i.iter().zip(w) {
+                    acc += w * s[i];
+                }
+                *o = O::from_f64(acc);
+            }
+        }
     }
 }
 
@@ -425,16 +465,75 @@ fn resample_axis<S: Voxel, O: Voxel + Default>(
                 .for_each(|(o, s)| pass_lanes(s, o, &plan, cubic));
         }
         _ => {
+            let flat = Flat::new(&plan);
             let src_std = data.as_standard_layout();
             let src = src_std.as_slice().expect("standard layout");
             let dst = out.as_slice_mut().expect("standard layout");
             dst.par_chunks_mut(m)
                 .zip(src.par_chunks(n))
                 .for_each_init(Vec::new, |scratch, (o, s)| {
-                    pass_line(s, o, &plan, cubic, scratch)
+                    pass_line(s, o, &flat, cubic, scratch)
                 });
         }
     }
+    out
+}
+
+/// Resamples every z-plane in-plane (rows and columns) in one go, planes in parallel: the
+/// plane-sized intermediate stays in cache instead of a volume-sized one going to memory.
+fn resample_planes<S: Voxel, O: Voxel + Default>(
+    data: ArrayView3<'_, S>,
+    my: usize,
+    mx: usize,
+    method: Interpolation,
+) -> Array3<O> {
+    let (nz, ny, nx) = data.dim();
+    let (py, px) = (
+        plan_axis(ny, my, method),
+        Flat::new(&plan_axis(nx, mx, method)),
+    );
+    let cubic = method == Interpolation::Cubic;
+    let y_first = (my as f64 / ny as f64) <= (mx as f64 / nx as f64);
+    let mut out = Array3::<O>::default((nz, my, mx));
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(data.axis_iter(Axis(0)).into_par_iter())
+        .for_each_init(
+            || (Vec::new(), Array2::<f64>::zeros((0, 0))),
+            |(scratch, tmp), (mut o, s)| {
+                if y_first {
+                    if tmp.dim() != (my, nx) {
+                        *tmp = Array2::zeros((my, nx));
+                    }
+                    pass_lanes(s, tmp.view_mut(), &py, cubic);
+                    for (orow, trow) in o.rows_mut().into_iter().zip(tmp.rows()) {
+                        let mut orow = orow;
+                        pass_line(
+                            trow.as_slice().expect("contiguous"),
+                            orow.as_slice_mut().expect("contiguous"),
+                            &px,
+                            cubic,
+                            scratch,
+                        );
+                    }
+                } else {
+                    if tmp.dim() != (ny, mx) {
+                        *tmp = Array2::zeros((ny, mx));
+                    }
+                    for (mut trow, srow) in tmp.rows_mut().into_iter().zip(s.rows()) {
+                        let st = srow.to_slice().expect("contiguous");
+                        pass_line(
+                            st,
+                            trow.as_slice_mut().expect("contiguous"),
+                            &px,
+                            cubic,
+                            scratch,
+                        );
+                    }
+                    pass_lanes(tmp.view(), o.view_mut(), &py, cubic);
+                }
+            },
+        );
     out
 }
 
@@ -495,6 +594,8 @@ pub fn zoom<T: Voxel>(
         return Err(Error::OutputShape(out_shape.to_vec()));
     }
     let in_shape = [a, b, c];
+    let std_input = input.as_standard_layout();
+    let input = std_input.view();
     if method == Interpolation::Nearest {
         return Ok(zoom_nearest(input, out_shape));
     }
@@ -505,6 +606,23 @@ pub fn zoom<T: Voxel>(
         let rq = out_shape[q] as f64 / in_shape[q] as f64;
         rp.total_cmp(&rq)
     });
+    let in_plane = out_shape[1] != b && out_shape[2] != c;
+    let (rz, rp) = (
+        out_shape[0] as f64 / a as f64,
+        (out_shape[1] as f64 / b as f64).min(out_shape[2] as f64 / c as f64),
+    );
+    if in_plane {
+        let (my, mx) = (out_shape[1], out_shape[2]);
+        return Ok(if out_shape[0] == a {
+            resample_planes::<T, T>(input, my, mx, method)
+        } else if rz < rp {
+            let cur = resample_axis::<T, f64>(input, 0, out_shape[0], method);
+            resample_planes::<f64, T>(cur.view(), my, mx, method)
+        } else {
+            let cur = resample_planes::<T, f64>(input, my, mx, method);
+            resample_axis::<f64, T>(cur.view(), 0, out_shape[0], method)
+        });
+    }
     // Read T in the first pass, write T in the last, keep f64 in between.
     Ok(match axes.as_slice() {
         [] => input.to_owned(),
