@@ -290,41 +290,6 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
     Array2::from_shape_vec((h, w), out).expect("shape")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reflect101_matches_opencv() {
-        let got: Vec<usize> = (-3..8).map(|p| reflect101(p, 5)).collect();
-        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]);
-        assert_eq!(reflect101(7, 2), 1);
-        assert_eq!(reflect101(5, 1), 0);
-    }
-
-    #[test]
-    fn bad_parameters() {
-        let img = Array2::<u8>::zeros((16, 16));
-        for clip in [0.0, -1.0, f64::NAN] {
-            let c = Clahe {
-                clip_limit: clip,
-                ..Clahe::default()
-            };
-            assert!(matches!(c.apply(img.view()), Err(Error::ClipLimit(_))));
-        }
-        let c = Clahe::new(2.0, 17, 4).unwrap();
-        assert!(matches!(c.apply(img.view()), Err(Error::TileGrid { .. })));
-        assert!(Clahe::new(2.0, 0, 4).is_err());
-        let one = Array2::<u8>::zeros((1, 1));
-        assert!(matches!(
-            Clahe::new(2.0, 1, 1).unwrap().apply(one.view()),
-            Err(Error::SinglePixel { .. })
-        ));
-        assert_eq!(Clahe::default().clip_limit, 40.0);
-        assert_eq!(Clahe::seed().clip_limit, 2.0);
-    }
-}
-
 struct Geometry<'a> {
     w: usize,
     tx: usize,
@@ -382,5 +347,40 @@ fn interpolate<T: ClaheSample, const HS: usize>(
             }
             x0 = x1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect101_matches_opencv() {
+        let got: Vec<usize> = (-3..8).map(|p| reflect101(p, 5)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]);
+        assert_eq!(reflect101(7, 2), 1);
+        assert_eq!(reflect101(5, 1), 0);
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let img = Array2::<u8>::zeros((16, 16));
+        for clip in [0.0, -1.0, f64::NAN] {
+            let c = Clahe {
+                clip_limit: clip,
+                ..Clahe::default()
+            };
+            assert!(matches!(c.apply(img.view()), Err(Error::ClipLimit(_))));
+        }
+        let c = Clahe::new(2.0, 17, 4).unwrap();
+        assert!(matches!(c.apply(img.view()), Err(Error::TileGrid { .. })));
+        assert!(Clahe::new(2.0, 0, 4).is_err());
+        let one = Array2::<u8>::zeros((1, 1));
+        assert!(matches!(
+            Clahe::new(2.0, 1, 1).unwrap().apply(one.view()),
+            Err(Error::SinglePixel { .. })
+        ));
+        assert_eq!(Clahe::default().clip_limit, 40.0);
+        assert_eq!(Clahe::seed().clip_limit, 2.0);
     }
 }
