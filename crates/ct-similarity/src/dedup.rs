@@ -55,10 +55,10 @@ impl BkTree {
     ///
     /// Errors: a hash whose length differs from the first one inserted.
     pub fn insert(&mut self, h: ImageHash) -> Result<usize> {
-        if let Some(first) = self.hashes.first() {
-            if first.len() != h.len() {
-                return Err(Error::HashSizeMismatch(first.len(), h.len()));
-            }
+        if let Some(first) = self.hashes.first()
+            && first.len() != h.len()
+        {
+            return Err(Error::HashSizeMismatch(first.len(), h.len()));
         }
         let id = self.hashes.len();
         self.hashes.push(h);
@@ -215,6 +215,6 @@ pub fn duplicate_scans(
             })
         })
         .collect();
-    out.sort_by(|x, y| (x.a, x.b).cmp(&(y.a, y.b)));
+    out.sort_by_key(|m| (m.a, m.b));
     Ok(out)
 }

@@ -302,7 +302,7 @@ fn dct2_coef(x: &[f64], k: usize, cos: &[f64]) -> f64 {
     }
     let c = &cos[k * n..(k + 1) * n];
     let mut acc = 0.0;
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         let base = x[0] + x[n - 1];
         for i in 0..n / 2 {
             acc += (x[i] + x[n - 1 - i] - base) * c[i];

@@ -218,15 +218,15 @@ impl SsimParams {
         if !(self.sigma > 0.0 && self.sigma.is_finite()) {
             return bad("sigma", self.sigma, "must be finite and > 0");
         }
-        if let Some(w) = self.win_size {
-            if w % 2 == 0 || w < 1 {
-                return bad("win_size", w as f64, "must be odd and >= 1");
-            }
+        if let Some(w) = self.win_size
+            && (w.is_multiple_of(2) || w < 1)
+        {
+            return bad("win_size", w as f64, "must be odd and >= 1");
         }
-        if let Some(r) = self.data_range {
-            if !(r > 0.0 && r.is_finite()) {
-                return bad("data_range", r, "must be finite and > 0");
-            }
+        if let Some(r) = self.data_range
+            && !(r > 0.0 && r.is_finite())
+        {
+            return bad("data_range", r, "must be finite and > 0");
         }
         Ok(())
     }
@@ -341,6 +341,7 @@ fn ssim_impl<T: Pixel>(
 
     let consts = Consts {
         taps: &taps,
+        uniform: !p.gaussian_weights,
         r,
         scale,
         cov_norm,
@@ -375,6 +376,7 @@ fn ssim_impl<T: Pixel>(
 
 struct Consts<'a> {
     taps: &'a [f64],
+    uniform: bool,
     r: usize,
     scale: f64,
     cov_norm: f64,
@@ -404,11 +406,16 @@ fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64
         let src = reflect(y0 as isize + lr as isize - r as isize, h);
         let xr = &x[src * w..(src + 1) * w];
         let yr = &y[src * w..(src + 1) * w];
-        for i in 0..w + 2 * r {
+        // Reflected padding: only the 2r border samples need the index fold.
+        px[r..r + w].copy_from_slice(xr);
+        py[r..r + w].copy_from_slice(yr);
+        for i in (0..r).chain(r + w..w + 2 * r) {
             let s = reflect(i as isize - r as isize, w);
-            let (a, b) = (xr[s], yr[s]);
-            px[i] = a;
-            py[i] = b;
+            px[i] = xr[s];
+            py[i] = yr[s];
+        }
+        for i in 0..w + 2 * r {
+            let (a, b) = (px[i], py[i]);
             pxx[i] = a * a;
             pyy[i] = b * b;
             pxy[i] = a * b;
@@ -425,10 +432,20 @@ fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64
             (&mut h3[o..o + w], &pyy),
             (&mut h4[o..o + w], &pxy),
         ] {
-            for (k, &t) in c.taps.iter().enumerate() {
-                let s = &src[k..k + w];
-                for (d, &v) in dst.iter_mut().zip(s) {
-                    *d += t * v;
+            if c.uniform {
+                // Running box sum (exact for integer-valued images).
+                let mut acc: f64 = src[..nt].iter().sum();
+                dst[0] = acc;
+                for i in 1..w {
+                    acc += src[i + nt - 1] - src[i - 1];
+                    dst[i] = acc;
+                }
+            } else {
+                for (k, &t) in c.taps.iter().enumerate() {
+                    let s = &src[k..k + w];
+                    for (d, &v) in dst.iter_mut().zip(s) {
+                        *d += t * v;
+                    }
                 }
             }
         }
@@ -438,15 +455,28 @@ fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64
     let mut total = 0.0;
     let mut out = out;
     for oy in y0..y1 {
-        acc.iter_mut().for_each(|v| *v = 0.0);
         let lr0 = oy - y0; // local row of tap 0
-        for q in 0..5 {
-            let dst = &mut acc[q * w..(q + 1) * w];
-            for k in 0..nt {
-                let t = c.taps[k];
-                let s = &hp[q * plane + (lr0 + k) * w..q * plane + (lr0 + k + 1) * w];
-                for (d, &v) in dst.iter_mut().zip(s) {
-                    *d += t * v;
+        if c.uniform && oy > y0 {
+            // Running box sum down the columns: add the entering row, drop the leaving one.
+            for q in 0..5 {
+                let base = q * plane;
+                let dst = &mut acc[q * w..(q + 1) * w];
+                let add = &hp[base + (lr0 + nt - 1) * w..base + (lr0 + nt) * w];
+                let sub = &hp[base + (lr0 - 1) * w..base + lr0 * w];
+                for ((d, &a), &s) in dst.iter_mut().zip(add).zip(sub) {
+                    *d += a - s;
+                }
+            }
+        } else {
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for q in 0..5 {
+                let dst = &mut acc[q * w..(q + 1) * w];
+                for k in 0..nt {
+                    let t = c.taps[k];
+                    let s = &hp[q * plane + (lr0 + k) * w..q * plane + (lr0 + k + 1) * w];
+                    for (d, &v) in dst.iter_mut().zip(s) {
+                        *d += t * v;
+                    }
                 }
             }
         }
