@@ -1,0 +1,1071 @@
+//! Entropic optimal transport: POT-compatible Sinkhorn–Knopp and log-domain iterations, a
+//! log-stabilised solver with ε-scaling, a cost that is never stored (online), and the
+//! debiased Sinkhorn divergence.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use crate::cost::{row_sq_norms, sqeuclidean_block};
+use crate::error::{Error, Result, check_finite, param};
+use crate::kernels::dispatch;
+
+/// Which Sinkhorn iteration to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SinkhornMethod {
+    /// Log-domain potentials updated with a shifted kernel (no overflow or underflow for any
+    /// ε), warm-started along an ε-scaling schedule. The default.
+    #[default]
+    Stabilized,
+    /// POT's `method='sinkhorn'` (`sinkhorn_knopp`): scaling vectors `u, v` and the kernel
+    /// `K = exp(−M/ε)`, iterate for iterate. Underflows when `max M / ε` exceeds ~700.
+    Knopp,
+    /// POT's `method='sinkhorn_log'`: log-sum-exp updates of log-scalings, iterate for
+    /// iterate.
+    Log,
+}
+
+/// Sinkhorn parameters; the defaults are POT's (`numItermax=1000`, `stopThr=1e-9`, marginal
+/// error checked every 10 iterations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkhornParams {
+    /// The iteration.
+    pub method: SinkhornMethod,
+    /// Iteration cap (`numItermax`), counted over all ε-scaling stages.
+    pub max_iter: usize,
+    /// Stop when ‖P^T 1 − b‖₂ < `stop_thr` (`stopThr`).
+    pub stop_thr: f64,
+    /// Check the marginal error at iterations 0, k, 2k, … (POT: 10).
+    pub check_every: usize,
+    /// ε-scaling factor q in (0, 1) for [`SinkhornMethod::Stabilized`]: stages
+    /// ε_k = max(ε, q^k · max C); `None` starts directly at ε (then the iterates are POT's).
+    pub eps_scaling: Option<f64>,
+    /// Marginal error that ends an intermediate ε-scaling stage.
+    pub stage_thr: f64,
+    /// Iteration cap of one intermediate stage.
+    pub stage_max_iter: usize,
+}
+
+impl Default for SinkhornParams {
+    fn default() -> Self {
+        Self {
+            method: SinkhornMethod::Stabilized,
+            max_iter: 1000,
+            stop_thr: 1e-9,
+            check_every: 10,
+            eps_scaling: Some(0.5),
+            stage_thr: 1e-3,
+            stage_max_iter: 50,
+        }
+    }
+}
+
+impl SinkhornParams {
+    /// POT's `ot.sinkhorn` defaults with the given method and no ε-scaling.
+    pub fn pot(method: SinkhornMethod) -> Self {
+        Self {
+            method,
+            eps_scaling: None,
+            ..Self::default()
+        }
+    }
+
+    /// Rejects invalid settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_iter == 0 {
+            return Err(param("max_iter", "must be >= 1"));
+        }
+        if !(self.stop_thr >= 0.0) {
+            return Err(param("stop_thr", "must be >= 0"));
+        }
+        if self.check_every == 0 {
+            return Err(param("check_every", "must be >= 1"));
+        }
+        if let Some(q) = self.eps_scaling
+            && !(q > 0.0 && q < 1.0)
+        {
+            return Err(param("eps_scaling", format!("{q} is not in (0, 1)")));
+        }
+        if !(self.stage_thr >= 0.0) || self.stage_max_iter == 0 {
+            return Err(param(
+                "stage_thr/stage_max_iter",
+                "stage_thr >= 0 and stage_max_iter >= 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Result of a Sinkhorn solve.
+#[derive(Debug, Clone)]
+pub struct SinkhornResult {
+    /// Entropic plan `P_ij = exp((f_i + g_j − C_ij)/ε)` (empty 0×0 for the online solver).
+    pub plan: Array2<f64>,
+    /// Transport cost ⟨P, C⟩ (what `ot.sinkhorn2` returns).
+    pub cost: f64,
+    /// Entropic OT value OT_ε = ⟨P, C⟩ + ε·KL(P ‖ a⊗b).
+    pub value: f64,
+    /// Source potential `f = ε·log u` (POT: `reg * log['log_u']`).
+    pub f: Array1<f64>,
+    /// Target potential `g = ε·log v`.
+    pub g: Array1<f64>,
+    /// Iterations run (POT's `log['niter']` is the index of the last one).
+    pub n_iter: usize,
+    /// Last marginal error computed.
+    pub err: f64,
+    /// Whether `err < stop_thr` was reached (false: cap hit or numerical stop).
+    pub converged: bool,
+}
+
+fn weights(w: ArrayView1<'_, f64>, n: usize, name: &str) -> Result<Vec<f64>> {
+    if w.is_empty() {
+        return Ok(vec![1.0 / n as f64; n]);
+    }
+    if w.len() != n {
+        return Err(Error::Shape(format!(
+            "{name} has {} entries, cost has {n} on that side",
+            w.len()
+        )));
+    }
+    check_finite(name, w.iter().copied())?;
+    if w.iter().any(|&x| x <= 0.0) {
+        return Err(Error::Marginals(format!(
+            "{name} must be strictly positive for Sinkhorn (drop zero-weight points first)"
+        )));
+    }
+    Ok(w.to_vec())
+}
+
+fn check_reg(reg: f64) -> Result<()> {
+    if !(reg > 0.0) || !reg.is_finite() {
+        return Err(param(
+            "reg",
+            format!("entropic regularisation must be finite and > 0, got {reg}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_mass(a: &[f64], b: &[f64]) -> Result<()> {
+    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    if (sa - sb).abs() > 1e-6 * sa.max(sb) {
+        return Err(Error::Marginals(format!(
+            "a sums to {sa} but b sums to {sb}"
+        )));
+    }
+    Ok(())
+}
+
+/// Entropic OT between histograms `a`, `b` (empty = uniform) for the cost `m`, as
+/// `ot.sinkhorn(a, b, m, reg)` (plan) and `ot.sinkhorn2` (the `cost` field).
+pub fn sinkhorn(
+    a: ArrayView1<'_, f64>,
+    b: ArrayView1<'_, f64>,
+    m: ArrayView2<'_, f64>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<SinkhornResult> {
+    params.validate()?;
+    check_reg(reg)?;
+    let (n, mm) = m.dim();
+    if n == 0 || mm == 0 {
+        return Err(Error::Empty(format!("cost matrix is {n}x{mm}")));
+    }
+    let a = weights(a, n, "a")?;
+    let b = weights(b, mm, "b")?;
+    check_mass(&a, &b)?;
+    check_finite("cost matrix", m.iter().copied())?;
+    let m = m.as_standard_layout();
+    let dense = DenseCost {
+        c: m.as_slice().expect("standard layout"),
+        n,
+        m: mm,
+    };
+    match params.method {
+        SinkhornMethod::Knopp => knopp(&a, &b, &dense, reg, params),
+        SinkhornMethod::Log => log_domain(&a, &b, &dense, reg, params),
+        SinkhornMethod::Stabilized => {
+            let st = stabilized(&a, &b, &dense, reg, params)?;
+            Ok(finish(&a, &b, &dense, reg, st, true))
+        }
+    }
+}
+
+/// ⟨P, C⟩ of the entropic plan, as `ot.sinkhorn2`.
+pub fn sinkhorn2(
+    a: ArrayView1<'_, f64>,
+    b: ArrayView1<'_, f64>,
+    m: ArrayView2<'_, f64>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<f64> {
+    sinkhorn(a, b, m, reg, params).map(|r| r.cost)
+}
+
+/// Debiased Sinkhorn divergence
+/// `S_ε(α, β) = OT_ε(α, β) − ½·OT_ε(α, α) − ½·OT_ε(β, β)` with
+/// `OT_ε(α, β) = ⟨P, C⟩ + ε·KL(P ‖ a⊗b)` for the entropic plan `P` (Feydy et al. 2019; the
+/// value geomloss returns with `debias=True`). `c_ab`, `c_aa`, `c_bb` are the cross and
+/// self cost matrices. It is ≥ 0 for a positive-definite kernel and 0 when α = β.
+pub fn sinkhorn_divergence(
+    a: ArrayView1<'_, f64>,
+    b: ArrayView1<'_, f64>,
+    c_ab: ArrayView2<'_, f64>,
+    c_aa: ArrayView2<'_, f64>,
+    c_bb: ArrayView2<'_, f64>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<f64> {
+    let (n, m) = c_ab.dim();
+    if c_aa.dim() != (n, n) || c_bb.dim() != (m, m) {
+        return Err(Error::Shape(format!(
+            "c_ab is {n}x{m} but c_aa is {:?} and c_bb is {:?}",
+            c_aa.dim(),
+            c_bb.dim()
+        )));
+    }
+    let ab = sinkhorn(a, b, c_ab, reg, params)?.value;
+    let aa = sinkhorn(a, a, c_aa, reg, params)?.value;
+    let bb = sinkhorn(b, b, c_bb, reg, params)?.value;
+    Ok(ab - 0.5 * aa - 0.5 * bb)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cost sources: a stored matrix or one recomputed block by block.
+
+/// Rows of a cost matrix, stored or computed on the fly.
+pub(crate) trait CostSource: Sync {
+    fn shape(&self) -> (usize, usize);
+    /// An upper bound of the cost (starts the ε-scaling schedule).
+    fn max_cost(&self) -> f64;
+    /// Rows `r0..r0+nr`, columns `c0..c0+nc`, row-major with stride `nc`; may borrow `buf`.
+    fn tile<'s>(
+        &'s self,
+        r0: usize,
+        nr: usize,
+        c0: usize,
+        nc: usize,
+        buf: &'s mut Vec<f64>,
+    ) -> Tile<'s>;
+    /// True when a full row is contiguous in memory (the fused single-pass update applies).
+    fn stored(&self) -> Option<&[f64]>;
+}
+
+/// A tile: `data[i*stride + j]` for the tile's rows and columns.
+pub(crate) struct Tile<'s> {
+    data: &'s [f64],
+    stride: usize,
+}
+
+pub(crate) struct DenseCost<'a> {
+    c: &'a [f64],
+    n: usize,
+    m: usize,
+}
+
+impl CostSource for DenseCost<'_> {
+    fn shape(&self) -> (usize, usize) {
+        (self.n, self.m)
+    }
+    fn max_cost(&self) -> f64 {
+        self.c.iter().copied().fold(0.0, f64::max)
+    }
+    fn tile<'s>(
+        &'s self,
+        r0: usize,
+        _nr: usize,
+        c0: usize,
+        _nc: usize,
+        _buf: &'s mut Vec<f64>,
+    ) -> Tile<'s> {
+        Tile {
+            data: &self.c[r0 * self.m + c0..],
+            stride: self.m,
+        }
+    }
+    fn stored(&self) -> Option<&[f64]> {
+        Some(self.c)
+    }
+}
+
+/// A cost that is never stored: `C_ij = w_x·‖x_i − y_j‖² + L[l_i, l'_j]`, recomputed tile by
+/// tile with a GEMM (for problems whose n×m matrix does not fit in memory).
+#[derive(Debug, Clone)]
+pub struct LazyCost<'a> {
+    x: ArrayView2<'a, f64>,
+    y: ArrayView2<'a, f64>,
+    xx: Vec<f64>,
+    yy: Vec<f64>,
+    feature_weight: f64,
+    labels: Option<(Vec<usize>, Vec<usize>, Array2<f64>)>,
+}
+
+impl<'a> LazyCost<'a> {
+    /// `C_ij = weight·‖x_i − y_j‖²`.
+    pub fn sqeuclidean(
+        x: ArrayView2<'a, f64>,
+        y: ArrayView2<'a, f64>,
+        weight: f64,
+    ) -> Result<Self> {
+        if x.nrows() == 0 || y.nrows() == 0 {
+            return Err(Error::Empty(format!(
+                "lazy cost inputs have {} and {} rows",
+                x.nrows(),
+                y.nrows()
+            )));
+        }
+        if x.ncols() != y.ncols() {
+            return Err(Error::Shape(format!(
+                "x has {} features but y has {}",
+                x.ncols(),
+                y.ncols()
+            )));
+        }
+        check_finite("x", x.iter().copied())?;
+        check_finite("y", y.iter().copied())?;
+        if !(weight >= 0.0) || !weight.is_finite() {
+            return Err(param("weight", "must be finite and >= 0"));
+        }
+        Ok(Self {
+            xx: row_sq_norms(x).to_vec(),
+            yy: row_sq_norms(y).to_vec(),
+            x,
+            y,
+            feature_weight: weight,
+            labels: None,
+        })
+    }
+
+    /// Adds a label term `L[lx_i, ly_j]` (already weighted) to every entry.
+    pub fn with_label_cost(
+        mut self,
+        lx: Vec<usize>,
+        ly: Vec<usize>,
+        table: Array2<f64>,
+    ) -> Result<Self> {
+        if lx.len() != self.x.nrows() || ly.len() != self.y.nrows() {
+            return Err(Error::Shape(
+                "label vectors must match the feature rows".into(),
+            ));
+        }
+        if lx.iter().any(|&l| l >= table.nrows()) || ly.iter().any(|&l| l >= table.ncols()) {
+            return Err(Error::Shape(
+                "label index outside the label-cost table".into(),
+            ));
+        }
+        check_finite("label cost", table.iter().copied())?;
+        self.labels = Some((lx, ly, table));
+        Ok(self)
+    }
+
+    /// Number of rows and columns.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.x.nrows(), self.y.nrows())
+    }
+}
+
+impl CostSource for LazyCost<'_> {
+    fn shape(&self) -> (usize, usize) {
+        (self.x.nrows(), self.y.nrows())
+    }
+    fn max_cost(&self) -> f64 {
+        let mx = self.xx.iter().copied().fold(0.0, f64::max).sqrt();
+        let my = self.yy.iter().copied().fold(0.0, f64::max).sqrt();
+        let lab = self
+            .labels
+            .as_ref()
+            .map_or(0.0, |(_, _, t)| t.iter().copied().fold(0.0, f64::max));
+        self.feature_weight * (mx + my).powi(2) + lab
+    }
+    fn tile<'s>(
+        &'s self,
+        r0: usize,
+        nr: usize,
+        c0: usize,
+        nc: usize,
+        buf: &'s mut Vec<f64>,
+    ) -> Tile<'s> {
+        buf.resize(nr * nc, 0.0);
+        {
+            let mut out =
+                ndarray::ArrayViewMut2::from_shape((nr, nc), &mut buf[..]).expect("tile shape");
+            let xb = self.x.slice(ndarray::s![r0..r0 + nr, ..]);
+            let yb = self.y.slice(ndarray::s![c0..c0 + nc, ..]);
+            sqeuclidean_block(
+                xb,
+                &self.xx[r0..r0 + nr],
+                yb,
+                &self.yy[c0..c0 + nc],
+                self.feature_weight,
+                &mut out,
+            );
+            if let Some((lx, ly, t)) = &self.labels {
+                for (i, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
+                    let trow = t.row(lx[r0 + i]);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v += trow[ly[c0 + j]];
+                    }
+                }
+            }
+        }
+        Tile {
+            data: &buf[..],
+            stride: nc,
+        }
+    }
+    fn stored(&self) -> Option<&[f64]> {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels.
+
+dispatch!(exp_row(c: &[f64], g: &[f64], s: f64, inv_eps: f64, e: &mut [f64]) -> f64 {
+    for ((ev, &cv), &gv) in e.iter_mut().zip(c).zip(g) {
+        *ev = crate::kernels::exp((s + gv - cv) * inv_eps);
+    }
+    crate::kernels::sum(e)
+});
+
+dispatch!(axpy_row(alpha: f64, x: &[f64], y: &mut [f64]) -> () {
+    crate::kernels::axpy(alpha, x, y)
+});
+
+dispatch!(knopp_row(k: &[f64], v: &[f64]) -> f64 {
+    crate::kernels::dot(k, v)
+});
+
+dispatch!(exp_scale(c: &[f64], inv_neg_reg: f64, k: &mut [f64]) -> () {
+    for (kv, &cv) in k.iter_mut().zip(c) {
+        *kv = crate::kernels::exp(cv * inv_neg_reg);
+    }
+});
+
+/// Contiguous row ranges, one per rayon thread (fixed split, so sums are deterministic).
+fn row_ranges(n: usize) -> Vec<(usize, usize)> {
+    let t = rayon::current_num_threads().max(1).min(n);
+    (0..t).map(|k| (k * n / t, (k + 1) * n / t)).collect()
+}
+
+fn sum_partials(parts: Vec<Vec<f64>>, m: usize) -> Vec<f64> {
+    let mut out = vec![0.0; m];
+    for p in parts {
+        for (o, v) in out.iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+    out
+}
+
+const TILE_R: usize = 32;
+const TILE_C: usize = 1024;
+
+/// Column sums `c_j = Σ_i exp((f_i + g_j − C_ij)/ε)`.
+fn col_sums(cost: &dyn CostSource, f: &[f64], g: &[f64], eps: f64) -> Vec<f64> {
+    let (n, m) = cost.shape();
+    let inv = 1.0 / eps;
+    let parts: Vec<Vec<f64>> = row_ranges(n)
+        .into_par_iter()
+        .map(|(lo, hi)| {
+            let mut c = vec![0.0; m];
+            let mut buf = Vec::new();
+            let mut e = vec![0.0; TILE_C.min(m)];
+            let mut r0 = lo;
+            while r0 < hi {
+                let nr = TILE_R.min(hi - r0);
+                let mut c0 = 0;
+                while c0 < m {
+                    let nc = TILE_C.min(m - c0);
+                    let t = cost.tile(r0, nr, c0, nc, &mut buf);
+                    for i in 0..nr {
+                        let crow = &t.data[i * t.stride..i * t.stride + nc];
+                        exp_row::run(crow, &g[c0..c0 + nc], f[r0 + i], inv, &mut e[..nc]);
+                        axpy_row::run(1.0, &e[..nc], &mut c[c0..c0 + nc]);
+                    }
+                    c0 += nc;
+                }
+                r0 += nr;
+            }
+            c
+        })
+        .collect();
+    sum_partials(parts, m)
+}
+
+/// Exact row update `f_i = ε log a_i − ε log Σ_j exp((g_j − C_ij)/ε)` with a max shift; the
+/// slow path for rows whose shifted sum underflowed.
+fn exact_row(cost: &dyn CostSource, i: usize, g: &[f64], eps: f64, ln_a: f64) -> f64 {
+    let (_, m) = cost.shape();
+    let mut buf = Vec::new();
+    let t = cost.tile(i, 1, 0, m, &mut buf);
+    let row = &t.data[..m];
+    let mx = row
+        .iter()
+        .zip(g)
+        .map(|(&c, &gv)| gv - c)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = row
+        .iter()
+        .zip(g)
+        .map(|(&c, &gv)| ((gv - c - mx) / eps).exp())
+        .sum();
+    eps * ln_a - mx - eps * s.ln()
+}
+
+/// Exact column update for column `j` (slow path for underflowed columns).
+fn exact_col(cost: &dyn CostSource, j: usize, f: &[f64], eps: f64, ln_b: f64) -> f64 {
+    let (n, _) = cost.shape();
+    let mut buf = Vec::new();
+    let mut col = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = cost.tile(i, 1, j, 1, &mut buf);
+        col.push(t.data[0]);
+    }
+    let mx = col
+        .iter()
+        .zip(f)
+        .map(|(&c, &fv)| fv - c)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = col
+        .iter()
+        .zip(f)
+        .map(|(&c, &fv)| ((fv - c - mx) / eps).exp())
+        .sum();
+    eps * ln_b - mx - eps * s.ln()
+}
+
+/// Smallest row/column sum trusted before falling back to the exact log-sum-exp.
+const TINY: f64 = 1e-280;
+
+/// Row update of `f` (rows exactly `a`), then the column sums of the updated plan.
+fn row_update(cost: &dyn CostSource, a: &[f64], f: &mut [f64], g: &[f64], eps: f64) -> Vec<f64> {
+    let (n, m) = cost.shape();
+    let inv = 1.0 / eps;
+    if let Some(c) = cost.stored() {
+        // Fused: one pass over C computes the row sums, the new f_i, and adds the updated
+        // plan row (e_ij · a_i / r_i) to the column sums while the row is still in cache.
+        let ranges = row_ranges(n);
+        let fs: Vec<&mut [f64]> = split_ranges(f, &ranges);
+        let parts: Vec<(Vec<f64>, Vec<usize>)> = ranges
+            .par_iter()
+            .zip(fs)
+            .map(|(&(lo, hi), fch)| {
+                let mut col = vec![0.0; m];
+                let mut e = vec![0.0; m];
+                let mut bad = Vec::new();
+                for i in lo..hi {
+                    let crow = &c[i * m..(i + 1) * m];
+                    let s = fch[i - lo];
+                    let r = exp_row::run(crow, g, s, inv, &mut e);
+                    if !(r > TINY) || !r.is_finite() {
+                        bad.push(i);
+                        continue;
+                    }
+                    fch[i - lo] = s + eps * (a[i].ln() - r.ln());
+                    axpy_row::run(a[i] / r, &e, &mut col);
+                }
+                (col, bad)
+            })
+            .collect();
+        let bad: Vec<usize> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
+        let mut colsum = sum_partials(parts.into_iter().map(|p| p.0).collect(), m);
+        if !bad.is_empty() {
+            let mut e = vec![0.0; m];
+            for i in bad {
+                f[i] = exact_row(cost, i, g, eps, a[i].ln());
+                let crow = &c[i * m..(i + 1) * m];
+                exp_row::run(crow, g, f[i], inv, &mut e);
+                axpy_row::run(1.0, &e, &mut colsum);
+            }
+        }
+        colsum
+    } else {
+        // Online: a row pass (tiles of rows × columns, nothing stored), then a column pass.
+        let ranges = row_ranges(n);
+        let fs: Vec<&mut [f64]> = split_ranges(f, &ranges);
+        let bad: Vec<Vec<usize>> = ranges
+            .par_iter()
+            .zip(fs)
+            .map(|(&(lo, hi), fch)| {
+                let mut buf = Vec::new();
+                let mut e = vec![0.0; TILE_C.min(m)];
+                let mut r = vec![0.0; TILE_R];
+                let mut bad = Vec::new();
+                let mut r0 = lo;
+                while r0 < hi {
+                    let nr = TILE_R.min(hi - r0);
+                    r[..nr].fill(0.0);
+                    let mut c0 = 0;
+                    while c0 < m {
+                        let nc = TILE_C.min(m - c0);
+                        let t = cost.tile(r0, nr, c0, nc, &mut buf);
+                        for k in 0..nr {
+                            let crow = &t.data[k * t.stride..k * t.stride + nc];
+                            r[k] += exp_row::run(
+                                crow,
+                                &g[c0..c0 + nc],
+                                fch[r0 + k - lo],
+                                inv,
+                                &mut e[..nc],
+                            );
+                        }
+                        c0 += nc;
+                    }
+                    for k in 0..nr {
+                        let i = r0 + k;
+                        if !(r[k] > TINY) || !r[k].is_finite() {
+                            bad.push(i);
+                        } else {
+                            fch[i - lo] += eps * (a[i].ln() - r[k].ln());
+                        }
+                    }
+                    r0 += nr;
+                }
+                bad
+            })
+            .collect();
+        for i in bad.into_iter().flatten() {
+            f[i] = exact_row(cost, i, g, eps, a[i].ln());
+        }
+        col_sums(cost, f, g, eps)
+    }
+}
+
+fn split_ranges<'s>(mut v: &'s mut [f64], ranges: &[(usize, usize)]) -> Vec<&'s mut [f64]> {
+    let mut out = Vec::with_capacity(ranges.len());
+    for &(lo, hi) in ranges {
+        let (head, tail) = v.split_at_mut(hi - lo);
+        out.push(head);
+        v = tail;
+    }
+    out
+}
+
+fn marginal_err(c: &[f64], b: &[f64]) -> f64 {
+    c.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
+}
+
+pub(crate) struct Potentials {
+    f: Vec<f64>,
+    g: Vec<f64>,
+    n_iter: usize,
+    err: f64,
+    converged: bool,
+}
+
+/// Log-stabilised Sinkhorn with optional ε-scaling; returns the potentials.
+pub(crate) fn stabilized(
+    a: &[f64],
+    b: &[f64],
+    cost: &dyn CostSource,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<Potentials> {
+    let (n, m) = cost.shape();
+    // POT's start u = 1/n, v = 1/m, i.e. f = ε log(1/n), g = ε log(1/m).
+    let mut schedule = Vec::new();
+    if let Some(q) = params.eps_scaling {
+        let mut e = cost.max_cost().max(reg);
+        while e > reg {
+            schedule.push(e);
+            e *= q;
+        }
+    }
+    schedule.push(reg);
+    let e0 = schedule[0];
+    let mut f = vec![e0 * (1.0 / n as f64).ln(); n];
+    let mut g = vec![e0 * (1.0 / m as f64).ln(); m];
+    let ln_b: Vec<f64> = b.iter().map(|v| v.ln()).collect();
+    let mut total = 0;
+    let mut err = f64::INFINITY;
+    let mut converged = false;
+    for (si, &eps) in schedule.iter().enumerate() {
+        let last = si + 1 == schedule.len();
+        let mut c = col_sums(cost, &f, &g, eps);
+        let mut it = 0;
+        loop {
+            // g update (POT's v = b / K^T u)
+            for j in 0..m {
+                if c[j] > TINY && c[j].is_finite() {
+                    g[j] += eps * (ln_b[j] - c[j].ln());
+                } else {
+                    g[j] = exact_col(cost, j, &f, eps, ln_b[j]);
+                }
+            }
+            // f update (u = a / K v) and the new column marginal
+            c = row_update(cost, a, &mut f, &g, eps);
+            if f.iter().chain(g.iter()).any(|v| !v.is_finite()) {
+                return Err(Error::Numerical(format!(
+                    "non-finite potential at iteration {total} (eps {eps})"
+                )));
+            }
+            total += 1;
+            if last {
+                if it % params.check_every == 0 {
+                    err = marginal_err(&c, b);
+                    if err < params.stop_thr {
+                        converged = true;
+                        break;
+                    }
+                }
+            } else {
+                err = marginal_err(&c, b);
+                if err < params.stage_thr.max(params.stop_thr) || it + 1 >= params.stage_max_iter {
+                    break;
+                }
+            }
+            it += 1;
+            if total >= params.max_iter {
+                break;
+            }
+        }
+        if total >= params.max_iter && !converged {
+            if !last {
+                // Spend no more iterations: jump to the target ε for the final plan.
+                let _ = si;
+            }
+            break;
+        }
+    }
+    if !converged && total >= params.max_iter && schedule.len() > 1 {
+        // The cap was hit before the last stage: the potentials belong to a larger ε. Report
+        // honestly through `converged = false`; the plan is built at the target ε below.
+    }
+    Ok(Potentials {
+        f,
+        g,
+        n_iter: total,
+        err,
+        converged,
+    })
+}
+
+/// Builds plan (if `want_plan`), ⟨P,C⟩ and OT_ε from potentials.
+fn finish(
+    a: &[f64],
+    b: &[f64],
+    cost: &dyn CostSource,
+    eps: f64,
+    p: Potentials,
+    want_plan: bool,
+) -> SinkhornResult {
+    let (n, m) = cost.shape();
+    let inv = 1.0 / eps;
+    let ln_a: Vec<f64> = a.iter().map(|v| v.ln()).collect();
+    let ln_b: Vec<f64> = b.iter().map(|v| v.ln()).collect();
+    let mut plan = if want_plan {
+        Array2::<f64>::zeros((n, m))
+    } else {
+        Array2::<f64>::zeros((0, 0))
+    };
+    let (f, g) = (&p.f, &p.g);
+    let rows_out: Vec<(f64, f64)> = if want_plan {
+        let ps = plan.as_slice_mut().expect("fresh");
+        ps.par_chunks_mut(m)
+            .enumerate()
+            .map(|(i, prow)| {
+                let mut buf = Vec::new();
+                let t = cost.tile(i, 1, 0, m, &mut buf);
+                let crow = &t.data[..m];
+                exp_row::run(crow, g, f[i], inv, prow);
+                row_terms(prow, crow, f[i], g, &ln_b, ln_a[i], eps)
+            })
+            .collect()
+    } else {
+        (0..n)
+            .into_par_iter()
+            .map_init(
+                || (Vec::new(), vec![0.0; m]),
+                |(buf, e), i| {
+                    let t = cost.tile(i, 1, 0, m, buf);
+                    let crow = &t.data[..m];
+                    exp_row::run(crow, g, f[i], inv, e);
+                    row_terms(e, crow, f[i], g, &ln_b, ln_a[i], eps)
+                },
+            )
+            .collect()
+    };
+    let cost_sum: f64 = rows_out.iter().map(|r| r.0).sum();
+    let kl: f64 = rows_out.iter().map(|r| r.1).sum();
+    SinkhornResult {
+        plan,
+        cost: cost_sum,
+        value: cost_sum + eps * kl,
+        f: Array1::from(p.f),
+        g: Array1::from(p.g),
+        n_iter: p.n_iter,
+        err: p.err,
+        converged: p.converged,
+    }
+}
+
+/// (Σ_j P_ij C_ij, Σ_j P_ij (log P_ij − log a_i − log b_j)) with log P_ij = (f_i+g_j−C_ij)/ε.
+fn row_terms(
+    p: &[f64],
+    c: &[f64],
+    fi: f64,
+    g: &[f64],
+    ln_b: &[f64],
+    ln_ai: f64,
+    eps: f64,
+) -> (f64, f64) {
+    let mut pc = 0.0;
+    let mut kl = 0.0;
+    for j in 0..p.len() {
+        if p[j] > 0.0 {
+            pc += p[j] * c[j];
+            kl += p[j] * ((fi + g[j] - c[j]) / eps - ln_ai - ln_b[j]);
+        }
+    }
+    (pc, kl)
+}
+
+/// Entropic OT on a cost that is never stored (see [`LazyCost`]): log-stabilised Sinkhorn with
+/// ε-scaling, two passes over recomputed cost tiles per iteration, memory O(n + m). The
+/// result's `plan` is empty; `cost`, `value` and the potentials are filled.
+pub fn sinkhorn_lazy(
+    a: ArrayView1<'_, f64>,
+    b: ArrayView1<'_, f64>,
+    cost: &LazyCost<'_>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<SinkhornResult> {
+    params.validate()?;
+    check_reg(reg)?;
+    let (n, m) = cost.shape();
+    let a = weights(a, n, "a")?;
+    let b = weights(b, m, "b")?;
+    check_mass(&a, &b)?;
+    let p = stabilized(&a, &b, cost, reg, params)?;
+    Ok(finish(&a, &b, cost, reg, p, false))
+}
+
+/// Runs the stabilised solver on any cost source and returns the result without a plan.
+pub(crate) fn stabilized_value(
+    a: &[f64],
+    b: &[f64],
+    cost: &dyn CostSource,
+    reg: f64,
+    params: &SinkhornParams,
+    want_plan: bool,
+) -> Result<SinkhornResult> {
+    let p = stabilized(a, b, cost, reg, params)?;
+    Ok(finish(a, b, cost, reg, p, want_plan))
+}
+
+pub(crate) fn dense_source<'a>(c: &'a [f64], n: usize, m: usize) -> DenseCost<'a> {
+    DenseCost { c, n, m }
+}
+
+// ---------------------------------------------------------------------------------------------
+// POT ports.
+
+fn knopp(
+    a: &[f64],
+    b: &[f64],
+    cost: &DenseCost<'_>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<SinkhornResult> {
+    let (n, m) = (cost.n, cost.m);
+    let mut kmat = vec![0.0; n * m];
+    let inv_neg = -1.0 / reg;
+    kmat.par_chunks_mut(m)
+        .zip(cost.c.par_chunks(m))
+        .for_each(|(k, c)| exp_scale::run(c, inv_neg, k));
+    let kmat = kmat;
+    let mut u = vec![1.0 / n as f64; n];
+    let mut v = vec![1.0 / m as f64; m];
+    let ranges = row_ranges(n);
+    // K^T u, computed once here and then fused with the u update.
+    let ktu_of = |u: &[f64]| -> Vec<f64> {
+        let parts: Vec<Vec<f64>> = ranges
+            .par_iter()
+            .map(|&(lo, hi)| {
+                let mut s = vec![0.0; m];
+                for i in lo..hi {
+                    axpy_row::run(u[i], &kmat[i * m..(i + 1) * m], &mut s);
+                }
+                s
+            })
+            .collect();
+        sum_partials(parts, m)
+    };
+    let mut s = ktu_of(&u);
+    let mut err = f64::INFINITY;
+    let mut converged = false;
+    let mut ii = 0;
+    let mut numerical = false;
+    while ii < params.max_iter {
+        let uprev = u.clone();
+        let vprev = v.clone();
+        let ktu = std::mem::take(&mut s);
+        for j in 0..m {
+            v[j] = b[j] / ktu[j];
+        }
+        // Fused pass: u_i = 1 / (Kp v)_i with Kp = K / a_i, and s = K^T u with the new u.
+        let us = split_ranges(&mut u, &ranges);
+        let parts: Vec<Vec<f64>> = ranges
+            .par_iter()
+            .zip(us)
+            .map(|(&(lo, hi), uch)| {
+                let mut sl = vec![0.0; m];
+                for i in lo..hi {
+                    let krow = &kmat[i * m..(i + 1) * m];
+                    let kv = knopp_row::run(krow, &v);
+                    let ui = 1.0 / (kv / a[i]);
+                    uch[i - lo] = ui;
+                    axpy_row::run(ui, krow, &mut sl);
+                }
+                sl
+            })
+            .collect();
+        s = sum_partials(parts, m);
+        if ktu.contains(&0.0) || u.iter().chain(v.iter()).any(|x| !x.is_finite()) {
+            // POT: machine precision reached, return the previous scalings.
+            u = uprev;
+            v = vprev;
+            numerical = true;
+            break;
+        }
+        if ii % params.check_every == 0 {
+            err = s
+                .iter()
+                .zip(&v)
+                .zip(b)
+                .map(|((sj, vj), bj)| (vj * sj - bj).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if err < params.stop_thr {
+                converged = true;
+                break;
+            }
+        }
+        ii += 1;
+    }
+    let n_iter = if converged || numerical { ii + 1 } else { ii };
+    let mut plan = Array2::<f64>::zeros((n, m));
+    plan.as_slice_mut()
+        .expect("fresh")
+        .par_chunks_mut(m)
+        .enumerate()
+        .for_each(|(i, p)| {
+            let krow = &kmat[i * m..(i + 1) * m];
+            for j in 0..m {
+                p[j] = u[i] * krow[j] * v[j];
+            }
+        });
+    let f: Vec<f64> = u.iter().map(|x| reg * x.ln()).collect();
+    let g: Vec<f64> = v.iter().map(|x| reg * x.ln()).collect();
+    let (cs, kl) = plan_terms(&plan, cost.c, a, b);
+    Ok(SinkhornResult {
+        plan,
+        cost: cs,
+        value: cs + reg * kl,
+        f: Array1::from(f),
+        g: Array1::from(g),
+        n_iter,
+        err,
+        converged,
+    })
+}
+
+fn plan_terms(plan: &Array2<f64>, c: &[f64], a: &[f64], b: &[f64]) -> (f64, f64) {
+    let m = plan.ncols();
+    let rows: Vec<(f64, f64)> = plan
+        .as_slice()
+        .expect("standard")
+        .par_chunks(m)
+        .enumerate()
+        .map(|(i, p)| {
+            let mut pc = 0.0;
+            let mut kl = 0.0;
+            for j in 0..m {
+                if p[j] > 0.0 {
+                    pc += p[j] * c[i * m + j];
+                    kl += p[j] * (p[j].ln() - a[i].ln() - b[j].ln());
+                }
+            }
+            (pc, kl)
+        })
+        .collect();
+    (
+        rows.iter().map(|r| r.0).sum(),
+        rows.iter().map(|r| r.1).sum(),
+    )
+}
+
+fn logsumexp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    let mx = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if !mx.is_finite() {
+        return mx;
+    }
+    mx + xs.map(|x| (x - mx).exp()).sum::<f64>().ln()
+}
+
+fn log_domain(
+    a: &[f64],
+    b: &[f64],
+    cost: &DenseCost<'_>,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<SinkhornResult> {
+    let (n, m) = (cost.n, cost.m);
+    let c = cost.c;
+    let mr = |i: usize, j: usize| -c[i * m + j] / reg;
+    let loga: Vec<f64> = a.iter().map(|x| x.ln()).collect();
+    let logb: Vec<f64> = b.iter().map(|x| x.ln()).collect();
+    let mut u = vec![0.0; n];
+    let mut v = vec![0.0; m];
+    let mut err = f64::INFINITY;
+    let mut converged = false;
+    let mut ii = 0;
+    while ii < params.max_iter {
+        let uu = &u;
+        v = (0..m)
+            .into_par_iter()
+            .map(|j| logb[j] - logsumexp((0..n).map(|i| mr(i, j) + uu[i])))
+            .collect();
+        let vv = &v;
+        u = (0..n)
+            .into_par_iter()
+            .map(|i| loga[i] - logsumexp((0..m).map(|j| mr(i, j) + vv[j])))
+            .collect();
+        if ii % params.check_every == 0 {
+            let (uu, vv) = (&u, &v);
+            err = (0..m)
+                .into_par_iter()
+                .map(|j| {
+                    let s: f64 = (0..n).map(|i| (mr(i, j) + uu[i] + vv[j]).exp()).sum();
+                    (s - b[j]).powi(2)
+                })
+                .sum::<f64>()
+                .sqrt();
+            if err < params.stop_thr {
+                converged = true;
+                break;
+            }
+        }
+        ii += 1;
+    }
+    let n_iter = if converged { ii + 1 } else { ii };
+    let mut plan = Array2::<f64>::zeros((n, m));
+    for ((i, j), p) in plan.indexed_iter_mut() {
+        *p = (mr(i, j) + u[i] + v[j]).exp();
+    }
+    let (cs, kl) = plan_terms(&plan, c, a, b);
+    Ok(SinkhornResult {
+        plan,
+        cost: cs,
+        value: cs + reg * kl,
+        f: u.iter().map(|x| reg * x).collect(),
+        g: v.iter().map(|x| reg * x).collect(),
+        n_iter,
+        err,
+        converged,
+    })
+}
