@@ -11,6 +11,8 @@ pub use ct_core as core;
 pub use ct_io as io;
 /// Procedural chest-CT cohorts (Normal / CAP / COVID-19) with ground truth.
 pub use ct_phantom as phantom;
+/// SSIM/PSNR (scikit-image-exact), imagehash-exact perceptual hashes, slice cleaning, near duplicates.
+pub use ct_similarity as similarity;
 /// Histogram equalisation and CLAHE (OpenCV-exact), the contrast gate, resampling, MIP.
 pub use ct_enhance as enhance;
 /// SVM, gradient-boosted trees, voting, grid search, sklearn-identical metrics, gating.
