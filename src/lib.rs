@@ -19,3 +19,6 @@ pub use ct_enhance as enhance;
 pub use ::ensemble;
 /// Binary morphology, connected components (scipy.ndimage semantics) and lung segmentation.
 pub use ct_morph as morph;
+/// The model zoo on Burn: ResNet, DenseNet-169, CSRNet, COVNet, ConvLSTM, U-Net, losses, PyTorch import.
+#[cfg(feature = "models")]
+pub use covnet_models as models;
