@@ -24,3 +24,32 @@ fn cohort_60_scans_64x256x256() {
     );
     assert_eq!(cohort.len(), 60);
 }
+
+/// One 64 × 512 × 512 scan (the anchors' volume size), for the comparison with the numpy
+/// generator in `tools/ct-phantom/time_anchor_volume.py`; run with `RAYON_NUM_THREADS=1`
+/// for the single-thread figure.
+#[test]
+#[ignore]
+fn one_scan_64x512x512() {
+    let cfg = CohortConfig {
+        n_per_class: 1,
+        slices: (64, 64),
+        size: 512,
+        inject_fraction: 0.0,
+        ..CohortConfig::default()
+    };
+    let mut times = Vec::new();
+    for i in 0..3 {
+        let t = std::time::Instant::now();
+        let p = ct_phantom::generate_scan(&cfg, i).unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        assert_eq!(p.scan.volume.shape(), [64, 512, 512]);
+    }
+    times.sort_by(f64::total_cmp);
+    eprintln!(
+        "64x512x512 scan: min {:.3} s, median {:.3} s ({} rayon threads)",
+        times[0],
+        times[1],
+        rayon::current_num_threads()
+    );
+}
