@@ -272,6 +272,28 @@ fn read_header(obj: &Obj, path: &Path) -> Result<SliceHeader> {
 }
 
 fn parse_file(bytes: &[u8], path: &Path, with_pixels: bool) -> Result<DicomSlice> {
+    // dicom-rs 0.10 can panic on corrupt input (e.g. an RLE segment shorter than its header
+    // says: index out of bounds in rle_lossless.rs, found by tests/mutations.rs). A bad file
+    // must be a typed error, not a crash, so panics inside the parser/decoders are caught.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_file_inner(bytes, path, with_pixels)
+    })) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::DicomParse {
+                path: path.to_path_buf(),
+                message: format!("the DICOM decoder panicked on corrupt data: {msg}"),
+            })
+        }
+    }
+}
+
+fn parse_file_inner(bytes: &[u8], path: &Path, with_pixels: bool) -> Result<DicomSlice> {
     let obj = match open_bytes(bytes, path, with_pixels) {
         Ok(o) => o,
         Err(Error::DicomParse { message, .. }) if with_pixels => {

@@ -188,7 +188,7 @@ fn parse_header(b: &[u8], path: &Path) -> Result<(NiftiHeader, bool, usize)> {
     }
     let pixdim = [f32_at(80), f32_at(84), f32_at(88)].map(f64::abs);
     let vox_offset = f32_at(108);
-    if !(vox_offset.is_finite() && vox_offset >= 348.0 && vox_offset < 1e9) {
+    if !(vox_offset.is_finite() && (348.0..1e9).contains(&vox_offset)) {
         return Err(err(path, format!("vox_offset {vox_offset} is invalid")));
     }
     let scl_slope = f32_at(112);
