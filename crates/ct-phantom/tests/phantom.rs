@@ -275,3 +275,63 @@ fn bad_configs_give_typed_errors() {
     assert!(e.to_string().contains("png"));
     assert_eq!("NIfTI".parse::<Format>().unwrap(), Format::Nifti);
 }
+
+#[test]
+fn subtle_positives_are_small_and_faint() {
+    let cfg = CohortConfig {
+        subtle_fraction: 1.0,
+        ..tiny()
+    };
+    for p in generate_cohort(&cfg).unwrap() {
+        let t = &p.truth;
+        assert_eq!(t.subtle, t.label != Label::Normal, "{}", t.id);
+        if t.subtle {
+            assert!(
+                (1..=2).contains(&t.lesions.len()),
+                "{}: {} lesions",
+                t.id,
+                t.lesions.len()
+            );
+            assert!(t.lesions.iter().all(|l| l.radius_mm <= 15.0));
+        }
+    }
+}
+
+/// The seed's grey gate counts the pixels equal to the slice maximum of an 8-bit slice:
+/// with the lung window, the low-contrast export (clipped in the soft-tissue range)
+/// saturates many more pixels than the high-contrast one.
+#[test]
+fn contrast_groups_differ_in_saturated_pixels() {
+    let cfg = CohortConfig {
+        n_per_class: 4,
+        inject_fraction: 0.0,
+        ..tiny()
+    };
+    let (mut high, mut low) = (Vec::new(), Vec::new());
+    for p in generate_cohort(&cfg).unwrap() {
+        let mut counts: Vec<usize> = p
+            .scan
+            .volume
+            .slices()
+            .map(|s| {
+                let u: Vec<u8> = s.iter().map(|&h| ct_core::Window::LUNG.apply(h)).collect();
+                let m = *u.iter().max().unwrap();
+                u.iter().filter(|&&v| v == m).count()
+            })
+            .collect();
+        counts.sort_unstable();
+        let median = counts[counts.len() / 2];
+        match p.truth.contrast {
+            Contrast::High => high.push(median),
+            Contrast::Low => low.push(median),
+        }
+        // Low-dose scans are noisier.
+        let sigma = p.truth.acquisition.noise_sigma_hu;
+        assert!(sigma > 4.0 && sigma < 110.0);
+    }
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;
+    assert!(
+        mean(&low) > 2.0 * mean(&high),
+        "low {low:?} vs high {high:?}"
+    );
+}

@@ -1,5 +1,9 @@
 //! The cohort is not trivially separable: the best single-feature threshold rule on mean
 //! lung HU or on the dense (lesion-like) lung fraction is clearly worse than perfect.
+//! Seed 2021, 10 per class at 64² × 24 slices: mean lung HU 3-class 0.700, Normal vs
+//! pneumonia 0.733; dense fraction 3-class 0.567, Normal vs pneumonia 0.767 (printed with
+//! `--nocapture`). The bounds (≤ 0.8 three-class, ≤ 0.9 binary, > chance) leave room for
+//! generator changes while still failing on a trivially separable cohort.
 
 use ct_core::Label;
 use ct_phantom::{CohortConfig, PhantomScan, generate_cohort};
