@@ -215,6 +215,7 @@ fn svm_accuracy_within_two_points_of_sklearn() {
         svm.fit(s.xtr.view(), &s.ytr).unwrap();
         let acc = accuracy_score(&s.yte, &svm.predict(s.xte.view()).unwrap()).unwrap();
         let want = e["svm_accuracy"].as_f64().unwrap();
+        println!("{name}: svm accuracy {acc:.4}, sklearn SVC {want:.4}");
         assert!(
             acc >= want - 0.02,
             "{name}: svm accuracy {acc} vs sklearn {want}"
@@ -291,6 +292,7 @@ fn gbdt_accuracy_within_two_points_of_xgboost() {
         m.fit(s.xtr.view(), &s.ytr).unwrap();
         let acc = accuracy_score(&s.yte, &m.predict(s.xte.view()).unwrap()).unwrap();
         let want = e["xgb_accuracy"].as_f64().unwrap();
+        println!("{name}: gbdt accuracy {acc:.4}, xgboost {want:.4}");
         assert!(
             acc >= want - 0.02,
             "{name}: gbdt accuracy {acc} vs xgboost {want}"
