@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use covid_ct::models::ndarray_npy::{read_npy, write_npy};
 use covid_ct::models::{
-    Device, DenseNetConfig, ResNetConfig, ResNetDepth, Vgg16Config, array_from_tensor,
+    DenseNetConfig, Device, ResNetConfig, ResNetDepth, Vgg16Config, array_from_tensor,
     load_torch_weights, tensor_from_array, torch_shapes,
 };
 use ndarray::{Array2, Array4, Ix2};
@@ -56,7 +56,11 @@ fn main() -> Result<()> {
     let start = std::time::Instant::now();
     let logits = match args.arch {
         Arch::Resnet18 | Arch::Resnet50 => {
-            let depth = if matches!(args.arch, Arch::Resnet18) { ResNetDepth::R18 } else { ResNetDepth::R50 };
+            let depth = if matches!(args.arch, Arch::Resnet18) {
+                ResNetDepth::R18
+            } else {
+                ResNetDepth::R50
+            };
             let cfg = ResNetConfig::from_torch_shapes(&shapes, depth)?;
             load_torch_weights(cfg.init(&device)?, &args.weights)?.forward(x)?
         }

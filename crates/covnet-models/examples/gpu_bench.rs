@@ -54,12 +54,19 @@ fn check(backend: &str) {
     let t = Instant::now();
     let got = array_from_tensor(model.to_device(&dev).forward(x.to_device(&dev)).unwrap());
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got.iter().zip(want.iter()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     println!(
         "check {backend}: COVNet-ResNet-50 logits 2x4x3x96x96, max |gpu - cpu| = {err:.3e} (scale {scale:.3}, rel {:.3e}) first call {:.2} s -> {}",
         err / scale.max(1e-12),
         t.elapsed().as_secs_f64(),
-        if err <= 1e-3 * scale.max(1.0) { "OK" } else { "MISMATCH" }
+        if err <= 1e-3 * scale.max(1.0) {
+            "OK"
+        } else {
+            "MISMATCH"
+        }
     );
 }
 
@@ -76,7 +83,8 @@ fn bench(args: &[String]) {
             println!("bench {backend} bf16: not supported by this device");
             return;
         }
-        dev.configure(DeviceConfig::default().float_dtype(FloatDType::BF16)).unwrap();
+        dev.configure(DeviceConfig::default().float_dtype(FloatDType::BF16))
+            .unwrap();
     }
     let slices = (b * s) as f64;
     let ad = dev.clone().autodiff();
@@ -93,7 +101,10 @@ fn bench(args: &[String]) {
         model = optim.step(1e-4, model, grads);
         let _ = loss.into_scalar::<f32>();
         if i == 0 {
-            println!("  first train step {:.2} s (warm-up: kernels, autotune)", t0.elapsed().as_secs_f64());
+            println!(
+                "  first train step {:.2} s (warm-up: kernels, autotune)",
+                t0.elapsed().as_secs_f64()
+            );
         }
         if i >= 3 {
             times.push(t.elapsed().as_secs_f64());

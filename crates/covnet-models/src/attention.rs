@@ -41,9 +41,10 @@ impl AttentionKind {
             Self::Se { reduction } | Self::Cbam { reduction, .. } if reduction == 0 => {
                 Err(invalid("reduction", "must be at least 1"))
             }
-            Self::Cbam { kernel, .. } if kernel % 2 == 0 => {
-                Err(invalid("kernel", format!("spatial kernel must be odd, got {kernel}")))
-            }
+            Self::Cbam { kernel, .. } if kernel.is_multiple_of(2) => Err(invalid(
+                "kernel",
+                format!("spatial kernel must be odd, got {kernel}"),
+            )),
             _ => Ok(()),
         }
     }
@@ -60,6 +61,9 @@ impl AttentionKind {
 }
 
 /// An attention block (see [`AttentionKind`]).
+// One per residual block and holding only parameter handles: the variants' size difference
+// costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Attention {
     /// Squeeze-and-excitation.
@@ -100,7 +104,10 @@ impl SeBlock {
     /// (N, C, H, W) -> (N, C, H, W).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, c, _, _] = x.dims();
-        let s = sigmoid(self.fc2.forward(relu(self.fc1.forward(global_avg(x.clone())))));
+        let s = sigmoid(
+            self.fc2
+                .forward(relu(self.fc1.forward(global_avg(x.clone())))),
+        );
         x * s.reshape([n, c, 1, 1])
     }
 }
@@ -117,8 +124,12 @@ impl Cbam {
     fn new(channels: usize, reduction: usize, kernel: usize, device: &Device) -> Self {
         let hidden = (channels / reduction).max(1);
         Self {
-            fc1: LinearConfig::new(channels, hidden).with_bias(false).init(device),
-            fc2: LinearConfig::new(hidden, channels).with_bias(false).init(device),
+            fc1: LinearConfig::new(channels, hidden)
+                .with_bias(false)
+                .init(device),
+            fc2: LinearConfig::new(hidden, channels)
+                .with_bias(false)
+                .init(device),
             spatial: conv(device, 2, 1, kernel, 1, kernel / 2, 1, false),
         }
     }

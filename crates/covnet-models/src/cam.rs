@@ -41,18 +41,30 @@ impl CamModel for DenseNet {
 fn check_class(linear: &Linear, class: usize) -> Result<()> {
     let k = linear.weight.val().dims()[1];
     if class >= k {
-        return Err(invalid("class", format!("{class} out of range for {k} classes")));
+        return Err(invalid(
+            "class",
+            format!("{class} out of range for {k} classes"),
+        ));
     }
     Ok(())
 }
 
 /// CAM: Σ_k W[k, class]·A_k over the last-stage maps A, (N, C, H, W) -> (N, h, w), not
 /// rectified. Runs on any device (no gradients).
-pub fn class_activation_map<M: CamModel>(model: &M, x: Tensor<4>, class: usize) -> Result<Tensor<3>> {
+pub fn class_activation_map<M: CamModel>(
+    model: &M,
+    x: Tensor<4>,
+    class: usize,
+) -> Result<Tensor<3>> {
     check_class(model.cam_linear(), class)?;
     let a = model.cam_features(x)?;
     let [n, f, h, w] = a.dims();
-    let wc = model.cam_linear().weight.val().narrow(1, class, 1).reshape([1, f, 1, 1]);
+    let wc = model
+        .cam_linear()
+        .weight
+        .val()
+        .narrow(1, class, 1)
+        .reshape([1, f, 1, 1]);
     Ok((a * wc).sum_dim(1).reshape([n, h, w]))
 }
 
@@ -74,7 +86,9 @@ pub fn grad_cam<M: CamModel>(model: &M, x: Tensor<4>, class: usize) -> Result<Te
     let logits = model.cam_linear().forward(global_avg(feats.clone()));
     let score = logits.narrow(1, class, 1).sum();
     let grads = score.backward();
-    let g = feats.grad(&grads).ok_or(Error::NeedsAutodiff { what: "Grad-CAM" })?;
+    let g = feats
+        .grad(&grads)
+        .ok_or(Error::NeedsAutodiff { what: "Grad-CAM" })?;
     let a = feats.without_autodiff();
     let [n, _, h, w] = a.dims();
     let alpha = g.mean_dim(3).mean_dim(2);

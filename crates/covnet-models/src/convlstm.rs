@@ -28,8 +28,11 @@ impl ConvLstmConfig {
         if self.in_channels == 0 || self.hidden_channels == 0 {
             return Err(invalid("in_channels/hidden_channels", "must be at least 1"));
         }
-        if self.kernel_size % 2 == 0 {
-            return Err(invalid("kernel_size", format!("must be odd, got {}", self.kernel_size)));
+        if self.kernel_size.is_multiple_of(2) {
+            return Err(invalid(
+                "kernel_size",
+                format!("must be odd, got {}", self.kernel_size),
+            ));
         }
         Ok(())
     }
@@ -73,7 +76,11 @@ impl ConvLstm {
             return Err(Error::NoSlices { what: "x" });
         }
         if c != self.in_channels {
-            return Err(Error::ChannelMismatch { what: "x", expected: self.in_channels, found: c });
+            return Err(Error::ChannelMismatch {
+                what: "x",
+                expected: self.in_channels,
+                found: c,
+            });
         }
         let hid = self.hidden_channels;
         let device = x.device();

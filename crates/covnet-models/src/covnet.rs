@@ -157,8 +157,14 @@ impl CovNetConfig {
             _ => None,
         };
         let (fc, fcn) = match self.head {
-            HeadKind::Linear => (Some(LinearConfig::new(f, self.num_classes).init(device)), None),
-            HeadKind::Fcn => (None, Some(conv(device, f, self.num_classes, 1, 1, 0, 1, true))),
+            HeadKind::Linear => (
+                Some(LinearConfig::new(f, self.num_classes).init(device)),
+                None,
+            ),
+            HeadKind::Fcn => (
+                None,
+                Some(conv(device, f, self.num_classes, 1, 1, 0, 1, true)),
+            ),
         };
         Ok(CovNet {
             backbone,

@@ -62,7 +62,10 @@ impl DenseNetConfig {
             }
         }
         if self.block_config.is_empty() || self.block_config.contains(&0) {
-            return Err(invalid("block_config", "needs at least one block, each with ≥ 1 layer"));
+            return Err(invalid(
+                "block_config",
+                "needs at least one block, each with ≥ 1 layer",
+            ));
         }
         Ok(())
     }
@@ -110,7 +113,16 @@ impl DenseNetConfig {
             }
         }
         Ok(DenseNet {
-            conv0: conv(device, self.in_channels, self.num_init_features, 7, 2, 3, 1, false),
+            conv0: conv(
+                device,
+                self.in_channels,
+                self.num_init_features,
+                7,
+                2,
+                3,
+                1,
+                false,
+            ),
             norm0: bn(device, self.num_init_features),
             pool0: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -198,7 +210,9 @@ impl DenseNet {
     }
 
     fn run(&self, x: Tensor<4>, mut tap: impl FnMut(String, &Tensor<4>)) -> Tensor<4> {
-        let mut x = self.pool0.forward(relu(self.norm0.forward(self.conv0.forward(x))));
+        let mut x = self
+            .pool0
+            .forward(relu(self.norm0.forward(self.conv0.forward(x))));
         tap("stem".into(), &x);
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);

@@ -37,9 +37,16 @@ impl fmt::Display for KeyProblem {
                 write!(f, "missing key `{key}` (model expects shape {expected:?})")
             }
             Self::Unexpected { key, shape } => {
-                write!(f, "unexpected key `{key}` with shape {shape:?} (not in the model)")
+                write!(
+                    f,
+                    "unexpected key `{key}` with shape {shape:?} (not in the model)"
+                )
             }
-            Self::Shape { key, expected, found } => write!(
+            Self::Shape {
+                key,
+                expected,
+                found,
+            } => write!(
                 f,
                 "key `{key}` has shape {found:?} in the file, the model expects {expected:?}"
             ),
@@ -134,5 +141,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn invalid(param: &'static str, reason: impl Into<String>) -> Error {
-    Error::InvalidParam { param, reason: reason.into() }
+    Error::InvalidParam {
+        param,
+        reason: reason.into(),
+    }
 }

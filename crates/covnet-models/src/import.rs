@@ -31,7 +31,10 @@ impl TorchImport for ResNet {
     /// `layerX.i.downsample.0/1` -> `layerX.i.downsample.conv/bn`; all else is identical.
     fn map_key(key: &str) -> Option<String> {
         let key = drop_buffers(key)?;
-        Some(key.replace(".downsample.0.", ".downsample.conv.").replace(".downsample.1.", ".downsample.bn."))
+        Some(
+            key.replace(".downsample.0.", ".downsample.conv.")
+                .replace(".downsample.1.", ".downsample.bn."),
+        )
     }
 }
 
@@ -52,10 +55,18 @@ impl TorchImport for DenseNet {
         if let Some(b) = parts.first().and_then(|p| numbered(p, "denseblock")) {
             let l = parts.get(1).and_then(|p| numbered(p, "denselayer"))?;
             let tail = parts[2..].join(".");
-            return Some(format!("blocks.{}.layers.{}.{tail}", b.checked_sub(1)?, l.checked_sub(1)?));
+            return Some(format!(
+                "blocks.{}.layers.{}.{tail}",
+                b.checked_sub(1)?,
+                l.checked_sub(1)?
+            ));
         }
         if let Some(t) = parts.first().and_then(|p| numbered(p, "transition")) {
-            return Some(format!("transitions.{}.{}", t.checked_sub(1)?, parts[1..].join(".")));
+            return Some(format!(
+                "transitions.{}.{}",
+                t.checked_sub(1)?,
+                parts[1..].join(".")
+            ));
         }
         Some(rest.to_string())
     }
@@ -88,7 +99,10 @@ impl TorchImport for Vgg16 {
 }
 
 fn file_err(path: &Path, message: impl std::fmt::Display) -> Error {
-    Error::WeightFile { file: path.display().to_string(), message: message.to_string() }
+    Error::WeightFile {
+        file: path.display().to_string(),
+        message: message.to_string(),
+    }
 }
 
 /// Reads every tensor of a `.safetensors` file or a torch pickle (`.pt`, `.pth`, anything else).
@@ -99,10 +113,16 @@ fn read_tensors(path: &Path) -> Result<BTreeMap<String, PackTensor>> {
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let tensors = if is_safetensors {
         let mut store = SafetensorsStore::from_file(path).map_indices_contiguous(false);
-        store.get_all_tensors().map_err(|e| file_err(path, e))?.clone()
+        store
+            .get_all_tensors()
+            .map_err(|e| file_err(path, e))?
+            .clone()
     } else {
         let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
-        store.get_all_tensors().map_err(|e| file_err(path, e))?.clone()
+        store
+            .get_all_tensors()
+            .map_err(|e| file_err(path, e))?
+            .clone()
     };
     Ok(tensors)
 }
@@ -127,10 +147,15 @@ pub fn load_torch_weights<M: TorchImport>(mut model: M, path: impl AsRef<Path>) 
     let mut mapped = Vec::with_capacity(file.len());
     let mut seen = BTreeMap::new();
     for (key, tensor) in file {
-        let Some(target) = M::map_key(&key) else { continue };
+        let Some(target) = M::map_key(&key) else {
+            continue;
+        };
         let shape = tensor.shape.to_vec();
         match expected.get(&target) {
-            None => problems.push(KeyProblem::Unexpected { key: key.clone(), shape }),
+            None => problems.push(KeyProblem::Unexpected {
+                key: key.clone(),
+                shape,
+            }),
             Some(exp) if *exp != shape => problems.push(KeyProblem::Shape {
                 key: key.clone(),
                 expected: exp.clone(),
@@ -146,7 +171,10 @@ pub fn load_torch_weights<M: TorchImport>(mut model: M, path: impl AsRef<Path>) 
     }
     for (key, shape) in &expected {
         if !seen.contains_key(key) {
-            problems.push(KeyProblem::Missing { key: key.clone(), expected: shape.clone() });
+            problems.push(KeyProblem::Missing {
+                key: key.clone(),
+                expected: shape.clone(),
+            });
         }
     }
     // A key reported with a wrong shape is not also reported as missing.
@@ -157,10 +185,14 @@ pub fn load_torch_weights<M: TorchImport>(mut model: M, path: impl AsRef<Path>) 
             _ => None,
         })
         .collect();
-    problems.retain(|p| !matches!(p, KeyProblem::Missing { key, .. } if shape_targets.contains(key)));
+    problems
+        .retain(|p| !matches!(p, KeyProblem::Missing { key, .. } if shape_targets.contains(key)));
     if !problems.is_empty() {
         problems.sort_by(|a, b| problem_key(a).cmp(problem_key(b)));
-        return Err(Error::WeightMismatch { file: path.display().to_string(), problems });
+        return Err(Error::WeightMismatch {
+            file: path.display().to_string(),
+            problems,
+        });
     }
 
     let result = model.apply(mapped, None, Some(Box::new(PyTorchToBurnAdapter)), true);
@@ -187,7 +219,10 @@ fn problem_key(p: &KeyProblem) -> &str {
 
 /// Names and shapes of every tensor in a `.pt`/`.pth`/`.safetensors` `state_dict`.
 pub fn torch_shapes(path: impl AsRef<Path>) -> Result<BTreeMap<String, Vec<usize>>> {
-    Ok(read_tensors(path.as_ref())?.into_iter().map(|(k, t)| (k, t.shape.to_vec())).collect())
+    Ok(read_tensors(path.as_ref())?
+        .into_iter()
+        .map(|(k, t)| (k, t.shape.to_vec()))
+        .collect())
 }
 
 fn shape_of<'a>(
@@ -199,11 +234,18 @@ fn shape_of<'a>(
         Some(s) if s.len() == rank => Ok(s),
         Some(s) => Err(Error::WeightMismatch {
             file: "<state_dict>".into(),
-            problems: vec![KeyProblem::Shape { key: key.into(), expected: vec![0; rank], found: s.clone() }],
+            problems: vec![KeyProblem::Shape {
+                key: key.into(),
+                expected: vec![0; rank],
+                found: s.clone(),
+            }],
         }),
         None => Err(Error::WeightMismatch {
             file: "<state_dict>".into(),
-            problems: vec![KeyProblem::Missing { key: key.into(), expected: vec![] }],
+            problems: vec![KeyProblem::Missing {
+                key: key.into(),
+                expected: vec![],
+            }],
         }),
     }
 }
@@ -239,7 +281,9 @@ impl DenseNetConfig {
         for b in 1.. {
             let n = (1..)
                 .take_while(|l| {
-                    shapes.contains_key(&format!("features.denseblock{b}.denselayer{l}.conv1.weight"))
+                    shapes.contains_key(&format!(
+                        "features.denseblock{b}.denselayer{l}.conv1.weight"
+                    ))
                 })
                 .count();
             if n == 0 {

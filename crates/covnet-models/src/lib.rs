@@ -77,10 +77,10 @@ pub use vgg::{CsrBackend, Csrnet, CsrnetConfig, Vgg16, Vgg16Config};
 
 /// Burn, re-exported so downstream code uses the same version (`covnet_models::burn::...`).
 pub use burn;
-/// `.npy` reading and writing (re-exported for the example programs).
-pub use ndarray_npy;
 /// Burn's run-time backend selector.
 pub use burn::tensor::Device;
+/// `.npy` reading and writing (re-exported for the example programs).
+pub use ndarray_npy;
 
 /// The default device of the enabled CPU backend (`flex`).
 #[cfg(feature = "flex")]

@@ -22,7 +22,11 @@ fn targets_tensor(targets: &[usize], logits: &Tensor<2>) -> Result<Tensor<2, Int
         });
     }
     if let Some((index, &class)) = targets.iter().enumerate().find(|&(_, &t)| t >= k) {
-        return Err(Error::BadTarget { index, class, num_classes: k });
+        return Err(Error::BadTarget {
+            index,
+            class,
+            num_classes: k,
+        });
     }
     let t: Vec<i64> = targets.iter().map(|&t| t as i64).collect();
     Ok(Tensor::<1, Int>::from_data(TensorData::new(t, [n]), &logits.device()).reshape([n, 1]))
@@ -40,7 +44,10 @@ fn class_weights(weights: &[f32], targets: &[usize], device: &Device) -> Tensor<
 
 fn check_weights(param: &'static str, weights: &[f32], k: usize) -> Result<()> {
     if weights.len() != k {
-        return Err(invalid(param, format!("{} values for {k} classes", weights.len())));
+        return Err(invalid(
+            param,
+            format!("{} values for {k} classes", weights.len()),
+        ));
     }
     if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
         return Err(invalid(param, format!("must be finite and ≥ 0, got {w}")));
@@ -61,7 +68,10 @@ pub struct FocalLoss {
 impl Default for FocalLoss {
     /// γ = 2, no class weights.
     fn default() -> Self {
-        Self { alpha: Vec::new(), gamma: 2.0 }
+        Self {
+            alpha: Vec::new(),
+            gamma: 2.0,
+        }
     }
 }
 
@@ -69,7 +79,10 @@ impl FocalLoss {
     /// Checks γ.
     pub fn validate(&self) -> Result<()> {
         if !(self.gamma.is_finite() && self.gamma >= 0.0) {
-            return Err(invalid("gamma", format!("must be finite and ≥ 0, got {}", self.gamma)));
+            return Err(invalid(
+                "gamma",
+                format!("must be finite and ≥ 0, got {}", self.gamma),
+            ));
         }
         Ok(())
     }
@@ -87,7 +100,11 @@ impl FocalLoss {
         let logp = target_log_prob(logits, t);
         let p = logp.clone().exp();
         // (1 - p)^γ; clamp_min keeps powf away from a negative base when p rounds above 1.
-        let modulating = p.neg().add_scalar(1.0).clamp_min(0.0).powf_scalar(self.gamma);
+        let modulating = p
+            .neg()
+            .add_scalar(1.0)
+            .clamp_min(0.0)
+            .powf_scalar(self.gamma);
         let mut loss = modulating * logp.neg();
         if !self.alpha.is_empty() {
             loss = loss * class_weights(&self.alpha, targets, &device);
@@ -105,7 +122,7 @@ pub fn weighted_cross_entropy(
 ) -> Result<Tensor<1>> {
     let k = logits.dims()[1];
     let device = logits.device();
-    let t = targets_tensor(&targets[..], &logits)?;
+    let t = targets_tensor(targets, &logits)?;
     let nll = target_log_prob(logits, t).neg();
     if weights.is_empty() {
         return Ok(nll.mean());
@@ -115,5 +132,7 @@ pub fn weighted_cross_entropy(
     if total <= 0.0 {
         return Err(invalid("weights", "the targets' weights sum to zero"));
     }
-    Ok((nll * class_weights(weights, targets, &device)).sum().div_scalar(total))
+    Ok((nll * class_weights(weights, targets, &device))
+        .sum()
+        .div_scalar(total))
 }

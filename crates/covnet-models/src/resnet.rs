@@ -69,7 +69,10 @@ impl Default for ResNetConfig {
 impl ResNetConfig {
     /// A configuration of the given depth with otherwise default (torchvision) values.
     pub fn new(depth: ResNetDepth) -> Self {
-        Self { depth, ..Self::default() }
+        Self {
+            depth,
+            ..Self::default()
+        }
     }
 
     /// Checks the parameters.
@@ -255,7 +258,9 @@ impl ResNet {
     }
 
     fn run(&self, x: Tensor<4>, mut tap: impl FnMut(&'static str, &Tensor<4>)) -> Tensor<4> {
-        let mut x = self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        let mut x = self
+            .maxpool
+            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
         tap("stem", &x);
         for (name, layer) in [
             ("layer1", &self.layer1),

@@ -1,9 +1,9 @@
 //! 2-D U-Net (Ronneberger et al. 2015) for lung segmentation, with overlap-tile inference for
 //! slices of any size.
 
+use burn::nn::BatchNorm;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use ndarray::{Array3, ArrayView3, s};
@@ -28,7 +28,12 @@ pub struct UNetConfig {
 impl Default for UNetConfig {
     /// A light lung U-Net: 1 channel in, 2 classes, 16 base channels, depth 4.
     fn default() -> Self {
-        Self { in_channels: 1, num_classes: 2, base_channels: 16, depth: 4 }
+        Self {
+            in_channels: 1,
+            num_classes: 2,
+            base_channels: 16,
+            depth: 4,
+        }
     }
 }
 
@@ -177,7 +182,11 @@ impl UNet {
     ) -> Result<Array3<f32>> {
         let (c, h, w) = slice.dim();
         if c != self.in_channels {
-            return Err(Error::ChannelMismatch { what: "slice", expected: self.in_channels, found: c });
+            return Err(Error::ChannelMismatch {
+                what: "slice",
+                expected: self.in_channels,
+                found: c,
+            });
         }
         if h == 0 || w == 0 {
             return Err(Error::BadShape {
@@ -187,22 +196,35 @@ impl UNet {
             });
         }
         let st = self.stride();
-        if tile == 0 || tile % st != 0 {
-            return Err(invalid("tile", format!("must be a positive multiple of {st}, got {tile}")));
+        if tile == 0 || !tile.is_multiple_of(st) {
+            return Err(invalid(
+                "tile",
+                format!("must be a positive multiple of {st}, got {tile}"),
+            ));
         }
-        if margin % st != 0 {
-            return Err(invalid("margin", format!("must be a multiple of {st}, got {margin}")));
+        if !margin.is_multiple_of(st) {
+            return Err(invalid(
+                "margin",
+                format!("must be a multiple of {st}, got {margin}"),
+            ));
         }
         if batch == 0 {
             return Err(invalid("batch", "must be at least 1"));
         }
         let (ty, tx) = (h.div_ceil(tile), w.div_ceil(tile));
-        let padded = mirror_pad(slice, margin, margin + ty * tile - h, margin, margin + tx * tile - w);
+        let padded = mirror_pad(
+            slice,
+            margin,
+            margin + ty * tile - h,
+            margin,
+            margin + tx * tile - w,
+        );
         let device = self.out.weight.val().device();
         let win = tile + 2 * margin;
         let mut out: Option<Array3<f32>> = None;
-        let origins: Vec<(usize, usize)> =
-            (0..ty).flat_map(|i| (0..tx).map(move |j| (i * tile, j * tile))).collect();
+        let origins: Vec<(usize, usize)> = (0..ty)
+            .flat_map(|i| (0..tx).map(move |j| (i * tile, j * tile)))
+            .collect();
         for chunk in origins.chunks(batch) {
             let mut data = Vec::with_capacity(chunk.len() * c * win * win);
             for &(y, x) in chunk {
@@ -215,7 +237,9 @@ impl UNet {
             let result = out.get_or_insert_with(|| Array3::zeros((k, ty * tile, tx * tile)));
             for (n, &(y, x)) in chunk.iter().enumerate() {
                 let centre = logits.slice(s![n, .., margin..margin + tile, margin..margin + tile]);
-                result.slice_mut(s![.., y..y + tile, x..x + tile]).assign(&centre);
+                result
+                    .slice_mut(s![.., y..y + tile, x..x + tile])
+                    .assign(&centre);
             }
         }
         let full = out.expect("at least one tile");

@@ -33,7 +33,10 @@ pub fn array_from_tensor<const D: usize>(tensor: Tensor<D>) -> ArrayD<f32> {
     let dims = tensor.dims().to_vec();
     // `convert` is a no-op for f32 and widens bf16/f16 results of GPU backends.
     let data = tensor.into_data().convert::<f32>();
-    let values: Vec<f32> = data.as_slice::<f32>().map(|s| s.to_vec()).unwrap_or_default();
+    let values: Vec<f32> = data
+        .as_slice::<f32>()
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
     Array::from_shape_vec(IxDyn(&dims), values).expect("tensor data length matches its shape")
 }
 
@@ -41,7 +44,11 @@ pub fn array_from_tensor<const D: usize>(tensor: Tensor<D>) -> ArrayD<f32> {
 pub(crate) fn check_nchw(what: &'static str, x: &Tensor<4>, channels: usize) -> Result<()> {
     let dims = x.dims();
     if dims[1] != channels {
-        return Err(Error::ChannelMismatch { what, expected: channels, found: dims[1] });
+        return Err(Error::ChannelMismatch {
+            what,
+            expected: channels,
+            found: dims[1],
+        });
     }
     if dims.contains(&0) {
         return Err(Error::BadShape {

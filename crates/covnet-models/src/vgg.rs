@@ -50,7 +50,13 @@ pub struct Vgg16Config {
 impl Default for Vgg16Config {
     /// torchvision's `vgg16()`.
     fn default() -> Self {
-        Self { in_channels: 3, num_classes: 1000, base_width: 64, hidden: 4096, dropout: 0.5 }
+        Self {
+            in_channels: 3,
+            num_classes: 1000,
+            base_width: 64,
+            hidden: 4096,
+            dropout: 0.5,
+        }
     }
 }
 
@@ -68,7 +74,10 @@ impl Vgg16Config {
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(invalid("dropout", format!("must be in [0, 1), got {}", self.dropout)));
+            return Err(invalid(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            ));
         }
         Ok(())
     }
@@ -182,7 +191,12 @@ pub struct CsrnetConfig {
 impl Default for CsrnetConfig {
     /// The paper's CSRNet-B on RGB input.
     fn default() -> Self {
-        Self { in_channels: 3, backend: CsrBackend::B, base_width: 64, out_channels: 1 }
+        Self {
+            in_channels: 3,
+            backend: CsrBackend::B,
+            base_width: 64,
+            out_channels: 1,
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use covnet_models::*;
 use ndarray::{Array2, Array4};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn input(device: &Device) -> Tensor<4> {
@@ -26,7 +28,11 @@ fn assert_logits(name: &str, got: Tensor<2>) {
     let got = array_from_tensor(got);
     assert_eq!(got.shape(), want.shape(), "{name}: logits shape");
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got.iter().zip(want.iter()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("{name}: max |burn - torch| = {err:.2e}, relative to max |logit| {:.2e}", err / scale);
     assert!(
         err <= 1e-4 * scale + 1e-5,
         "{name}: max |burn - torch| = {err:e}, scale {scale}\nburn  {got:?}\ntorch {want:?}"
@@ -36,7 +42,11 @@ fn assert_logits(name: &str, got: Tensor<2>) {
 #[test]
 fn resnet18_matches_torchvision_pt() {
     let device = Device::flex();
-    let cfg = ResNetConfig { num_classes: 10, base_width: 2, ..ResNetConfig::new(ResNetDepth::R18) };
+    let cfg = ResNetConfig {
+        num_classes: 10,
+        base_width: 2,
+        ..ResNetConfig::new(ResNetDepth::R18)
+    };
     let model = load_torch_weights(cfg.init(&device).unwrap(), data("resnet18_small.pt")).unwrap();
     assert_logits("resnet18", model.forward(input(&device)).unwrap());
 }
@@ -44,9 +54,16 @@ fn resnet18_matches_torchvision_pt() {
 #[test]
 fn resnet50_matches_torchvision_safetensors() {
     let device = Device::flex();
-    let cfg = ResNetConfig { num_classes: 10, base_width: 2, ..ResNetConfig::new(ResNetDepth::R50) };
-    let model =
-        load_torch_weights(cfg.init(&device).unwrap(), data("resnet50_small.safetensors")).unwrap();
+    let cfg = ResNetConfig {
+        num_classes: 10,
+        base_width: 2,
+        ..ResNetConfig::new(ResNetDepth::R50)
+    };
+    let model = load_torch_weights(
+        cfg.init(&device).unwrap(),
+        data("resnet50_small.safetensors"),
+    )
+    .unwrap();
     assert_logits("resnet50", model.forward(input(&device)).unwrap());
 }
 
@@ -60,16 +77,23 @@ fn densenet169_matches_torchvision_safetensors() {
         bn_size: 2,
         ..DenseNetConfig::densenet169()
     };
-    let model =
-        load_torch_weights(cfg.init(&device).unwrap(), data("densenet169_small.safetensors"))
-            .unwrap();
+    let model = load_torch_weights(
+        cfg.init(&device).unwrap(),
+        data("densenet169_small.safetensors"),
+    )
+    .unwrap();
     assert_logits("densenet169", model.forward(input(&device)).unwrap());
 }
 
 #[test]
 fn vgg16_matches_torchvision_pt() {
     let device = Device::flex();
-    let cfg = Vgg16Config { num_classes: 10, base_width: 2, hidden: 8, ..Vgg16Config::default() };
+    let cfg = Vgg16Config {
+        num_classes: 10,
+        base_width: 2,
+        hidden: 8,
+        ..Vgg16Config::default()
+    };
     let model = load_torch_weights(cfg.init(&device).unwrap(), data("vgg16_small.pt")).unwrap();
     assert_logits("vgg16", model.forward(input(&device)).unwrap());
 }
@@ -85,24 +109,48 @@ fn full_size_parameter_counts_match_torchvision() {
     let count = |name: &str| -> usize {
         let key = format!("\"{name}\": ");
         let start = json.find(&key).unwrap() + key.len();
-        json[start..].split([',', '\n', '}']).next().unwrap().trim().parse().unwrap()
+        json[start..]
+            .split([',', '\n', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     };
     let r = |d| ResNetConfig::new(d).init(&device).unwrap().num_params();
     assert_eq!(r(ResNetDepth::R18), count("resnet18"));
     assert_eq!(r(ResNetDepth::R34), count("resnet34"));
     assert_eq!(r(ResNetDepth::R50), count("resnet50"));
-    assert_eq!(DenseNetConfig::densenet169().init(&device).unwrap().num_params(), count("densenet169"));
-    assert_eq!(Vgg16Config::default().init(&device).unwrap().num_params(), count("vgg16"));
+    assert_eq!(
+        DenseNetConfig::densenet169()
+            .init(&device)
+            .unwrap()
+            .num_params(),
+        count("densenet169")
+    );
+    assert_eq!(
+        Vgg16Config::default().init(&device).unwrap().num_params(),
+        count("vgg16")
+    );
 }
 
 #[test]
 fn mismatched_weight_files_name_keys_and_shapes() {
     let device = Device::flex();
     // A ResNet-50 file into a ResNet-18: many missing/unexpected keys and shape mismatches.
-    let cfg = ResNetConfig { num_classes: 10, base_width: 2, ..ResNetConfig::new(ResNetDepth::R18) };
-    let err = load_torch_weights(cfg.init(&device).unwrap(), data("resnet50_small.safetensors"))
-        .unwrap_err();
-    let Error::WeightMismatch { problems, .. } = &err else { panic!("wrong error {err}") };
+    let cfg = ResNetConfig {
+        num_classes: 10,
+        base_width: 2,
+        ..ResNetConfig::new(ResNetDepth::R18)
+    };
+    let err = load_torch_weights(
+        cfg.init(&device).unwrap(),
+        data("resnet50_small.safetensors"),
+    )
+    .unwrap_err();
+    let Error::WeightMismatch { problems, .. } = &err else {
+        panic!("wrong error {err}")
+    };
     assert!(problems.iter().any(
         |p| matches!(p, KeyProblem::Unexpected { key, .. } if key == "layer1.0.conv3.weight")
     ));
@@ -115,14 +163,29 @@ fn mismatched_weight_files_name_keys_and_shapes() {
     assert!(msg.contains("resnet50_small.safetensors") && msg.contains("layer1.0.conv1.weight"));
 
     // Wrong number of classes: exactly the fc tensors disagree.
-    let cfg = ResNetConfig { num_classes: 3, base_width: 2, ..ResNetConfig::new(ResNetDepth::R18) };
-    let err = load_torch_weights(cfg.init(&device).unwrap(), data("resnet18_small.pt")).unwrap_err();
-    let Error::WeightMismatch { problems, .. } = err else { panic!("wrong error") };
+    let cfg = ResNetConfig {
+        num_classes: 3,
+        base_width: 2,
+        ..ResNetConfig::new(ResNetDepth::R18)
+    };
+    let err =
+        load_torch_weights(cfg.init(&device).unwrap(), data("resnet18_small.pt")).unwrap_err();
+    let Error::WeightMismatch { problems, .. } = err else {
+        panic!("wrong error")
+    };
     assert_eq!(
         problems,
         vec![
-            KeyProblem::Shape { key: "fc.bias".into(), expected: vec![3], found: vec![10] },
-            KeyProblem::Shape { key: "fc.weight".into(), expected: vec![3, 16], found: vec![10, 16] },
+            KeyProblem::Shape {
+                key: "fc.bias".into(),
+                expected: vec![3],
+                found: vec![10]
+            },
+            KeyProblem::Shape {
+                key: "fc.weight".into(),
+                expected: vec![3, 16],
+                found: vec![10, 16]
+            },
         ]
     );
 
@@ -133,9 +196,16 @@ fn mismatched_weight_files_name_keys_and_shapes() {
         attention: Some(AttentionKind::Eca),
         ..ResNetConfig::new(ResNetDepth::R18)
     };
-    let err = load_torch_weights(cfg.init(&device).unwrap(), data("resnet18_small.pt")).unwrap_err();
-    let Error::WeightMismatch { problems, .. } = err else { panic!("wrong error") };
-    assert!(problems.iter().all(|p| matches!(p, KeyProblem::Missing { key, .. } if key.contains("attention"))));
+    let err =
+        load_torch_weights(cfg.init(&device).unwrap(), data("resnet18_small.pt")).unwrap_err();
+    let Error::WeightMismatch { problems, .. } = err else {
+        panic!("wrong error")
+    };
+    assert!(
+        problems
+            .iter()
+            .all(|p| matches!(p, KeyProblem::Missing { key, .. } if key.contains("attention")))
+    );
     assert_eq!(problems.len(), 8, "one ECA conv per block: {problems:?}");
 
     // Not a file.

@@ -11,7 +11,12 @@ fn dev() -> Device {
 }
 
 fn small_resnet(depth: ResNetDepth, in_channels: usize) -> ResNetConfig {
-    ResNetConfig { in_channels, num_classes: 3, base_width: 4, ..ResNetConfig::new(depth) }
+    ResNetConfig {
+        in_channels,
+        num_classes: 3,
+        base_width: 4,
+        ..ResNetConfig::new(depth)
+    }
 }
 
 fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
@@ -43,10 +48,31 @@ fn resnets_give_logits_and_taps_for_1_or_3_channels() {
 fn wrong_channel_count_is_a_typed_error() {
     let device = dev();
     let m = small_resnet(ResNetDepth::R18, 1).init(&device).unwrap();
-    let err = m.forward(Tensor::<4>::zeros([1, 3, 32, 32], &device)).unwrap_err();
-    assert!(matches!(err, Error::ChannelMismatch { expected: 1, found: 3, .. }), "{err}");
-    let bad = ResNetConfig { dropout: Some(1.5), ..small_resnet(ResNetDepth::R18, 1) };
-    assert!(matches!(bad.init(&device), Err(Error::InvalidParam { param: "dropout", .. })));
+    let err = m
+        .forward(Tensor::<4>::zeros([1, 3, 32, 32], &device))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ChannelMismatch {
+                expected: 1,
+                found: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let bad = ResNetConfig {
+        dropout: Some(1.5),
+        ..small_resnet(ResNetDepth::R18, 1)
+    };
+    assert!(matches!(
+        bad.init(&device),
+        Err(Error::InvalidParam {
+            param: "dropout",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -55,16 +81,30 @@ fn attention_blocks_fit_in_every_resnet_block() {
     assert_eq!(eca_kernel_size(64), 3); // (6 + 1) / 2 = 3.5 -> 3
     assert_eq!(eca_kernel_size(256), 5); // (8 + 1) / 2 = 4.5 -> 4 -> 5
     assert_eq!(eca_kernel_size(2048), 7); // (11 + 1) / 2 = 6 -> 7
-    let plain = small_resnet(ResNetDepth::R18, 1).init(&device).unwrap().num_params();
+    let plain = small_resnet(ResNetDepth::R18, 1)
+        .init(&device)
+        .unwrap()
+        .num_params();
     for att in [
         AttentionKind::Se { reduction: 4 },
-        AttentionKind::Cbam { reduction: 4, kernel: 7 },
+        AttentionKind::Cbam {
+            reduction: 4,
+            kernel: 7,
+        },
         AttentionKind::Eca,
     ] {
         for depth in [ResNetDepth::R18, ResNetDepth::R50] {
-            let cfg = ResNetConfig { attention: Some(att), dropout: Some(0.5), ..small_resnet(depth, 1) };
+            let cfg = ResNetConfig {
+                attention: Some(att),
+                dropout: Some(0.5),
+                ..small_resnet(depth, 1)
+            };
             let m = cfg.init(&device).unwrap();
-            let y = m.forward(Tensor::<4>::random([2, 1, 32, 32], Distribution::Default, &device));
+            let y = m.forward(Tensor::<4>::random(
+                [2, 1, 32, 32],
+                Distribution::Default,
+                &device,
+            ));
             assert_eq!(y.unwrap().dims(), [2, 3]);
             if depth == ResNetDepth::R18 {
                 assert!(m.num_params() > plain, "{att:?} adds parameters");
@@ -72,17 +112,39 @@ fn attention_blocks_fit_in_every_resnet_block() {
         }
     }
     // SE-ResNet-18 at width 4: each block adds C*C/4 + C/4 + C/4*C + C parameters.
-    let se = ResNetConfig { attention: Some(AttentionKind::Se { reduction: 4 }), ..small_resnet(ResNetDepth::R18, 1) };
-    let extra: usize = [4usize, 8, 16, 32].iter().map(|&c| 2 * (c * (c / 4) + c / 4 + (c / 4) * c + c)).sum();
+    let se = ResNetConfig {
+        attention: Some(AttentionKind::Se { reduction: 4 }),
+        ..small_resnet(ResNetDepth::R18, 1)
+    };
+    let extra: usize = [4usize, 8, 16, 32]
+        .iter()
+        .map(|&c| 2 * (c * (c / 4) + c / 4 + (c / 4) * c + c))
+        .sum();
     assert_eq!(se.init(&device).unwrap().num_params(), plain + extra);
-    let bad = AttentionKind::Cbam { reduction: 4, kernel: 4 };
-    assert!(matches!(bad.validate(), Err(Error::InvalidParam { param: "kernel", .. })));
+    let bad = AttentionKind::Cbam {
+        reduction: 4,
+        kernel: 4,
+    };
+    assert!(matches!(
+        bad.validate(),
+        Err(Error::InvalidParam {
+            param: "kernel",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn densenet_vgg_csrnet_shapes() {
     let device = dev();
-    let d = DenseNetConfig { in_channels: 1, num_classes: 3, growth_rate: 2, num_init_features: 4, bn_size: 2, ..DenseNetConfig::densenet169() };
+    let d = DenseNetConfig {
+        in_channels: 1,
+        num_classes: 3,
+        growth_rate: 2,
+        num_init_features: 4,
+        bn_size: 2,
+        ..DenseNetConfig::densenet169()
+    };
     assert_eq!(d.feature_channels(), 104); // 1664 / 16: every width scaled by 1/16
     assert_eq!(DenseNetConfig::densenet169().feature_channels(), 1664);
     let m = d.init(&device).unwrap();
@@ -90,15 +152,40 @@ fn densenet_vgg_csrnet_shapes() {
     let (y, taps) = m.forward_taps(x).unwrap();
     assert_eq!(y.dims(), [2, 3]);
     let names: Vec<&str> = taps.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["stem", "denseblock1", "denseblock2", "denseblock3", "denseblock4", "norm5"]);
+    assert_eq!(
+        names,
+        [
+            "stem",
+            "denseblock1",
+            "denseblock2",
+            "denseblock3",
+            "denseblock4",
+            "norm5"
+        ]
+    );
     assert_eq!(taps[5].1.dims(), [2, d.feature_channels(), 2, 2]);
 
-    let v = Vgg16Config { in_channels: 1, num_classes: 3, base_width: 2, hidden: 8, ..Default::default() };
-    let y = v.init(&device).unwrap().forward(Tensor::<4>::zeros([1, 1, 64, 64], &device)).unwrap();
+    let v = Vgg16Config {
+        in_channels: 1,
+        num_classes: 3,
+        base_width: 2,
+        hidden: 8,
+        ..Default::default()
+    };
+    let y = v
+        .init(&device)
+        .unwrap()
+        .forward(Tensor::<4>::zeros([1, 1, 64, 64], &device))
+        .unwrap();
     assert_eq!(y.dims(), [1, 3]);
 
     for backend in [CsrBackend::A, CsrBackend::B, CsrBackend::C, CsrBackend::D] {
-        let c = CsrnetConfig { in_channels: 1, backend, base_width: 2, out_channels: 1 };
+        let c = CsrnetConfig {
+            in_channels: 1,
+            backend,
+            base_width: 2,
+            out_channels: 1,
+        };
         let m = c.init(&device).unwrap();
         let x = Tensor::<4>::random([1, 1, 64, 48], Distribution::Default, &device);
         assert_eq!(m.features(x.clone()).unwrap().dims(), [1, 2, 8, 6]);
@@ -111,7 +198,15 @@ fn densenet_vgg_csrnet_shapes() {
 }
 
 fn covnet(backbone: BackboneConfig, pooling: SlicePooling, head: HeadKind) -> CovNet {
-    CovNetConfig { backbone, pooling, head, num_classes: 3, dropout: Some(0.2) }.init(&dev()).unwrap()
+    CovNetConfig {
+        backbone,
+        pooling,
+        head,
+        num_classes: 3,
+        dropout: Some(0.2),
+    }
+    .init(&dev())
+    .unwrap()
 }
 
 #[test]
@@ -119,16 +214,35 @@ fn covnet_any_slice_count_every_pooling_and_head() {
     let device = dev();
     let backbones = [
         BackboneConfig::ResNet(small_resnet(ResNetDepth::R18, 1)),
-        BackboneConfig::DenseNet(DenseNetConfig { in_channels: 1, growth_rate: 2, num_init_features: 4, bn_size: 2, block_config: vec![2, 2], ..Default::default() }),
-        BackboneConfig::Csrnet(CsrnetConfig { in_channels: 1, base_width: 2, ..Default::default() }),
+        BackboneConfig::DenseNet(DenseNetConfig {
+            in_channels: 1,
+            growth_rate: 2,
+            num_init_features: 4,
+            bn_size: 2,
+            block_config: vec![2, 2],
+            ..Default::default()
+        }),
+        BackboneConfig::Csrnet(CsrnetConfig {
+            in_channels: 1,
+            base_width: 2,
+            ..Default::default()
+        }),
     ];
     for bb in backbones {
-        for pooling in [SlicePooling::Max, SlicePooling::Mean, SlicePooling::Attention { hidden: 4 }] {
+        for pooling in [
+            SlicePooling::Max,
+            SlicePooling::Mean,
+            SlicePooling::Attention { hidden: 4 },
+        ] {
             for head in [HeadKind::Linear, HeadKind::Fcn] {
                 let m = covnet(bb.clone(), pooling, head);
                 for s in [1, 3, 7] {
                     let x = Tensor::<5>::random([2, s, 1, 32, 32], Distribution::Default, &device);
-                    assert_eq!(m.forward(x).unwrap().dims(), [2, 3], "{pooling:?} {head:?} S={s}");
+                    assert_eq!(
+                        m.forward(x).unwrap().dims(),
+                        [2, 3],
+                        "{pooling:?} {head:?} S={s}"
+                    );
                 }
             }
         }
@@ -143,7 +257,14 @@ fn covnet_pooling_semantics() {
     // Max pooling: repeating a slice or permuting slices leaves the output unchanged.
     let m = covnet(bb.clone(), SlicePooling::Max, HeadKind::Linear);
     let y = m.forward(x.clone()).unwrap();
-    let perm = Tensor::cat(vec![x.clone().narrow(1, 2, 2), x.clone().narrow(1, 0, 2), x.clone().narrow(1, 1, 1)], 1);
+    let perm = Tensor::cat(
+        vec![
+            x.clone().narrow(1, 2, 2),
+            x.clone().narrow(1, 0, 2),
+            x.clone().narrow(1, 1, 1),
+        ],
+        1,
+    );
     assert!(max_abs_diff(y.clone(), m.forward(perm).unwrap()) < 1e-5);
     // Mean pooling of S copies of one slice equals the single slice.
     let m = covnet(bb.clone(), SlicePooling::Mean, HeadKind::Linear);
@@ -160,19 +281,44 @@ fn covnet_pooling_semantics() {
 #[test]
 fn covnet_rejects_empty_scans_and_wrong_channels() {
     let device = dev();
-    let m = covnet(BackboneConfig::ResNet(small_resnet(ResNetDepth::R18, 1)), SlicePooling::Max, HeadKind::Linear);
-    let err = m.forward(Tensor::<5>::zeros([2, 0, 1, 32, 32], &device)).unwrap_err();
+    let m = covnet(
+        BackboneConfig::ResNet(small_resnet(ResNetDepth::R18, 1)),
+        SlicePooling::Max,
+        HeadKind::Linear,
+    );
+    let err = m
+        .forward(Tensor::<5>::zeros([2, 0, 1, 32, 32], &device))
+        .unwrap_err();
     assert!(matches!(err, Error::NoSlices { .. }), "{err}");
-    let err = m.forward(Tensor::<5>::zeros([2, 3, 3, 32, 32], &device)).unwrap_err();
-    assert!(matches!(err, Error::ChannelMismatch { expected: 1, found: 3, .. }), "{err}");
-    let bad = CovNetConfig { pooling: SlicePooling::Attention { hidden: 0 }, ..CovNetConfig::default() };
+    let err = m
+        .forward(Tensor::<5>::zeros([2, 3, 3, 32, 32], &device))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ChannelMismatch {
+                expected: 1,
+                found: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let bad = CovNetConfig {
+        pooling: SlicePooling::Attention { hidden: 0 },
+        ..CovNetConfig::default()
+    };
     assert!(bad.validate().is_err());
 }
 
 #[test]
 fn convlstm_follows_its_equations() {
     let device = dev();
-    let cfg = ConvLstmConfig { in_channels: 2, hidden_channels: 3, kernel_size: 3 };
+    let cfg = ConvLstmConfig {
+        in_channels: 2,
+        hidden_channels: 3,
+        kernel_size: 3,
+    };
     let lstm = cfg.init(&device).unwrap();
     let x = Tensor::<5>::random([2, 4, 2, 8, 8], Distribution::Default, &device);
     let (all, h, c) = lstm.forward(x.clone()).unwrap();
@@ -185,7 +331,10 @@ fn convlstm_follows_its_equations() {
     // |h| < 1 (o·tanh(c)) and |c| ≤ step count (|c_t| ≤ |c_{t-1}| + 1).
     assert!(h.abs().max().into_scalar::<f32>() < 1.0);
     assert!(c.abs().max().into_scalar::<f32>() <= 4.0);
-    assert!(matches!(lstm.forward(Tensor::<5>::zeros([1, 0, 2, 8, 8], &device)), Err(Error::NoSlices { .. })));
+    assert!(matches!(
+        lstm.forward(Tensor::<5>::zeros([1, 0, 2, 8, 8], &device)),
+        Err(Error::NoSlices { .. })
+    ));
 
     let net = ConvLstmNetConfig {
         backbone: BackboneConfig::ResNet(small_resnet(ResNetDepth::R18, 1)),
@@ -206,13 +355,21 @@ fn mirror_pad_reflects_like_numpy() {
     // numpy: np.pad([[0, 1, 2]], ((0, 0), (2, 4)), mode="reflect") == [[2, 1, 0, 1, 2, 1, 0, 1, 2]]
     let a = Array3::from_shape_vec((1, 1, 3), vec![0.0f32, 1.0, 2.0]).unwrap();
     let p = mirror_pad(a.view(), 0, 0, 2, 4);
-    assert_eq!(p.iter().copied().collect::<Vec<_>>(), [2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0]);
+    assert_eq!(
+        p.iter().copied().collect::<Vec<_>>(),
+        [2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0]
+    );
 }
 
 #[test]
 fn unet_overlap_tile_equals_whole_padded_slice() {
     let device = dev();
-    let cfg = UNetConfig { in_channels: 1, num_classes: 2, base_channels: 4, depth: 2 };
+    let cfg = UNetConfig {
+        in_channels: 1,
+        num_classes: 2,
+        base_channels: 4,
+        depth: 2,
+    };
     // A randomly initialised narrow net can be nearly constant (dead ReLUs), which would make
     // the comparisons below vacuous: take the first init whose output varies over the slice.
     let probe = Tensor::<4>::random([1, 1, 64, 64], burn::tensor::Distribution::Default, &device);
@@ -224,30 +381,59 @@ fn unet_overlap_tile_equals_whole_padded_slice() {
         })
         .expect("a non-degenerate init in 20 tries");
     let (h, w) = (37, 50); // not multiples of anything
-    let slice = Array3::from_shape_fn((1, h, w), |(_, y, x)| ((y * 7 + x * 3) % 11) as f32 / 11.0 - 0.5);
+    let slice = Array3::from_shape_fn((1, h, w), |(_, y, x)| {
+        ((y * 7 + x * 3) % 11) as f32 / 11.0 - 0.5
+    });
     let (tile, margin) = (16, unet.min_margin());
     assert_eq!(margin % unet.stride(), 0);
     let tiled = unet.predict_tiled(slice.view(), tile, margin, 3).unwrap();
     assert_eq!(tiled.dim(), (2, h, w));
     // Reference: the same mirror-padded slice through the network in one piece.
     let (ty, tx) = (h.div_ceil(tile), w.div_ceil(tile));
-    let padded = mirror_pad(slice.view(), margin, margin + ty * tile - h, margin, margin + tx * tile - w);
+    let padded = mirror_pad(
+        slice.view(),
+        margin,
+        margin + ty * tile - h,
+        margin,
+        margin + tx * tile - w,
+    );
     let (ph, pw) = (padded.dim().1, padded.dim().2);
     let whole = unet
-        .forward(tensor_from_array::<4, _, _>(&padded.into_shape_with_order((1, 1, ph, pw)).unwrap(), &device).unwrap())
+        .forward(
+            tensor_from_array::<4, _, _>(
+                &padded.into_shape_with_order((1, 1, ph, pw)).unwrap(),
+                &device,
+            )
+            .unwrap(),
+        )
         .unwrap();
     let whole = array_from_tensor(whole);
     let reference = whole.slice(s![0, .., margin..margin + h, margin..margin + w]);
-    let err = tiled.iter().zip(reference.iter()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let err = tiled
+        .iter()
+        .zip(reference.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     // f32 convolutions of different-size inputs may sum in a different order.
     assert!(err < 1e-4, "tiled vs whole: {err}");
     eprintln!("overlap-tile vs whole: max |diff| = {err:e}");
     // With a margin far too small the tiles see zero padding: results differ.
     let bad = unet.predict_tiled(slice.view(), tile, 4, 3).unwrap();
-    let bad_err = bad.iter().zip(reference.iter()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(bad_err > 100.0 * err.max(1e-7), "margin 4: {bad_err} vs {err}");
-    assert!(matches!(unet.predict_tiled(slice.view(), 10, margin, 1), Err(Error::InvalidParam { param: "tile", .. })));
-    assert!(matches!(unet.forward(Tensor::<4>::zeros([1, 1, 30, 32], &device)), Err(Error::BadShape { .. })));
+    let bad_err = bad
+        .iter()
+        .zip(reference.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        bad_err > 100.0 * err.max(1e-7),
+        "margin 4: {bad_err} vs {err}"
+    );
+    assert!(matches!(
+        unet.predict_tiled(slice.view(), 10, margin, 1),
+        Err(Error::InvalidParam { param: "tile", .. })
+    ));
+    assert!(matches!(
+        unet.forward(Tensor::<4>::zeros([1, 1, 30, 32], &device)),
+        Err(Error::BadShape { .. })
+    ));
 }
 
 #[test]
@@ -261,12 +447,18 @@ fn grad_cam_equals_rectified_cam_over_map_area() {
     let cam = class_activation_map(&m.valid(), x.without_autodiff(), 2).unwrap();
     let expected = burn::tensor::activation::relu(cam).div_scalar(6.0);
     assert!(max_abs_diff(gc.without_autodiff(), expected) < 1e-5);
-    assert!(matches!(grad_cam(&m.valid(), Tensor::<4>::zeros([1, 1, 32, 32], &dev()), 0), Err(Error::NeedsAutodiff { .. })));
+    assert!(matches!(
+        grad_cam(&m.valid(), Tensor::<4>::zeros([1, 1, 32, 32], &dev()), 0),
+        Err(Error::NeedsAutodiff { .. })
+    ));
     assert!(grad_cam(&m, Tensor::<4>::zeros([1, 1, 32, 32], &device), 3).is_err());
 }
 
 fn logits(device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(vec![2.0f32, 1.0, 0.0, 0.0, 0.0, 0.0], [2, 3]), device)
+    Tensor::from_data(
+        TensorData::new(vec![2.0f32, 1.0, 0.0, 0.0, 0.0, 0.0], [2, 3]),
+        device,
+    )
 }
 
 #[test]
@@ -277,26 +469,64 @@ fn losses_match_hand_computed_values() {
     let t = [0usize, 2];
     let v = |x: Tensor<1>| x.into_scalar::<f32>();
     // CE = (0.4076059 + 1.0986123) / 2
-    assert!((v(weighted_cross_entropy(logits(&device), &t, &[]).unwrap()) - 0.7531091).abs() < 1e-6);
+    assert!(
+        (v(weighted_cross_entropy(logits(&device), &t, &[]).unwrap()) - 0.7531091).abs() < 1e-6
+    );
     // weights [1, 2, 3]: (1 * 0.4076059 + 3 * 1.0986123) / (1 + 3)
-    assert!((v(weighted_cross_entropy(logits(&device), &t, &[1.0, 2.0, 3.0]).unwrap()) - 0.9258607).abs() < 1e-6);
+    assert!(
+        (v(weighted_cross_entropy(logits(&device), &t, &[1.0, 2.0, 3.0]).unwrap()) - 0.9258607)
+            .abs()
+            < 1e-6
+    );
     // focal, alpha [0.25, 0.5, 0.75], gamma 2:
     // (0.25 (1 - 0.6652410)^2 0.4076059 + 0.75 (2/3)^2 1.0986123) / 2
-    let fl = FocalLoss { alpha: vec![0.25, 0.5, 0.75], gamma: 2.0 };
+    let fl = FocalLoss {
+        alpha: vec![0.25, 0.5, 0.75],
+        gamma: 2.0,
+    };
     assert!((v(fl.forward(logits(&device), &t).unwrap()) - 0.1888118).abs() < 1e-6);
     // gamma 0.5, no alpha
-    let fl = FocalLoss { alpha: vec![], gamma: 0.5 };
+    let fl = FocalLoss {
+        alpha: vec![],
+        gamma: 0.5,
+    };
     assert!((v(fl.forward(logits(&device), &t).unwrap()) - 0.5664237).abs() < 1e-6);
     // gamma 0 without alpha is cross-entropy.
-    let fl = FocalLoss { alpha: vec![], gamma: 0.0 };
+    let fl = FocalLoss {
+        alpha: vec![],
+        gamma: 0.0,
+    };
     assert!((v(fl.forward(logits(&device), &t).unwrap()) - 0.7531091).abs() < 1e-6);
     // Errors.
     let fl = FocalLoss::default();
-    assert!(matches!(fl.forward(logits(&device), &[0, 3]), Err(Error::BadTarget { index: 1, class: 3, num_classes: 3 })));
-    assert!(matches!(fl.forward(logits(&device), &[0]), Err(Error::BadShape { .. })));
-    let bad = FocalLoss { alpha: vec![1.0, 1.0], gamma: 2.0 };
-    assert!(matches!(bad.forward(logits(&device), &t), Err(Error::InvalidParam { param: "alpha", .. })));
-    assert!(FocalLoss { alpha: vec![], gamma: -1.0 }.validate().is_err());
+    assert!(matches!(
+        fl.forward(logits(&device), &[0, 3]),
+        Err(Error::BadTarget {
+            index: 1,
+            class: 3,
+            num_classes: 3
+        })
+    ));
+    assert!(matches!(
+        fl.forward(logits(&device), &[0]),
+        Err(Error::BadShape { .. })
+    ));
+    let bad = FocalLoss {
+        alpha: vec![1.0, 1.0],
+        gamma: 2.0,
+    };
+    assert!(matches!(
+        bad.forward(logits(&device), &t),
+        Err(Error::InvalidParam { param: "alpha", .. })
+    ));
+    assert!(
+        FocalLoss {
+            alpha: vec![],
+            gamma: -1.0
+        }
+        .validate()
+        .is_err()
+    );
 }
 
 #[test]
@@ -306,6 +536,10 @@ fn focal_loss_gradient_flows() {
     let loss = FocalLoss::default().forward(x.clone(), &[0, 2]).unwrap();
     let g = x.grad(&loss.backward()).unwrap();
     // Raising the target logit lowers the loss: negative gradient at the targets.
-    let g = g.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let g = g
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
     assert!(g[0] < 0.0 && g[5] < 0.0, "{g:?}");
 }

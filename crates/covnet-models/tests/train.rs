@@ -45,12 +45,22 @@ fn batch(rng: &mut Rng, b: usize, s: usize, n: usize, device: &Device) -> (Tenso
             }
         }
     }
-    (Tensor::from_data(TensorData::new(data, [b, s, 1, n, n]), device), labels)
+    (
+        Tensor::from_data(TensorData::new(data, [b, s, 1, n, n]), device),
+        labels,
+    )
 }
 
 /// Trains for `steps` and returns (mean loss of the first 3 steps, of the last 3 steps,
 /// accuracy of the trained model on fresh scans).
-fn train(cfg: &CovNetConfig, steps: usize, b: usize, s: usize, n: usize, lr: f64) -> (f32, f32, f32) {
+fn train(
+    cfg: &CovNetConfig,
+    steps: usize,
+    b: usize,
+    s: usize,
+    n: usize,
+    lr: f64,
+) -> (f32, f32, f32) {
     let device = Device::flex().autodiff();
     device.seed(17);
     let mut rng = Rng(42);
@@ -68,8 +78,17 @@ fn train(cfg: &CovNetConfig, steps: usize, b: usize, s: usize, n: usize, lr: f64
     let plain = Device::flex();
     let (x, y) = batch(&mut rng, 16, s, n, &plain);
     let logits = eval.forward(x).unwrap();
-    let pred = logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
-    let correct = pred.iter().zip(&y).filter(|(p, t)| **p as usize == **t).count();
+    let pred = logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .unwrap();
+    let correct = pred
+        .iter()
+        .zip(&y)
+        .filter(|(p, t)| **p as usize == **t)
+        .count();
     let first = losses[..3].iter().sum::<f32>() / 3.0;
     let last = losses[steps - 3..].iter().sum::<f32>() / 3.0;
     (first, last, correct as f32 / y.len() as f32)
@@ -123,7 +142,10 @@ fn cpu_throughput_covnet_resnet18() {
             in_channels: 1,
             ..ResNetConfig::new(ResNetDepth::R18)
         }),
-        ..CovNetConfig { pooling: SlicePooling::Max, ..CovNetConfig::default() }
+        ..CovNetConfig {
+            pooling: SlicePooling::Max,
+            ..CovNetConfig::default()
+        }
     };
     let mut rng = Rng(1);
     let median = |mut v: Vec<f64>| {
