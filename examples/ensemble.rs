@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use ensemble::{
-    Classifier, Gamma, Gbdt, GbdtParams, ReportOptions, StratifiedKFold, Svm, SvmParams, Voting, VotingKind,
-    accuracy_score, classification_report, gbdt_grid, grid_search, seed_svm_grid,
+    Classifier, Gamma, Gbdt, GbdtParams, ReportOptions, StratifiedKFold, Svm, SvmParams, Voting,
+    VotingKind, accuracy_score, classification_report, gbdt_grid, grid_search, seed_svm_grid,
 };
 use ndarray::{Array1, Array2};
 use ndarray_npy::ReadNpyExt;
@@ -31,7 +31,9 @@ enum Model {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "Fit an SVM / gradient-boosted trees / soft vote on .npy features and print the report")]
+#[command(
+    about = "Fit an SVM / gradient-boosted trees / soft vote on .npy features and print the report"
+)]
 struct Args {
     /// Training features, `n × d` (.npy, f64/f32/integer).
     #[arg(long)]
@@ -88,7 +90,10 @@ fn read_x(p: &Path) -> Result<Array2<f64>> {
     if let Ok(a) = Array2::<u8>::read_npy(open()?) {
         return Ok(a.mapv(f64::from));
     }
-    bail!("{}: expected a 2-D .npy array of f64, f32, i64 or u8", p.display())
+    bail!(
+        "{}: expected a 2-D .npy array of f64, f32, i64 or u8",
+        p.display()
+    )
 }
 
 fn read_y(p: &Path) -> Result<Vec<usize>> {
@@ -100,13 +105,25 @@ fn read_y(p: &Path) -> Result<Vec<usize>> {
     } else if let Ok(a) = Array1::<u8>::read_npy(open()?) {
         a.iter().map(|&v| v as i64).collect()
     } else if let Ok(a) = Array1::<f64>::read_npy(open()?) {
-        a.iter().map(|&v| if v.fract() == 0.0 { v as i64 } else { -1 }).collect()
+        a.iter()
+            .map(|&v| if v.fract() == 0.0 { v as i64 } else { -1 })
+            .collect()
     } else {
-        bail!("{}: expected a 1-D .npy array of integer labels", p.display())
+        bail!(
+            "{}: expected a 1-D .npy array of integer labels",
+            p.display()
+        )
     };
     v.into_iter()
         .enumerate()
-        .map(|(i, l)| usize::try_from(l).map_err(|_| anyhow::anyhow!("{}: label {l} at {i} is not a class index 0..K", p.display())))
+        .map(|(i, l)| {
+            usize::try_from(l).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: label {l} at {i} is not a class index 0..K",
+                    p.display()
+                )
+            })
+        })
         .collect()
 }
 
@@ -115,7 +132,12 @@ fn main() -> Result<()> {
     let (xtr, ytr) = (read_x(&a.train_x)?, read_y(&a.train_y)?);
     let (xte, yte) = (read_x(&a.test_x)?, read_y(&a.test_y)?);
     let gamma: Gamma = a.gamma.parse()?;
-    let svm_params = SvmParams { c: a.c, gamma, seed: a.seed, ..SvmParams::default() };
+    let svm_params = SvmParams {
+        c: a.c,
+        gamma,
+        seed: a.seed,
+        ..SvmParams::default()
+    };
     let gbdt_params = GbdtParams {
         n_estimators: a.n_estimators,
         max_depth: a.max_depth,
@@ -123,7 +145,11 @@ fn main() -> Result<()> {
         seed: a.seed,
         ..GbdtParams::default()
     };
-    let cv = StratifiedKFold { n_splits: 5, shuffle: true, seed: a.seed };
+    let cv = StratifiedKFold {
+        n_splits: 5,
+        shuffle: true,
+        seed: a.seed,
+    };
     let svm = |p: &SvmParams| -> Result<Box<dyn Classifier>> {
         if !a.grid {
             return Ok(Box::new(Svm::new(p.clone())?));
@@ -131,10 +157,17 @@ fn main() -> Result<()> {
         let grid = seed_svm_grid(p)?;
         let r = grid_search(&grid, xtr.view(), &ytr, &cv, None)?;
         let best = r.best_params();
-        eprintln!("svm grid: best {best:?}, mean CV accuracy {:.4}", r.best_score());
+        eprintln!(
+            "svm grid: best {best:?}, mean CV accuracy {:.4}",
+            r.best_score()
+        );
         let c: f64 = best[0].1.parse()?;
         let g: Gamma = best[1].1.parse()?;
-        Ok(Box::new(Svm::new(SvmParams { c, gamma: g, ..p.clone() })?))
+        Ok(Box::new(Svm::new(SvmParams {
+            c,
+            gamma: g,
+            ..p.clone()
+        })?))
     };
     let gbdt = |p: &GbdtParams| -> Result<Box<dyn Classifier>> {
         if !a.grid {
@@ -142,19 +175,35 @@ fn main() -> Result<()> {
         }
         let grid = gbdt_grid(&[3, 6], &[0.1, 0.3], p)?;
         let r = grid_search(&grid, xtr.view(), &ytr, &cv, None)?;
-        eprintln!("gbdt grid: best {:?}, mean CV accuracy {:.4}", r.best_params(), r.best_score());
+        eprintln!(
+            "gbdt grid: best {:?}, mean CV accuracy {:.4}",
+            r.best_params(),
+            r.best_score()
+        );
         Ok(r.best_model.clone_unfitted())
     };
     let mut model: Box<dyn Classifier> = match a.model {
         Model::Svm => svm(&svm_params)?,
         Model::Gbdt => gbdt(&gbdt_params)?,
-        Model::Vote => Box::new(Voting::new(vec![svm(&svm_params)?, gbdt(&gbdt_params)?], VotingKind::Soft)?),
+        Model::Vote => Box::new(Voting::new(
+            vec![svm(&svm_params)?, gbdt(&gbdt_params)?],
+            VotingKind::Soft,
+        )?),
     };
     let t = std::time::Instant::now();
     model.fit(xtr.view(), &ytr)?;
-    eprintln!("{} fitted on {}×{} in {:.3} s", model.name(), xtr.nrows(), xtr.ncols(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "{} fitted on {}×{} in {:.3} s",
+        model.name(),
+        xtr.nrows(),
+        xtr.ncols(),
+        t.elapsed().as_secs_f64()
+    );
     let pred = model.predict(xte.view())?;
-    let opts = ReportOptions { digits: a.digits, ..ReportOptions::default() };
+    let opts = ReportOptions {
+        digits: a.digits,
+        ..ReportOptions::default()
+    };
     print!("{}", classification_report(&yte, &pred, &opts)?);
     println!("accuracy={:.4}", accuracy_score(&yte, &pred)?);
     Ok(())
