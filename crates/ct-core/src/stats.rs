@@ -18,7 +18,7 @@ use crate::{Error, Result};
 /// assert_eq!(s.std(0)?, array![[1.0, 0.0]]); // population std (ddof 0), like numpy
 /// # Ok::<(), ct_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SliceStats {
     count: u64,
     mean: Array2<f64>,

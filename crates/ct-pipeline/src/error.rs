@@ -12,6 +12,31 @@ pub enum Error {
     /// A lung mask without a single voxel: no lung features can be computed.
     #[error("empty lung mask for scan {0}: segmentation found no lung")]
     EmptyMask(String),
+    /// A setting that cannot work.
+    #[error("invalid setting {name}: {why}")]
+    Config {
+        /// The setting.
+        name: &'static str,
+        /// Why.
+        why: String,
+    },
+    /// A stage failed (the message names the cause).
+    #[error("{stage} failed: {message}")]
+    Stage {
+        /// Which stage.
+        stage: &'static str,
+        /// The underlying error.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// An error from ct-core.
     #[error(transparent)]
     Core(#[from] ct_core::Error),

@@ -1,12 +1,26 @@
 #![deny(missing_docs)]
-//! The covid-ct diagnosis pipeline as a library: the example program `pipeline` only parses
+//! The covid-ct diagnosis pipeline as a library; the example program `pipeline` only parses
 //! its command line and calls [`run`].
 //!
-//! * [`features`]: per-scan radiomic features from a HU volume and its lung mask (lung HU
-//!   histogram, ground-glass and consolidation fractions, texture, laterality, per-slice
-//!   statistics).
+//! Stages (see `docs/pipeline.md`):
+//! 1. data: the built-in phantom cohort written as DICOM in the COVID-CT-MD layout and read
+//!    back through `ct-io`, or a real data set;
+//! 2. per scan, one volume in memory per worker ([`preprocess`]): cleaning of out-of-place
+//!    slices (seed's hash rule), lung segmentation (3-D morphology), radiomic [`features`],
+//!    contrast statistics, CLAHE, resampling, EDA accumulators;
+//! 3. OTDD between contrast groups and between original and enhanced slices;
+//! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,
+//!    soft vote), stratified k-fold and a held-out test split;
+//! 5. the run folder: `config.json`, `metrics.json`, figures and `report.html`.
 
+pub mod classify;
+pub mod config;
 mod error;
 pub mod features;
+pub mod preprocess;
+mod report;
+mod run;
 
+pub use config::{PipelineConfig, Stage};
 pub use error::{Error, Result};
+pub use run::{Failure, FeatureTable, OtddSummary, Summary, metrics_json, peak_rss_mib, run};

@@ -1,0 +1,405 @@
+//! Subject-level classification: stratified split, contrast gate, per-group SVM + gradient-
+//! boosted trees with grid search and soft voting, stratified k-fold and the held-out test.
+//!
+//! First-level models plug in as feature sources: every [`ScanRecord`] carries a feature
+//! vector, and a CNN stage appends its per-scan outputs (aggregated slice probabilities or
+//! embeddings) to it before this stage runs.
+
+use std::collections::BTreeMap;
+
+use ct_core::{Contrast, Label};
+use ct_enhance::{ContrastGate, GrayGate, ScanDecision};
+use ensemble::{
+    AucAverage, ClassificationReport, Classifier, Gamma, GatedClassifier, Gbdt, GbdtParams,
+    ReportOptions, SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold, Svm, SvmParams, Voting,
+    VotingKind, classification_report, confusion_matrix, grid_search, roc_auc_ovr, svm_grid,
+};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::PipelineConfig;
+use crate::preprocess::ScanRecord;
+use crate::{Error, Result};
+
+impl From<ensemble::Error> for Error {
+    fn from(e: ensemble::Error) -> Self {
+        Error::Stage {
+            stage: "classification",
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Cross-validated grid cell of the SVM.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridCell {
+    /// C.
+    pub c: f64,
+    /// gamma.
+    pub gamma: f64,
+    /// Mean fold accuracy.
+    pub mean: f64,
+    /// Standard deviation over folds.
+    pub std: f64,
+}
+
+/// The model chosen for one contrast group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupModel {
+    /// The group (`None`: the ungated model).
+    pub group: Option<Contrast>,
+    /// Training subjects.
+    pub n_train: usize,
+    /// The SVM's C and gamma.
+    pub svm_c: f64,
+    /// The SVM's gamma (`None`: `scale`).
+    pub svm_gamma: Option<f64>,
+    /// Every grid cell (empty without grid search).
+    pub grid: Vec<GridCell>,
+}
+
+/// Gate evaluation on the test split.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSummary {
+    /// The fitted gate (statistic, threshold, direction).
+    pub fitted: ContrastGate,
+    /// Its accuracy on the training subjects.
+    pub fitted_train_accuracy: f64,
+    /// Its accuracy on the test subjects.
+    pub fitted_test_accuracy: f64,
+    /// The seed's gray gate (threshold fitted on training subjects) on the test subjects.
+    pub graygate_test_accuracy: f64,
+    /// The gray gate's fitted threshold.
+    pub graygate_threshold: usize,
+}
+
+/// Everything the classification stage reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifyOutput {
+    /// Ids of the test subjects.
+    pub test_ids: Vec<String>,
+    /// Predicted class per test subject.
+    pub test_pred: Vec<usize>,
+    /// True class per test subject.
+    pub test_true: Vec<usize>,
+    /// Accuracy on the test split.
+    pub accuracy: f64,
+    /// Macro one-vs-rest ROC-AUC on the test split.
+    pub roc_auc: Option<f64>,
+    /// The test report over all subjects.
+    pub report: ClassificationReport,
+    /// The test report per true contrast group.
+    pub by_contrast: BTreeMap<String, ClassificationReport>,
+    /// Test confusion matrix (rows true, columns predicted).
+    pub confusion: Vec<Vec<usize>>,
+    /// Confusion matrix per contrast group.
+    pub confusion_by_contrast: BTreeMap<String, Vec<Vec<usize>>>,
+    /// Stratified k-fold accuracy on the training subjects: per fold.
+    pub cv_folds: Vec<f64>,
+    /// Mean of `cv_folds`.
+    pub cv_mean: f64,
+    /// Standard deviation of `cv_folds`.
+    pub cv_std: f64,
+    /// The gate, when contrast groups are known.
+    pub gate: Option<GateSummary>,
+    /// The final models.
+    pub models: Vec<GroupModel>,
+}
+
+/// Stratified split on `(label, contrast)`: returns (train, test) indices into `records`.
+pub fn split(records: &[&ScanRecord], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut strata: BTreeMap<(usize, Option<Contrast>), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        strata
+            .entry((r.label.map_or(9, Label::index), r.contrast))
+            .or_default()
+            .push(i);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (_, mut idx) in strata {
+        idx.shuffle(&mut rng);
+        let k = if idx.len() >= 2 {
+            ((idx.len() as f64 * test_fraction).round() as usize).clamp(1, idx.len() - 1)
+        } else {
+            0
+        };
+        test.extend_from_slice(&idx[..k]);
+        train.extend_from_slice(&idx[k..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+fn rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
+    x.select(ndarray::Axis(0), idx)
+}
+
+fn min_class_count(y: &[usize]) -> usize {
+    let mut c = [0usize; 3];
+    for &v in y {
+        c[v] += 1;
+    }
+    c.iter().copied().filter(|&n| n > 0).min().unwrap_or(0)
+}
+
+/// SVM (grid-searched over the seed's C × gamma grid when `grid`) + trees, soft vote.
+fn build_model(
+    x: &Array2<f64>,
+    y: &[usize],
+    cfg: &PipelineConfig,
+    group: Option<Contrast>,
+) -> Result<(Box<dyn Classifier>, GroupModel)> {
+    let folds = min_class_count(y).min(cfg.folds);
+    let mut info = GroupModel {
+        group,
+        n_train: y.len(),
+        svm_c: 10.0,
+        svm_gamma: None,
+        grid: Vec::new(),
+    };
+    if cfg.grid && folds >= 2 {
+        let gammas: Vec<Gamma> = SEED_GRID_GAMMA.iter().map(|&g| Gamma::Value(g)).collect();
+        let base = SvmParams {
+            probability: false,
+            seed: cfg.seed,
+            ..SvmParams::default()
+        };
+        let cands = svm_grid(&SEED_GRID_C, &gammas, &base)?;
+        let cv = StratifiedKFold {
+            n_splits: folds,
+            shuffle: true,
+            seed: cfg.seed,
+        };
+        let res = grid_search(&cands, x.view(), y, &cv, None)?;
+        for (k, cell) in res.cells.iter().enumerate() {
+            info.grid.push(GridCell {
+                c: SEED_GRID_C[k / SEED_GRID_GAMMA.len()],
+                gamma: SEED_GRID_GAMMA[k % SEED_GRID_GAMMA.len()],
+                mean: cell.mean,
+                std: cell.std,
+            });
+        }
+        let b = res.best_index;
+        info.svm_c = SEED_GRID_C[b / SEED_GRID_GAMMA.len()];
+        info.svm_gamma = Some(SEED_GRID_GAMMA[b % SEED_GRID_GAMMA.len()]);
+    }
+    let svm = Svm::new(SvmParams {
+        c: info.svm_c,
+        gamma: info.svm_gamma.map_or(Gamma::Scale, Gamma::Value),
+        probability: true,
+        seed: cfg.seed,
+        ..SvmParams::default()
+    })?;
+    let gbdt = Gbdt::new(GbdtParams {
+        n_estimators: cfg.gbdt_rounds,
+        max_depth: 3,
+        learning_rate: 0.1,
+        subsample: 0.9,
+        colsample_bytree: 0.8,
+        seed: cfg.seed,
+        ..GbdtParams::default()
+    })?;
+    let vote = Voting::new(vec![Box::new(svm), Box::new(gbdt)], VotingKind::Soft)?;
+    Ok((Box::new(vote), info))
+}
+
+/// Fits the gated model (one per contrast group present, falling back to one ungated model
+/// when a group lacks a class) and returns it with its description.
+fn fit_gated(
+    x: &Array2<f64>,
+    y: &[usize],
+    groups: &[Contrast],
+    cfg: &PipelineConfig,
+) -> Result<(GatedClassifier<Contrast>, Vec<GroupModel>)> {
+    let mut models = Vec::new();
+    let mut infos = Vec::new();
+    let mut gated_ok = true;
+    for g in Contrast::ALL {
+        let idx: Vec<usize> = (0..y.len()).filter(|&i| groups[i] == g).collect();
+        let yg: Vec<usize> = idx.iter().map(|&i| y[i]).collect();
+        let classes = yg.iter().collect::<std::collections::BTreeSet<_>>().len();
+        if idx.is_empty() {
+            continue;
+        }
+        if classes < 3 || min_class_count(&yg) < 2 {
+            gated_ok = false;
+            break;
+        }
+        let (m, info) = build_model(&rows(x, &idx), &yg, cfg, Some(g))?;
+        models.push((g, m));
+        infos.push(info);
+    }
+    if gated_ok && !models.is_empty() {
+        let mut gc = GatedClassifier::new(models)?;
+        gc.fit(x.view(), y, groups)?;
+        return Ok((gc, infos));
+    }
+    // Ungated: one model for every subject, registered under `High`; `route` sends every
+    // group to it.
+    let (m, info) = build_model(x, y, cfg, None)?;
+    let mut gc = GatedClassifier::new([(Contrast::High, m)])?;
+    gc.fit(x.view(), y, &vec![Contrast::High; y.len()])?;
+    Ok((gc, vec![info]))
+}
+
+fn accuracy(a: &[usize], b: &[usize]) -> f64 {
+    if a.is_empty() {
+        return 0.0;
+    }
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+/// Runs the classification stage on labelled records.
+pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutput> {
+    let recs: Vec<&ScanRecord> = all.iter().filter(|r| r.label.is_some()).collect();
+    if recs.len() < 6 {
+        return Err(Error::Stage {
+            stage: "classification",
+            message: format!("only {} labelled scans; need at least 6", recs.len()),
+        });
+    }
+    let d = recs[0].features.len();
+    let x = Array2::from_shape_fn((recs.len(), d), |(i, j)| recs[i].features[j]);
+    let y: Vec<usize> = recs
+        .iter()
+        .map(|r| r.label.map_or(0, Label::index))
+        .collect();
+    let known_contrast = recs.iter().all(|r| r.contrast.is_some());
+    let truth_groups: Vec<Contrast> = recs
+        .iter()
+        .map(|r| r.contrast.unwrap_or(Contrast::High))
+        .collect();
+
+    let (train, test) = split(&recs, cfg.test_fraction, cfg.seed);
+    let xtr = rows(&x, &train);
+    let ytr: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+    let gtr: Vec<Contrast> = train.iter().map(|&i| truth_groups[i]).collect();
+    let xte = rows(&x, &test);
+    let yte: Vec<usize> = test.iter().map(|&i| y[i]).collect();
+    let gte_true: Vec<Contrast> = test.iter().map(|&i| truth_groups[i]).collect();
+
+    // The gate: fitted on the training subjects' known groups, applied to the test subjects.
+    let (gate, gte_route) = if known_contrast {
+        let samples: Vec<_> = train
+            .iter()
+            .map(|&i| (recs[i].contrast_stats, truth_groups[i]))
+            .collect();
+        let (fitted, train_acc) = ContrastGate::fit(&samples)?;
+        let routed: Vec<Contrast> = test
+            .iter()
+            .map(|&i| fitted.classify(&recs[i].contrast_stats))
+            .collect();
+        let gg_train: Vec<(Vec<usize>, Contrast)> = train
+            .iter()
+            .map(|&i| (recs[i].graygate_counts.clone(), truth_groups[i]))
+            .collect();
+        let gray = GrayGate::fit(ScanDecision::Majority, &gg_train)?;
+        let gray_pred: Vec<Contrast> = test
+            .iter()
+            .map(|&i| gray.decide(&recs[i].graygate_counts))
+            .collect();
+        let acc = |p: &[Contrast]| {
+            p.iter().zip(&gte_true).filter(|(a, b)| a == b).count() as f64 / p.len().max(1) as f64
+        };
+        (
+            Some(GateSummary {
+                fitted,
+                fitted_train_accuracy: train_acc,
+                fitted_test_accuracy: acc(&routed),
+                graygate_test_accuracy: acc(&gray_pred),
+                graygate_threshold: gray.threshold,
+            }),
+            routed,
+        )
+    } else {
+        (None, vec![Contrast::High; test.len()])
+    };
+
+    // Stratified k-fold on the training subjects (gated by their known groups).
+    let k = min_class_count(&ytr).min(cfg.folds).max(2);
+    let cv = StratifiedKFold {
+        n_splits: k,
+        shuffle: true,
+        seed: cfg.seed,
+    };
+    let mut cv_folds = Vec::new();
+    for (tr, va) in cv.split(&ytr)? {
+        let xa = rows(&xtr, &tr);
+        let ya: Vec<usize> = tr.iter().map(|&i| ytr[i]).collect();
+        let ga: Vec<Contrast> = tr.iter().map(|&i| gtr[i]).collect();
+        let (m, _) = fit_gated(&xa, &ya, &ga, cfg)?;
+        let xv = rows(&xtr, &va);
+        let gv: Vec<Contrast> = va.iter().map(|&i| gtr[i]).collect();
+        let gv = route(&m, &gv);
+        let p = m.predict(xv.view(), &gv)?;
+        let yv: Vec<usize> = va.iter().map(|&i| ytr[i]).collect();
+        cv_folds.push(accuracy(&p, &yv));
+    }
+    let cv_mean = cv_folds.iter().sum::<f64>() / cv_folds.len() as f64;
+    let cv_std = (cv_folds.iter().map(|a| (a - cv_mean).powi(2)).sum::<f64>()
+        / cv_folds.len() as f64)
+        .sqrt();
+
+    // Final model on all training subjects; the test subjects are routed by the gate.
+    let (model, models) = fit_gated(&xtr, &ytr, &gtr, cfg)?;
+    let routed = route(&model, &gte_route);
+    let proba = model.predict_proba(xte.view(), &routed)?;
+    let pred = ensemble::argmax_rows(&proba);
+    let opts = ReportOptions::ct_labels();
+    let report = classification_report(&yte, &pred, &opts)?;
+    let labels = [0usize, 1, 2];
+    let cm = |t: &[usize], p: &[usize]| -> Result<Vec<Vec<usize>>> {
+        Ok(confusion_matrix(t, p, Some(&labels))?
+            .outer_iter()
+            .map(|r| r.to_vec())
+            .collect())
+    };
+    let mut by_contrast = BTreeMap::new();
+    let mut confusion_by_contrast = BTreeMap::new();
+    if known_contrast {
+        for g in Contrast::ALL {
+            let idx: Vec<usize> = (0..yte.len()).filter(|&i| gte_true[i] == g).collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let t: Vec<usize> = idx.iter().map(|&i| yte[i]).collect();
+            let p: Vec<usize> = idx.iter().map(|&i| pred[i]).collect();
+            by_contrast.insert(g.name().to_string(), classification_report(&t, &p, &opts)?);
+            confusion_by_contrast.insert(g.name().to_string(), cm(&t, &p)?);
+        }
+    }
+    let roc_auc = roc_auc_ovr(&yte, proba.view(), AucAverage::Macro).ok();
+    Ok(ClassifyOutput {
+        test_ids: test.iter().map(|&i| recs[i].id.clone()).collect(),
+        accuracy: accuracy(&pred, &yte),
+        roc_auc,
+        report,
+        by_contrast,
+        confusion: cm(&yte, &pred)?,
+        confusion_by_contrast,
+        test_pred: pred,
+        test_true: yte,
+        cv_folds,
+        cv_mean,
+        cv_std,
+        gate,
+        models,
+    })
+}
+
+/// Sends groups without a model of their own to a group that has one.
+fn route(m: &GatedClassifier<Contrast>, groups: &[Contrast]) -> Vec<Contrast> {
+    let fallback = Contrast::ALL
+        .into_iter()
+        .find(|g| m.model(g).is_some())
+        .unwrap_or(Contrast::High);
+    groups
+        .iter()
+        .map(|g| if m.model(g).is_some() { *g } else { fallback })
+        .collect()
+}

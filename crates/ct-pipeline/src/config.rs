@@ -1,0 +1,146 @@
+//! Pipeline settings (written to `config.json` in every run folder).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::FeatureConfig;
+use crate::{Error, Result};
+
+/// Which part of the pipeline to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Everything: data, preprocessing, OTDD, classification, report.
+    All,
+    /// Only preprocessing of shard `I/N`: writes `shards/features-I-of-N.json` and stops.
+    Preprocess,
+    /// Merge every shard's feature table, then classify and report.
+    Merge,
+}
+
+/// Everything the run depends on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    /// Run name: the run folder is `<out>/<name>/`.
+    pub name: String,
+    /// Parent of run folders.
+    pub out: PathBuf,
+    /// A real data set (COVID-CT-MD layout or `root/<class>/<subject>/`); `None` = phantoms.
+    pub data: Option<PathBuf>,
+    /// Phantom scans per class (when `data` is `None`).
+    pub n_per_class: usize,
+    /// Phantom in-plane size (rows = columns).
+    pub phantom_size: usize,
+    /// Phantom slice-count range.
+    pub phantom_slices: (usize, usize),
+    /// Seed of the phantoms, the split, the folds and the models.
+    pub seed: u64,
+    /// Fraction of subjects held out as the test split (stratified on label × contrast).
+    pub test_fraction: f64,
+    /// Folds of the stratified k-fold on the training subjects.
+    pub folds: usize,
+    /// Slice-cleaning hash threshold (Hamming distance, the seed's 5).
+    pub clean_threshold: f64,
+    /// Radius (mm) of the in-plane closing that brings juxtapleural lesions into the lung
+    /// mask used for features.
+    pub close_radius_mm: f64,
+    /// Slices per scan after resampling (the fixed-length input of slice models).
+    pub resample_slices: usize,
+    /// In-plane size after resampling.
+    pub resample_size: usize,
+    /// Side of the EDA mean/std images.
+    pub eda_size: usize,
+    /// Grid-search the SVM over the seed's C × gamma grid (else C = 10, gamma = scale).
+    pub grid: bool,
+    /// Boosting rounds of the trees.
+    pub gbdt_rounds: usize,
+    /// Samples per data set in the OTDD stage.
+    pub otdd_samples: usize,
+    /// Per-scan feature settings.
+    pub features: FeatureConfig,
+    /// Shard `(index, count)` of the preprocessing stage.
+    pub shard: (usize, usize),
+    /// What to run.
+    pub stage: Stage,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            name: "default".into(),
+            out: PathBuf::from("runs"),
+            data: None,
+            n_per_class: 30,
+            phantom_size: 192,
+            phantom_slices: (40, 120),
+            seed: 2021,
+            test_fraction: 0.3,
+            folds: 5,
+            clean_threshold: 5.0,
+            close_radius_mm: 12.0,
+            resample_slices: 32,
+            resample_size: 64,
+            eda_size: 128,
+            grid: true,
+            gbdt_rounds: 150,
+            otdd_samples: 600,
+            features: FeatureConfig::default(),
+            shard: (0, 1),
+            stage: Stage::All,
+            threads: 0,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Rejects settings that cannot work, naming the parameter.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name: &'static str, why: String| Err(Error::Config { name, why });
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            return bad(
+                "name",
+                format!("{:?} must be a non-empty folder name", self.name),
+            );
+        }
+        if self.data.is_none() && self.n_per_class < 4 {
+            return bad(
+                "n_per_class",
+                format!(
+                    "{} is too few to split and cross-validate (>= 4)",
+                    self.n_per_class
+                ),
+            );
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 0.9) {
+            return bad(
+                "test_fraction",
+                format!("{} must be in (0, 0.9)", self.test_fraction),
+            );
+        }
+        if self.folds < 2 {
+            return bad("folds", format!("{} must be >= 2", self.folds));
+        }
+        let (i, n) = self.shard;
+        if n == 0 || i >= n {
+            return bad("shard", format!("{i}/{n}: need 0 <= I < N"));
+        }
+        if self.resample_slices == 0 || self.resample_size < 8 || self.eda_size < 8 {
+            return bad("resample", "slices must be > 0 and sizes >= 8".into());
+        }
+        if self.phantom_size < 64 {
+            return bad(
+                "phantom_size",
+                format!("{} must be >= 64", self.phantom_size),
+            );
+        }
+        Ok(())
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> PathBuf {
+        self.out.join(&self.name)
+    }
+}

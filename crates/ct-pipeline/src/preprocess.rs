@@ -1,0 +1,487 @@
+//! Per-scan preprocessing: cleaning, lung segmentation, windowing, enhancement, contrast
+//! statistics, resampling and features. One scan in memory per worker.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use ct_core::{Contrast, Label, Scan, SliceStats, Volume, Window};
+use ct_enhance::{Clahe, ContrastStats, GrayGate, Interpolation};
+use ct_morph::lung::{LungParams, segment};
+use ct_morph::{MorphParams, PackedMask, Structure, binary_fill_holes};
+use ct_similarity::{Criterion, outlier_slices};
+use ndarray::{Array2, Array3, ArrayView3, Axis, s};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PipelineConfig;
+use crate::features::scan_features;
+use crate::{Error, Result};
+
+/// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
+pub const HU_HIST_LO: f64 = -1100.0;
+/// Bin width of the EDA HU histograms.
+pub const HU_HIST_STEP: f64 = 20.0;
+/// Number of EDA HU histogram bins.
+pub const HU_HIST_BINS: usize = 80;
+/// Slices per scan kept as small thumbnails for OTDD.
+pub const THUMB_SLICES: usize = 8;
+/// Side of those thumbnails.
+pub const THUMB_SIDE: usize = 16;
+
+/// Ground truth known for a scan (phantoms, or an index file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnownTruth {
+    /// Contrast group.
+    pub contrast: Option<Contrast>,
+    /// Out-of-place slice indices.
+    pub injected: Option<Vec<usize>>,
+    /// Reference lung mask, bit-packed in raster order (phantoms only; not serialised).
+    #[serde(skip)]
+    pub lung_bits: Option<Vec<u64>>,
+}
+
+/// What preprocessing learned about one scan (one row of the feature table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Subject id.
+    pub id: String,
+    /// Diagnosis, when known.
+    pub label: Option<Label>,
+    /// True contrast group, when known.
+    pub contrast: Option<Contrast>,
+    /// Slices as read.
+    pub n_slices: usize,
+    /// Voxel spacing `[z, y, x]` (mm).
+    pub spacing: [f64; 3],
+    /// Slices removed by the cleaning rule.
+    pub removed: Vec<usize>,
+    /// Truly out-of-place slices, when known.
+    pub injected: Option<Vec<usize>>,
+    /// Lung voxels found.
+    pub lung_voxels: u64,
+    /// Dice of the lung mask against the reference mask, when known.
+    pub lung_dice: Option<f64>,
+    /// Dice of the lesion-inclusive mask the features use ([`lesion_inclusive_mask`]).
+    pub lung_dice_closed: Option<f64>,
+    /// Radiomic features followed by the enhanced-image features (see [`feature_names`]).
+    pub features: Vec<f64>,
+    /// Contrast statistics of the lung-windowed scan (for the fitted gate).
+    pub contrast_stats: ContrastStats,
+    /// The seed's gray-gate count per slice (pixels equal to the slice maximum).
+    pub graygate_counts: Vec<usize>,
+    /// `THUMB_SLICES` lung-windowed slices of the lung box, `THUMB_SIDE`² each, in [0, 1].
+    pub thumbs: Vec<Vec<f32>>,
+    /// The same after CLAHE.
+    pub thumbs_enhanced: Vec<Vec<f32>>,
+    /// Seconds per step.
+    pub timings: BTreeMap<String, f64>,
+    /// Reading warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Names of the enhanced-image features appended to the radiomic ones.
+pub const ENHANCED_NAMES: [&str; 6] = [
+    "clahe_lung_mean",
+    "clahe_lung_std",
+    "clahe_lung_p10",
+    "clahe_lung_p50",
+    "clahe_lung_p90",
+    "clahe_lung_bright_frac",
+];
+
+/// All feature names of a [`ScanRecord`].
+pub fn feature_names(cfg: &PipelineConfig) -> Vec<String> {
+    let mut n = crate::features::feature_names(&cfg.features);
+    n.extend(ENHANCED_NAMES.iter().map(|s| s.to_string()));
+    n
+}
+
+/// Per-class and per-group accumulators of the EDA stage (mergeable across workers/shards).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Eda {
+    /// Mean/std images of lung-windowed slices resized to `eda_size²`, per class index.
+    pub slices: Vec<SliceStats>,
+    /// HU histogram per class index (all voxels).
+    pub hu_class: Vec<Vec<f64>>,
+    /// HU histogram per contrast group (`[high, low]`).
+    pub hu_contrast: Vec<Vec<f64>>,
+}
+
+impl Eda {
+    /// Empty accumulators.
+    pub fn new(size: usize) -> Eda {
+        Eda {
+            slices: (0..3).map(|_| SliceStats::new(size, size)).collect(),
+            hu_class: vec![vec![0.0; HU_HIST_BINS]; 3],
+            hu_contrast: vec![vec![0.0; HU_HIST_BINS]; 2],
+        }
+    }
+
+    /// Adds another accumulator.
+    pub fn merge(&mut self, o: &Eda) -> Result<()> {
+        for (a, b) in self.slices.iter_mut().zip(&o.slices) {
+            a.merge(b)?;
+        }
+        for (a, b) in self.hu_class.iter_mut().zip(&o.hu_class) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self.hu_contrast.iter_mut().zip(&o.hu_contrast) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        Ok(())
+    }
+}
+
+/// Everything kept about one scan: the record, its EDA contribution, and a preview picture
+/// (middle lung slice with the mask outline) for the report.
+pub struct Processed {
+    /// The feature-table row.
+    pub record: ScanRecord,
+    /// This scan's EDA accumulators.
+    pub eda: Eda,
+    /// PNG bytes of the preview.
+    pub preview: Option<Vec<u8>>,
+    /// PNG bytes of the same slice after CLAHE.
+    pub preview_enhanced: Option<Vec<u8>>,
+}
+
+fn hu_hist(v: ArrayView3<'_, i16>) -> Vec<f64> {
+    let mut h = vec![0.0; HU_HIST_BINS];
+    for &x in v.iter() {
+        let b = ((x as f64 - HU_HIST_LO) / HU_HIST_STEP).floor();
+        if b >= 0.0 && (b as usize) < HU_HIST_BINS {
+            h[b as usize] += 1.0;
+        }
+    }
+    h
+}
+
+/// Drops the slices listed in `removed` (sorted) from a volume.
+fn drop_slices<T: Clone>(v: &Volume<T>, removed: &[usize]) -> Result<Volume<T>> {
+    if removed.is_empty() {
+        return Ok(v.clone());
+    }
+    let keep: Vec<usize> = (0..v.n_slices())
+        .filter(|z| removed.binary_search(z).is_err())
+        .collect();
+    let data = v.data().select(Axis(0), &keep);
+    Ok(Volume::with_origin(data, v.spacing(), v.origin())?)
+}
+
+/// Packs a 0/1 mask into bits (raster order).
+pub fn pack_bits(mask: ArrayView3<'_, u8>) -> Vec<u64> {
+    let mut out = vec![0u64; mask.len().div_ceil(64)];
+    for (i, &m) in mask.iter().enumerate() {
+        if m != 0 {
+            out[i / 64] |= 1 << (i % 64);
+        }
+    }
+    out
+}
+
+fn dice_bits(a: &[u64], b: &[u64]) -> f64 {
+    let (mut inter, mut sa, mut sb) = (0u64, 0u64, 0u64);
+    for (x, y) in a.iter().zip(b) {
+        inter += (x & y).count_ones() as u64;
+        sa += x.count_ones() as u64;
+        sb += y.count_ones() as u64;
+    }
+    if sa + sb == 0 {
+        1.0
+    } else {
+        2.0 * inter as f64 / (sa + sb) as f64
+    }
+}
+
+fn thumbs(u8v: ArrayView3<'_, u8>, n: usize, side: usize) -> Result<Vec<Vec<f32>>> {
+    let z = u8v.len_of(Axis(0));
+    let picks: Vec<usize> = (0..n)
+        .map(|k| ((k as f64 + 0.5) * z as f64 / n as f64) as usize)
+        .collect();
+    let sel = u8v.select(Axis(0), &picks);
+    let small = ct_enhance::zoom(sel.view(), [n, side, side], Interpolation::Area)?;
+    Ok(small
+        .axis_iter(Axis(0))
+        .map(|s| s.iter().map(|&v| v as f32 / 255.0).collect())
+        .collect())
+}
+
+fn png_of(
+    slice: ndarray::ArrayView2<'_, u8>,
+    mask: Option<ndarray::ArrayView2<'_, u8>>,
+) -> Result<Vec<u8>> {
+    let img = match mask {
+        Some(m) => ct_report::image::overlay_outline(slice, m, [255, 80, 0])?,
+        None => ct_report::image::gray_u8(slice)?,
+    };
+    Ok(ct_report::image::png_bytes(&img)?)
+}
+
+/// The morphology recipe keeps air-like lung (below −400 HU): dense lesions that touch the
+/// pleura (COVID-19's subpleural ground glass, CAP's lobar consolidation) fall outside it.
+/// Radiomic features need them inside, so close the mask in-plane with a disk of
+/// `radius_mm` and fill holes slice by slice: concavities bitten out by juxtapleural lesions
+/// are restored, while the lung outline elsewhere is unchanged.
+pub fn lesion_inclusive_mask(mask: &Volume<u8>, radius_mm: f64) -> Result<Array3<u8>> {
+    let sp = mask.spacing();
+    let r = (radius_mm / sp.y.min(sp.x)).round().max(1.0) as i64;
+    let n = (2 * r + 1) as usize;
+    let disk = Array3::from_shape_fn((1, n, n), |(_, y, x)| {
+        let (dy, dx) = (y as i64 - r, x as i64 - r);
+        dy * dy + dx * dx <= r * r
+    });
+    let disk = Structure::from_mask(disk.into_dyn().view())?;
+    let closed = PackedMask::from_u8(mask.view())?
+        .close(&disk, &MorphParams::default())?
+        .to_bool();
+    let mut out = Array3::<u8>::zeros(closed.dim());
+    for (z, sl) in closed.axis_iter(Axis(0)).enumerate() {
+        let filled = binary_fill_holes(sl, None)?;
+        out.index_axis_mut(Axis(0), z)
+            .assign(&filled.mapv(u8::from));
+    }
+    Ok(out)
+}
+
+/// Runs every per-scan step on one scan.
+pub fn process_scan(scan: &Scan, truth: &KnownTruth, cfg: &PipelineConfig) -> Result<Processed> {
+    let mut timings = BTreeMap::new();
+    let mut tick = Instant::now();
+    let mut lap = |name: &str, timings: &mut BTreeMap<String, f64>| {
+        timings.insert(name.to_string(), tick.elapsed().as_secs_f64());
+        tick = Instant::now();
+    };
+    let raw = &scan.volume;
+    let n_slices = raw.n_slices();
+
+    // 1. Cleaning: the seed's neighbour rule on the average hash of lung-windowed slices.
+    let windowed = raw.window(Window::LUNG);
+    let removed = outlier_slices(windowed.view(), &Criterion::ahash(), cfg.clean_threshold)?.slices;
+    let hu = drop_slices(raw, &removed)?;
+    let windowed = drop_slices(&windowed, &removed)?;
+    lap("clean", &mut timings);
+
+    // 2. Lung segmentation (3-D morphology); Dice against the reference when known, which
+    //    is defined on the uncleaned geometry, so the removed slices count as background.
+    let seg = segment(&hu, &LungParams::default())?;
+    let lung_voxels: u64 = seg.component_voxels.iter().sum();
+    let lung = seg
+        .mask
+        .with_data(lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?)?;
+    let dice_of = |m: &Volume<u8>| {
+        truth.lung_bits.as_ref().map(|bits| {
+            let mut full = Array3::<u8>::zeros(raw.data().dim());
+            let kept = (0..n_slices).filter(|z| removed.binary_search(z).is_err());
+            for (k, z) in kept.enumerate() {
+                full.index_axis_mut(Axis(0), z)
+                    .assign(&m.data().index_axis(Axis(0), k));
+            }
+            dice_bits(&pack_bits(full.view()), bits)
+        })
+    };
+    let lung_dice = dice_of(&seg.mask);
+    let lung_dice_closed = dice_of(&lung);
+    lap("segment", &mut timings);
+
+    // 3. Radiomic features of the segmented lung.
+    let mut features = scan_features(
+        &scan.id,
+        hu.view(),
+        lung.view(),
+        hu.spacing(),
+        &cfg.features,
+    )?;
+    lap("features", &mut timings);
+
+    // 4. Contrast statistics and the seed's gray gate on the windowed scan.
+    let contrast_stats = ContrastStats::of_volume(&windowed)?;
+    let graygate_counts = GrayGate::counts(&windowed)?;
+    lap("gate", &mut timings);
+
+    // 5. Enhancement: CLAHE (the seed's clip 2.0, 8×8) on the lung box, then lung statistics.
+    let b = seg.bbox;
+    let boxed = windowed
+        .data()
+        .slice(s![
+            b.min[0]..=b.max[0],
+            b.min[1]..=b.max[1],
+            b.min[2]..=b.max[2]
+        ])
+        .to_owned();
+    let boxed_mask = lung
+        .data()
+        .slice(s![
+            b.min[0]..=b.max[0],
+            b.min[1]..=b.max[1],
+            b.min[2]..=b.max[2]
+        ])
+        .to_owned();
+    let boxed = Volume::new(boxed, hu.spacing())?;
+    let enhanced = if b.max[1] - b.min[1] >= 16 && b.max[2] - b.min[2] >= 16 {
+        Clahe::seed().apply_volume(&boxed)?
+    } else {
+        boxed.clone()
+    };
+    let mut vals: Vec<u8> = enhanced
+        .data()
+        .iter()
+        .zip(boxed_mask.iter())
+        .filter(|(_, m)| **m != 0)
+        .map(|(v, _)| *v)
+        .collect();
+    vals.sort_unstable();
+    let n = vals.len().max(1) as f64;
+    let mean = vals.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let std = (vals.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let q = |p: f64| {
+        vals.get(((vals.len().saturating_sub(1)) as f64 * p) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    let bright = vals.iter().filter(|&&v| v >= 160).count() as f64 / n;
+    features.extend([mean, std, q(0.1), q(0.5), q(0.9), bright]);
+    lap("enhance", &mut timings);
+
+    // 6. Resampling to the fixed-length slice-model input (kept small here; the CNN stage
+    //    consumes the same call) and OTDD thumbnails.
+    let _fixed = ct_enhance::resample_to_slices(&boxed, cfg.resample_slices, Interpolation::Linear)
+        .and_then(|v| {
+            ct_enhance::resize_slices(
+                &v,
+                (cfg.resample_size, cfg.resample_size),
+                Interpolation::Area,
+            )
+        })?;
+    let th = thumbs(boxed.view(), THUMB_SLICES, THUMB_SIDE)?;
+    let th_e = thumbs(enhanced.view(), THUMB_SLICES, THUMB_SIDE)?;
+    lap("resample", &mut timings);
+
+    // 7. EDA contributions.
+    let mut eda = Eda::new(cfg.eda_size);
+    if let Some(l) = scan.label {
+        let small = ct_enhance::resize_slices(
+            &windowed,
+            (cfg.eda_size, cfg.eda_size),
+            Interpolation::Area,
+        )?;
+        for sl in small.slices() {
+            eda.slices[l.index()].push(sl)?;
+        }
+        let h = hu_hist(hu.view());
+        eda.hu_class[l.index()] = h.clone();
+        if let Some(c) = truth.contrast {
+            eda.hu_contrast[(c == Contrast::Low) as usize] = h;
+        }
+    }
+    let mid = (b.min[0] + b.max[0]) / 2;
+    let preview = Some(png_of(windowed.slice(mid)?, Some(lung.slice(mid)?))?);
+    let preview_enhanced = Some(png_of(enhanced.slice(mid - b.min[0])?, None)?);
+    lap("eda", &mut timings);
+
+    Ok(Processed {
+        record: ScanRecord {
+            id: scan.id.clone(),
+            label: scan.label,
+            contrast: truth.contrast.or(scan.meta.contrast),
+            n_slices,
+            spacing: raw.spacing().to_array(),
+            removed,
+            injected: truth.injected.clone(),
+            lung_voxels,
+            lung_dice,
+            lung_dice_closed,
+            features,
+            contrast_stats,
+            graygate_counts,
+            thumbs: th,
+            thumbs_enhanced: th_e,
+            timings,
+            warnings: scan.meta.warnings.clone(),
+        },
+        eda,
+        preview,
+        preview_enhanced,
+    })
+}
+
+/// Precision and recall of the cleaning rule against known out-of-place slices.
+pub fn cleaning_scores(records: &[ScanRecord]) -> Option<(f64, f64, usize, usize)> {
+    let (mut tp, mut flagged, mut truth) = (0usize, 0usize, 0usize);
+    let mut any = false;
+    for r in records {
+        let Some(inj) = &r.injected else { continue };
+        any = true;
+        flagged += r.removed.len();
+        truth += inj.len();
+        tp += r.removed.iter().filter(|z| inj.contains(z)).count();
+    }
+    if !any {
+        return None;
+    }
+    let p = if flagged > 0 {
+        tp as f64 / flagged as f64
+    } else {
+        1.0
+    };
+    let rc = if truth > 0 {
+        tp as f64 / truth as f64
+    } else {
+        1.0
+    };
+    Some((p, rc, flagged, truth))
+}
+
+/// Matrix of the thumbnails of some records (rows: slices) and their class labels.
+pub fn thumb_matrix(records: &[&ScanRecord], enhanced: bool) -> (Array2<f64>, Vec<i64>) {
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for r in records {
+        let Some(l) = r.label else { continue };
+        for t in if enhanced {
+            &r.thumbs_enhanced
+        } else {
+            &r.thumbs
+        } {
+            rows.extend(t.iter().map(|&v| v as f64));
+            labels.push(l.index() as i64);
+        }
+    }
+    let d = THUMB_SIDE * THUMB_SIDE;
+    let n = labels.len();
+    (
+        Array2::from_shape_vec((n, d), rows).unwrap_or_else(|_| Array2::zeros((0, d))),
+        labels,
+    )
+}
+
+impl From<ct_morph::Error> for Error {
+    fn from(e: ct_morph::Error) -> Self {
+        Error::Stage {
+            stage: "segmentation",
+            message: e.to_string(),
+        }
+    }
+}
+impl From<ct_enhance::Error> for Error {
+    fn from(e: ct_enhance::Error) -> Self {
+        Error::Stage {
+            stage: "enhancement",
+            message: e.to_string(),
+        }
+    }
+}
+impl From<ct_similarity::Error> for Error {
+    fn from(e: ct_similarity::Error) -> Self {
+        Error::Stage {
+            stage: "cleaning",
+            message: e.to_string(),
+        }
+    }
+}
+impl From<ct_report::Error> for Error {
+    fn from(e: ct_report::Error) -> Self {
+        Error::Stage {
+            stage: "report",
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! The stages in order, the run folder and the summary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use ct_core::{Contrast, Label};
+use ct_io::dataset::Dataset;
+use ct_phantom::{CohortConfig, generate_scan};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{ClassifyOutput, classify};
+use crate::config::{PipelineConfig, Stage};
+use crate::preprocess::{Eda, KnownTruth, ScanRecord, pack_bits, process_scan, thumb_matrix};
+use crate::report::{Figures, write_report};
+use crate::{Error, Result};
+
+/// A scan that could not be read or processed (reported and skipped).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    /// Subject id.
+    pub id: String,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// The output of the preprocessing stage (one shard's part, or everything).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureTable {
+    /// Names of the feature columns.
+    pub feature_names: Vec<String>,
+    /// One row per processed scan.
+    pub records: Vec<ScanRecord>,
+    /// Scans that failed.
+    pub failures: Vec<Failure>,
+    /// EDA accumulators.
+    pub eda: Eda,
+    /// Data-set warnings (unknown folders, skipped files).
+    pub warnings: Vec<String>,
+}
+
+/// OTDD between two labelled slice sets.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtddSummary {
+    /// What was compared.
+    pub name: String,
+    /// The distance.
+    pub distance: f64,
+    /// Label-to-label W² (rows: classes of A).
+    pub label_distances: Vec<Vec<f64>>,
+    /// Samples on each side.
+    pub samples: (usize, usize),
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// What a finished run reports (also written as `metrics.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Scans processed.
+    pub n_scans: usize,
+    /// Scans that failed.
+    pub failures: Vec<Failure>,
+    /// Classification results (absent when the data had too few labels).
+    pub classification: Option<ClassifyOutput>,
+    /// Cleaning precision / recall against known injected slices.
+    pub cleaning: Option<(f64, f64, usize, usize)>,
+    /// Mean lung Dice per contrast group (`all`, `high`, `low`).
+    pub dice: BTreeMap<String, f64>,
+    /// OTDD results.
+    pub otdd: Vec<OtddSummary>,
+    /// Seconds per stage.
+    pub timings: BTreeMap<String, f64>,
+    /// Peak resident memory (MiB), from the kernel.
+    pub peak_rss_mib: Option<f64>,
+}
+
+fn bar(n: u64, msg: &'static str) -> ProgressBar {
+    let pb = ProgressBar::new(n);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{msg:>14} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_message(msg);
+    pb
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Stage {
+        stage: "json",
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(io_err(path))
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn class_folder(l: Label) -> &'static str {
+    match l {
+        Label::Normal => "Normal subjects",
+        Label::Cap => "CAP subjects",
+        Label::Covid => "COVID-19 subjects",
+    }
+}
+
+/// Generates this shard's phantom scans and writes them as DICOM in the COVID-CT-MD layout;
+/// returns the ground truth by id.
+fn write_phantoms(cfg: &PipelineConfig, dir: &Path) -> Result<BTreeMap<String, KnownTruth>> {
+    let pc = CohortConfig {
+        n_per_class: cfg.n_per_class,
+        seed: cfg.seed,
+        size: cfg.phantom_size,
+        slices: cfg.phantom_slices,
+        ..CohortConfig::default()
+    };
+    pc.validate().map_err(|e| Error::Stage {
+        stage: "phantoms",
+        message: e.to_string(),
+    })?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let (si, sn) = cfg.shard;
+    let mine: Vec<usize> = (0..pc.len()).filter(|i| i % sn == si).collect();
+    let pb = bar(mine.len() as u64, "phantoms");
+    let truths: Vec<(String, KnownTruth, serde_json::Value)> = mine
+        .par_iter()
+        .map(|&i| {
+            let ps = generate_scan(&pc, i).map_err(|e| Error::Stage {
+                stage: "phantoms",
+                message: e.to_string(),
+            })?;
+            let folder = dir.join(class_folder(ps.truth.label)).join(&ps.scan.id);
+            ct_io::dicom::write_series(&folder, &ps.scan).map_err(|e| Error::Stage {
+                stage: "writing DICOM",
+                message: e.to_string(),
+            })?;
+            let kt = KnownTruth {
+                contrast: Some(ps.truth.contrast),
+                injected: Some(ps.truth.injected.clone()),
+                lung_bits: Some(pack_bits(ps.truth.lung_mask.view())),
+            };
+            let json = serde_json::to_value(&ps.truth).unwrap_or(serde_json::Value::Null);
+            pb.inc(1);
+            Ok((ps.scan.id.clone(), kt, json))
+        })
+        .collect::<Result<_>>()?;
+    pb.finish();
+    let gt: BTreeMap<&str, &serde_json::Value> =
+        truths.iter().map(|(id, _, j)| (id.as_str(), j)).collect();
+    write_json(&dir.join("ground_truth.json"), &gt)?;
+    Ok(truths.into_iter().map(|(id, kt, _)| (id, kt)).collect())
+}
+
+/// Reads the data set and preprocesses every scan of this shard (one volume per worker).
+fn preprocess(
+    cfg: &PipelineConfig,
+    dir: &Path,
+    truths: &BTreeMap<String, KnownTruth>,
+    figures: &Mutex<Figures>,
+) -> Result<FeatureTable> {
+    let ds = Dataset::open(dir).map_err(|e| Error::Stage {
+        stage: "reading the data set",
+        message: e.to_string(),
+    })?;
+    let (si, sn) = cfg.shard;
+    // Phantom folders hold only this shard's scans already; real data sets are split here.
+    let entries: Vec<_> = ds
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| cfg.data.is_none() || i % sn == si)
+        .map(|(_, e)| e)
+        .collect();
+    let eda = Mutex::new(Eda::new(cfg.eda_size));
+    let pb = bar(entries.len() as u64, "preprocess");
+    let out: Vec<std::result::Result<ScanRecord, Failure>> = entries
+        .par_iter()
+        .map(|e| {
+            let fail = |error: String| Failure {
+                id: e.id.clone(),
+                path: e.path.clone(),
+                error,
+            };
+            let res = ds
+                .load(e)
+                .map_err(|err| fail(format!("read: {err}")))
+                .and_then(|mut scan| {
+                    let mut truth = truths.get(&scan.id).cloned().unwrap_or_default();
+                    if truth.contrast.is_none() {
+                        truth.contrast = e.contrast;
+                    }
+                    scan.meta.contrast = truth.contrast;
+                    process_scan(&scan, &truth, cfg).map_err(|err| fail(err.to_string()))
+                });
+            pb.inc(1);
+            let p = res?;
+            if let Ok(mut g) = eda.lock() {
+                let _ = g.merge(&p.eda);
+            }
+            if let Ok(mut f) = figures.lock() {
+                f.offer_preview(&p);
+            }
+            Ok(p.record)
+        })
+        .collect();
+    pb.finish();
+    let mut records = Vec::new();
+    let mut failures = Vec::new();
+    for r in out {
+        match r {
+            Ok(rec) => records.push(rec),
+            Err(f) => failures.push(f),
+        }
+    }
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(FeatureTable {
+        feature_names: crate::preprocess::feature_names(cfg),
+        records,
+        failures,
+        eda: eda.into_inner().unwrap_or_else(|p| p.into_inner()),
+        warnings: ds.warnings().to_vec(),
+    })
+}
+
+fn otdd_stage(records: &[ScanRecord], cfg: &PipelineConfig) -> Vec<OtddSummary> {
+    let mut out = Vec::new();
+    let params = otdd::OtddParams {
+        max_samples: Some(cfg.otdd_samples),
+        seed: cfg.seed,
+        ..otdd::OtddParams::default()
+    };
+    let mut run = |name: &str, a: &[&ScanRecord], ea: bool, b: &[&ScanRecord], eb: bool| {
+        let t = Instant::now();
+        let (xa, ya) = thumb_matrix(a, ea);
+        let (xb, yb) = thumb_matrix(b, eb);
+        let res = otdd::LabeledData::new(xa.view(), &ya)
+            .and_then(|da| otdd::LabeledData::new(xb.view(), &yb).map(|db| (da, db)))
+            .and_then(|(da, db)| otdd::otdd(&da, &db, &params));
+        match res {
+            Ok(r) => out.push(OtddSummary {
+                name: name.to_string(),
+                distance: r.distance,
+                label_distances: r
+                    .label_distances
+                    .outer_iter()
+                    .map(|row| row.to_vec())
+                    .collect(),
+                samples: (r.index_a.len(), r.index_b.len()),
+                seconds: t.elapsed().as_secs_f64(),
+            }),
+            Err(e) => eprintln!("OTDD {name}: skipped ({e})"),
+        }
+    };
+    let all: Vec<&ScanRecord> = records.iter().collect();
+    let high: Vec<&ScanRecord> = records
+        .iter()
+        .filter(|r| r.contrast == Some(Contrast::High))
+        .collect();
+    let low: Vec<&ScanRecord> = records
+        .iter()
+        .filter(|r| r.contrast == Some(Contrast::Low))
+        .collect();
+    if !high.is_empty() && !low.is_empty() {
+        run(
+            "high vs low contrast (lung-window slices)",
+            &high,
+            false,
+            &low,
+            false,
+        );
+    }
+    run("original vs CLAHE-enhanced slices", &all, false, &all, true);
+    out
+}
+
+/// Runs the pipeline as configured and returns its summary (also written to the run folder).
+pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
+    cfg.validate()?;
+    let run_dir = cfg.run_dir();
+    let fig_dir = run_dir.join("figures");
+    std::fs::create_dir_all(&fig_dir).map_err(io_err(&fig_dir))?;
+    write_json(&run_dir.join("config.json"), cfg)?;
+    let mut timings = BTreeMap::new();
+    let figures = Mutex::new(Figures::default());
+    let (si, sn) = cfg.shard;
+    let shard_dir = run_dir.join("shards");
+
+    let table = if cfg.stage == Stage::Merge {
+        merge_shards(&shard_dir, sn)?
+    } else {
+        // 1. Data.
+        let t = Instant::now();
+        let (dir, truths) = match &cfg.data {
+            Some(d) => (d.clone(), BTreeMap::new()),
+            None => {
+                let d = if sn > 1 {
+                    run_dir.join(format!("data-{si}-of-{sn}"))
+                } else {
+                    run_dir.join("data")
+                };
+                let truths = write_phantoms(cfg, &d)?;
+                (d, truths)
+            }
+        };
+        timings.insert("data".to_string(), t.elapsed().as_secs_f64());
+        // 2-4. Per-scan preprocessing.
+        let t = Instant::now();
+        let table = preprocess(cfg, &dir, &truths, &figures)?;
+        timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
+        if cfg.stage == Stage::Preprocess {
+            std::fs::create_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
+            write_json(
+                &shard_dir.join(format!("features-{si}-of-{sn}.json")),
+                &table,
+            )?;
+        }
+        table
+    };
+    write_features_csv(&run_dir.join("features.csv"), &table)?;
+    for f in &table.failures {
+        eprintln!("skipped {} ({}): {}", f.id, f.path.display(), f.error);
+    }
+    // Per-step sums over scans (CPU seconds spent in each per-scan step).
+    let mut steps: BTreeMap<String, f64> = BTreeMap::new();
+    for r in &table.records {
+        for (k, v) in &r.timings {
+            *steps.entry(format!("preprocess.{k}")).or_default() += v;
+        }
+    }
+    timings.extend(steps);
+    if cfg.stage == Stage::Preprocess {
+        return Ok(Summary {
+            run_dir,
+            n_scans: table.records.len(),
+            failures: table.failures,
+            classification: None,
+            cleaning: crate::preprocess::cleaning_scores(&table.records),
+            dice: dice_summary(&table.records),
+            otdd: Vec::new(),
+            timings,
+            peak_rss_mib: peak_rss_mib(),
+        });
+    }
+
+    // 5. OTDD.
+    let t = Instant::now();
+    let pb = ProgressBar::new_spinner();
+    pb.set_message("OTDD");
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    let otdd = otdd_stage(&table.records, cfg);
+    pb.finish_and_clear();
+    timings.insert("otdd".to_string(), t.elapsed().as_secs_f64());
+
+    // 6. Classification.
+    let t = Instant::now();
+    let pb = ProgressBar::new_spinner();
+    pb.set_message("classification (grid search, k-fold, test)");
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    let classification = match classify(&table.records, cfg) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("classification skipped: {e}");
+            None
+        }
+    };
+    pb.finish_and_clear();
+    timings.insert("classify".to_string(), t.elapsed().as_secs_f64());
+
+    let mut summary = Summary {
+        run_dir: run_dir.clone(),
+        n_scans: table.records.len(),
+        failures: table.failures.clone(),
+        classification,
+        cleaning: crate::preprocess::cleaning_scores(&table.records),
+        dice: dice_summary(&table.records),
+        otdd,
+        timings,
+        peak_rss_mib: None,
+    };
+
+    // 7. Report.
+    let t = Instant::now();
+    let figs = figures.into_inner().unwrap_or_else(|p| p.into_inner());
+    write_report(cfg, &table, &summary, &figs, &fig_dir)?;
+    summary
+        .timings
+        .insert("report".to_string(), t.elapsed().as_secs_f64());
+    summary.peak_rss_mib = peak_rss_mib();
+    write_json(&run_dir.join("metrics.json"), &metrics_json(&summary))?;
+    Ok(summary)
+}
+
+/// The feature table as CSV: `id,label,contrast,<features...>`.
+fn write_features_csv(path: &Path, t: &FeatureTable) -> Result<()> {
+    let mut out = String::from("id,label,contrast");
+    for n in &t.feature_names {
+        out.push(',');
+        out.push_str(n);
+    }
+    out.push('\n');
+    for r in &t.records {
+        out.push_str(&format!(
+            "{},{},{}",
+            r.id,
+            r.label.map_or("", Label::name),
+            r.contrast.map_or("", Contrast::name)
+        ));
+        for v in &r.features {
+            out.push_str(&format!(",{v}"));
+        }
+        out.push('\n');
+    }
+    std::fs::write(path, out).map_err(io_err(path))
+}
+
+fn dice_summary(records: &[ScanRecord]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let mut add = |name: &str, f: &dyn Fn(&ScanRecord) -> bool| {
+        let v: Vec<f64> = records
+            .iter()
+            .filter(|r| f(r))
+            .filter_map(|r| r.lung_dice)
+            .collect();
+        if !v.is_empty() {
+            out.insert(name.to_string(), v.iter().sum::<f64>() / v.len() as f64);
+        }
+    };
+    add("all", &|_| true);
+    add("high", &|r| r.contrast == Some(Contrast::High));
+    add("low", &|r| r.contrast == Some(Contrast::Low));
+    let closed: Vec<f64> = records.iter().filter_map(|r| r.lung_dice_closed).collect();
+    if !closed.is_empty() {
+        out.insert(
+            "all, lesion-inclusive mask".to_string(),
+            closed.iter().sum::<f64>() / closed.len() as f64,
+        );
+    }
+    out
+}
+
+fn merge_shards(dir: &Path, n: usize) -> Result<FeatureTable> {
+    let mut merged: Option<FeatureTable> = None;
+    for i in 0..n {
+        let p = dir.join(format!("features-{i}-of-{n}.json"));
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        let t: FeatureTable = serde_json::from_str(&text).map_err(|e| Error::Stage {
+            stage: "merging shards",
+            message: format!("{}: {e}", p.display()),
+        })?;
+        match &mut merged {
+            None => merged = Some(t),
+            Some(m) => {
+                if m.feature_names != t.feature_names {
+                    return Err(Error::Stage {
+                        stage: "merging shards",
+                        message: format!("{} has other feature columns", p.display()),
+                    });
+                }
+                m.records.extend(t.records);
+                m.failures.extend(t.failures);
+                m.eda.merge(&t.eda)?;
+                m.warnings.extend(t.warnings);
+            }
+        }
+    }
+    let mut m = merged.ok_or_else(|| Error::Config {
+        name: "shard",
+        why: "no shards to merge".into(),
+    })?;
+    m.records.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(m)
+}
+
+/// The `metrics.json` document.
+pub fn metrics_json(s: &Summary) -> serde_json::Value {
+    let mut by_contrast = serde_json::Map::new();
+    if let Some(c) = &s.classification {
+        for (g, rep) in &c.by_contrast {
+            by_contrast.insert(
+                g.clone(),
+                serde_json::json!({ "accuracy": rep.accuracy, "report": rep, "text": rep.to_string() }),
+            );
+        }
+    }
+    serde_json::json!({
+        "accuracy": s.classification.as_ref().map(|c| c.accuracy),
+        "roc_auc_ovr_macro": s.classification.as_ref().and_then(|c| c.roc_auc),
+        "cv": s.classification.as_ref().map(|c| serde_json::json!({"mean": c.cv_mean, "std": c.cv_std, "folds": c.cv_folds})),
+        "report": s.classification.as_ref().map(|c| serde_json::json!({"scores": c.report, "text": c.report.to_string()})),
+        "by_contrast": by_contrast,
+        "confusion": s.classification.as_ref().map(|c| &c.confusion),
+        "gate": s.classification.as_ref().and_then(|c| c.gate.as_ref()),
+        "models": s.classification.as_ref().map(|c| &c.models),
+        "cleaning": s.cleaning.map(|(p, r, f, t)| serde_json::json!({"precision": p, "recall": r, "flagged": f, "injected": t})),
+        "lung_dice": s.dice,
+        "otdd": s.otdd,
+        "n_scans": s.n_scans,
+        "failures": s.failures,
+        "timings_s": s.timings,
+        "peak_rss_mib": s.peak_rss_mib,
+    })
+}

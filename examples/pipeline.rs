@@ -1,0 +1,170 @@
+//! The main job: the end-to-end diagnosis pipeline.
+//!
+//! ```text
+//! cargo run --release --example pipeline                       # built-in phantom cohort
+//! cargo run --release --example pipeline -- --data DIR         # a real data set (COVID-CT-MD layout)
+//! cargo run --release --example pipeline -- --shard 0/4 --stage preprocess   # one shard
+//! cargo run --release --example pipeline -- --shard 0/4 --stage merge        # merge + classify + report
+//! ```
+//! Writes `runs/<name>/` (config.json, metrics.json, figures/, report.html) and prints a
+//! summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use ct_pipeline::{PipelineConfig, Stage};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StageArg {
+    All,
+    Preprocess,
+    Merge,
+}
+
+/// End-to-end chest-CT diagnosis (Normal / CAP / COVID-19) with EDA figures and an HTML report.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Real data set (COVID-CT-MD layout or root/<class>/<subject>/); default: phantoms.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run name (folder under --out).
+    #[arg(long, default_value = "default")]
+    name: String,
+    /// Parent folder of runs.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Phantom scans per class.
+    #[arg(long, default_value_t = PipelineConfig::default().n_per_class)]
+    n_per_class: usize,
+    /// Phantom slice size (rows = columns).
+    #[arg(long, default_value_t = PipelineConfig::default().phantom_size)]
+    size: usize,
+    /// Seed of phantoms, split, folds and models.
+    #[arg(long, default_value_t = PipelineConfig::default().seed)]
+    seed: u64,
+    /// Fraction of subjects held out for testing.
+    #[arg(long, default_value_t = PipelineConfig::default().test_fraction)]
+    test_fraction: f64,
+    /// Folds of the stratified k-fold.
+    #[arg(long, default_value_t = PipelineConfig::default().folds)]
+    folds: usize,
+    /// Skip the SVM grid search (C = 10, gamma = scale).
+    #[arg(long)]
+    no_grid: bool,
+    /// Shard of the preprocessing stage, as I/N.
+    #[arg(long, default_value = "0/1")]
+    shard: String,
+    /// Which stage to run.
+    #[arg(long, value_enum, default_value = "all")]
+    stage: StageArg,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("--shard {s:?}: expected I/N, e.g. 0/4"))?;
+    Ok((i.trim().parse()?, n.trim().parse()?))
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let cfg = PipelineConfig {
+        name: a.name,
+        out: a.out,
+        data: a.data,
+        n_per_class: a.n_per_class,
+        phantom_size: a.size,
+        seed: a.seed,
+        test_fraction: a.test_fraction,
+        folds: a.folds,
+        grid: !a.no_grid,
+        shard: parse_shard(&a.shard)?,
+        stage: match a.stage {
+            StageArg::All => Stage::All,
+            StageArg::Preprocess => Stage::Preprocess,
+            StageArg::Merge => Stage::Merge,
+        },
+        threads: a.threads,
+        ..PipelineConfig::default()
+    };
+    if cfg.threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.threads)
+            .build_global()?;
+    }
+    let t = Instant::now();
+    let s = ct_pipeline::run(&cfg)?;
+    println!("\n== covid-ct pipeline: {}", s.run_dir.display());
+    println!(
+        "scans processed: {}   skipped: {}",
+        s.n_scans,
+        s.failures.len()
+    );
+    for f in &s.failures {
+        println!("  skipped {}: {}", f.id, f.error);
+    }
+    if let Some((p, r, flagged, truth)) = s.cleaning {
+        println!(
+            "cleaning: removed {flagged} slices, {truth} truly out of place: precision {p:.3} recall {r:.3}"
+        );
+    }
+    for (k, v) in &s.dice {
+        println!("lung Dice ({k}): {v:.4}");
+    }
+    for o in &s.otdd {
+        println!("OTDD {}: {:.3} ({:.2} s)", o.name, o.distance, o.seconds);
+    }
+    if let Some(c) = &s.classification {
+        if let Some(g) = &c.gate {
+            println!(
+                "contrast gate: fitted {:?} test accuracy {:.3}; seed's gray gate {:.3}",
+                g.fitted.feature, g.fitted_test_accuracy, g.graygate_test_accuracy
+            );
+        }
+        println!(
+            "k-fold accuracy (training subjects): {:.3} ± {:.3}",
+            c.cv_mean, c.cv_std
+        );
+        println!(
+            "\nTest split, all subjects ({}):\n{}",
+            c.test_ids.len(),
+            c.report
+        );
+        for (g, r) in &c.by_contrast {
+            println!("{g} contrast:\n{r}");
+        }
+        println!("accuracy={:.4}", c.accuracy);
+    }
+    let stages: Vec<String> = s
+        .timings
+        .iter()
+        .filter(|(k, _)| !k.contains('.'))
+        .map(|(k, v)| format!("{k} {v:.1}s"))
+        .collect();
+    println!("stages: {}", stages.join(", "));
+    if let Some(m) = s.peak_rss_mib {
+        println!("peak memory: {m:.0} MiB");
+    }
+    println!(
+        "total: {:.1} s; report: {}",
+        t.elapsed().as_secs_f64(),
+        s.run_dir.join("report.html").display()
+    );
+    Ok(())
+}
