@@ -35,12 +35,22 @@ pub struct LungParams {
     /// A further component is kept only if it has at least this fraction of the largest one's
     /// voxels (rejects bowel gas and the trachea). Default 0.1.
     pub second_lung_min_fraction: f64,
+    /// In-plane closing of the kept lungs by `iterate_structure(cross2d, r)` (a diamond of
+    /// radius `r` voxels) before the hole filling: pulls in dense lesions and vessels that
+    /// bite into the lung border (consolidation, ground glass above `lung_max`). 0 = off.
+    /// Default 0.
+    pub border_closing_radius: usize,
     /// Fill holes in every slice (4-connected background). Default true.
     pub fill_holes_2d: bool,
     /// In-plane dilation of the final mask by this many 4-connected steps. Default 0.
     pub margin: usize,
     /// HU value written outside the mask in the cropped volume. Default −1024.
     pub background: i16,
+    /// Replicate the first/last slices along z before the closing and opening (and crop
+    /// after), so that scipy's `border_value = 0` does not erode the lungs' end slices when
+    /// the scan cuts through them. `false` reproduces the seed's scipy calls exactly.
+    /// Default true.
+    pub pad_z: bool,
 }
 
 impl Default for LungParams {
@@ -53,9 +63,11 @@ impl Default for LungParams {
             remove_border_air: true,
             max_lungs: 2,
             second_lung_min_fraction: 0.1,
+            border_closing_radius: 0,
             fill_holes_2d: true,
             margin: 0,
             background: -1024,
+            pad_z: true,
         }
     }
 }
@@ -129,6 +141,13 @@ pub fn segment(vol: &Volume<i16>, p: &LungParams) -> Result<LungSegmentation> {
     p.validate()?;
     let s6 = generate_binary_structure(3, 1)?;
     let mut m = PackedMask::threshold_open(vol.view(), p.lung_min, p.lung_max)?;
+    let pad = if p.pad_z {
+        p.closing_iterations + p.opening_radius
+    } else {
+        0
+    };
+    let nz = m.shape()[0];
+    m = m.pad_z_replicate(pad);
     if p.closing_iterations > 0 {
         m = m.close(&s6, &MorphParams::iterations(p.closing_iterations))?;
     }
@@ -138,6 +157,7 @@ pub fn segment(vol: &Volume<i16>, p: &LungParams) -> Result<LungSegmentation> {
             &MorphParams::default(),
         )?;
     }
+    m = m.slice_z(pad, pad + nz);
     let comps = Components::new(&m, &s6)?;
     let touch = if p.remove_border_air {
         comps.touching_border([false, true, true])
@@ -169,8 +189,12 @@ pub fn segment(vol: &Volume<i16>, p: &LungParams) -> Result<LungSegmentation> {
         .filter(|&l| sizes[l as usize - 1] as f64 >= p.second_lung_min_fraction * big)
         .collect();
     let component_voxels = keep.iter().map(|&l| sizes[l as usize - 1]).collect();
-    let mut mask = comps.select(|l| keep.contains(&l));
     let s4 = generate_binary_structure(2, 1)?;
+    let mut mask = comps.select(|l| keep.contains(&l));
+    if p.border_closing_radius > 0 {
+        let d = iterate_structure(&s4, p.border_closing_radius)?;
+        mask = mask.close(&d, &MorphParams::default())?;
+    }
     if p.fill_holes_2d {
         mask = mask.fill_holes(&s4)?;
     }

@@ -184,6 +184,37 @@ impl PackedMask {
         self.words.iter().all(|&w| w == 0)
     }
 
+    /// The mask with `k` copies of its first slice prepended and of its last slice appended
+    /// (replicate padding along z).
+    pub fn pad_z_replicate(&self, k: usize) -> PackedMask {
+        let [nz, ny, nx] = self.shape;
+        let plane = ny * self.wpr;
+        let mut words = Vec::with_capacity((nz + 2 * k) * plane);
+        for _ in 0..k {
+            words.extend_from_slice(&self.words[..plane]);
+        }
+        words.extend_from_slice(&self.words);
+        for _ in 0..k {
+            words.extend_from_slice(&self.words[(nz - 1) * plane..]);
+        }
+        PackedMask {
+            shape: [nz + 2 * k, ny, nx],
+            wpr: self.wpr,
+            words,
+        }
+    }
+
+    /// Slices `z0..z1` (a copy). Panics when the range is empty or out of bounds.
+    pub fn slice_z(&self, z0: usize, z1: usize) -> PackedMask {
+        assert!(z0 < z1 && z1 <= self.shape[0], "bad z range {z0}..{z1}");
+        let plane = self.shape[1] * self.wpr;
+        PackedMask {
+            shape: [z1 - z0, self.shape[1], self.shape[2]],
+            wpr: self.wpr,
+            words: self.words[z0 * plane..z1 * plane].to_vec(),
+        }
+    }
+
     /// Voxel-wise NOT.
     pub fn not(&self) -> PackedMask {
         let mut m = self.clone();
