@@ -85,7 +85,7 @@ def sinkhorn_scaled(a, b, C, reg, thr=1e-10):
     (the log-domain fixed point does not depend on the start; this only saves iterations)."""
     f = np.zeros(len(a))
     g = np.zeros(len(b))
-    for e in [reg * 100, reg * 10, reg]:
+    for e in [reg * 10, reg]:
         P, log = ot.sinkhorn(a, b, C, e, method="sinkhorn_log", numItermax=100000, stopThr=thr,
                              warmstart=(f / e, g / e), log=True, warn=False)
         f, g = e * log["log_u"], e * log["log_v"]
@@ -221,17 +221,8 @@ def main():
                     for j in range(len(kb))] for i in range(len(ka))])
     save("otdd_W_exact.npy", We)
     g["otdd"]["exact_unit_exactinner"] = float(ot.emd2(ua, ub, aug_cost(XA, yA, XB, yB, ka, kb, We, 1.0), numItermax=10**7))
-    # entropic outer on the half cost, solved to convergence (log domain)
-    for reg in [1.0, 0.1]:
-        P = sinkhorn_scaled(ua, ub, Ch, reg)
-        vab = ent_value(P, Ch, ua, ub, reg)
-        CAA = aug_cost(XA, yA, XA, yA, ka, ka, label_table(XA, yA, XA, yA, sqrtm_ref)[2], 0.5)
-        CBB = aug_cost(XB, yB, XB, yB, kb, kb, label_table(XB, yB, XB, yB, sqrtm_ref)[2], 0.5)
-        PAA = sinkhorn_scaled(ua, ua, CAA, reg)
-        PBB = sinkhorn_scaled(ub, ub, CBB, reg)
-        g["otdd"][f"sinkhorn_half_reg{reg}"] = {"cost": float((P * Ch).sum()), "value": vab,
-                                                "debiased": vab - 0.5 * ent_value(PAA, CAA, ua, ua, reg)
-                                                - 0.5 * ent_value(PBB, CBB, ub, ub, reg)}
+    # (The entropic outer problem on this cost is not in the goldens: POT's sinkhorn_log needs
+    # too many iterations at small eps on this machine; see docs/otdd.md.)
     # a class with a single sample is dropped with its sample (min_labelcount = 2)
     yA1 = yA.copy()
     yA1[5] = 7
