@@ -7,6 +7,10 @@
 //!   fractions, the hallmarks of COVID-19 and of bacterial pneumonia;
 //! * where the abnormal lung is: left/right (COVID-19 is typically bilateral, CAP often
 //!   one-sided), peripheral/central (COVID-19 GGO is subpleural), and along z;
+//! * lesion candidates ("blobs"): smoothed lung denser than −650 HU that survives an in-plane
+//!   opening with a 3 mm disk (vessels and airway walls are thin and drop out), counted as
+//!   connected components (multifocal disease) and split into ground glass / consolidation;
+//!   laterality, periphery and slice involvement are measured on them;
 //! * per-slice statistics (how many slices are involved, the worst slice);
 //! * texture (mean absolute gradient inside the lung, which also tracks noise and hence the
 //!   dose of the export).
@@ -15,7 +19,8 @@
 //! HU) does not push normal parenchyma into the GGO range voxel by voxel.
 
 use ct_core::Spacing;
-use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+use ct_morph::{Components, MorphParams, PackedMask, Structure, generate_binary_structure};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +41,11 @@ pub struct FeatureConfig {
     pub consolidation: (f64, f64),
     /// Depth (mm) from the lung border counted as peripheral (subpleural).
     pub peripheral_mm: f64,
+    /// Lesion candidates: smoothed lung voxels denser than this (HU)...
+    pub dense_min: f64,
+    /// ...that survive an in-plane opening with a disk of this radius (mm), which removes
+    /// vessels and bronchial walls (thin) and keeps opacities (blobs).
+    pub blob_radius_mm: f64,
     /// A slice is "involved" when this fraction of its lung is abnormal (GGO or consolidation).
     pub involved_slice_fraction: f64,
 }
@@ -50,11 +60,13 @@ impl Default for FeatureConfig {
             consolidation: (-100.0, 100.0),
             peripheral_mm: 10.0,
             involved_slice_fraction: 0.02,
+            dense_min: -650.0,
+            blob_radius_mm: 3.0,
         }
     }
 }
 
-const SCALAR_NAMES: [&str; 31] = [
+const SCALAR_NAMES: [&str; 37] = [
     "lung_volume_ml",
     "hu_mean",
     "hu_std",
@@ -86,6 +98,12 @@ const SCALAR_NAMES: [&str; 31] = [
     "ggo_to_consolidation",
     "gradient_mean",
     "gradient_ratio_abn",
+    "blob_frac",
+    "blob_ggo_frac",
+    "blob_cons_frac",
+    "blob_components_per_litre",
+    "blob_largest_share",
+    "blob_mean_hu",
 ];
 
 /// The names of the features [`scan_features`] returns, in order.
@@ -261,22 +279,61 @@ pub fn scan_features(
     let periph_px = (cfg.peripheral_mm / spacing.x.min(spacing.y)).max(1.0) as u32;
     let bins = cfg.hist_bins;
     let bw = (cfg.hist_hi - cfg.hist_lo) / bins as f64;
-    let is_abn = |v: f64| {
-        (v >= cfg.ggo.0 && v < cfg.ggo.1) || (v >= cfg.consolidation.0 && v < cfg.consolidation.1)
+    // Densities after the masked 3×3 smoothing, then lesion candidates ("blobs"): dense
+    // lung that survives an in-plane opening, so vessels and airway walls drop out.
+    let mut smoothed = Array3::<f32>::zeros(vs);
+    smoothed
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(z, mut out)| {
+            out.assign(&smooth(
+                hu.index_axis(Axis(0), z),
+                lung.index_axis(Axis(0), z),
+            ))
+        });
+    let dense = Array3::from_shape_fn(vs, |(z, y, x)| {
+        lung[[z, y, x]] != 0 && smoothed[[z, y, x]] as f64 > cfg.dense_min
+    });
+    let r = (cfg.blob_radius_mm / spacing.y.min(spacing.x))
+        .round()
+        .max(1.0) as i64;
+    let n = (2 * r + 1) as usize;
+    let disk = Array3::from_shape_fn((1, n, n), |(_, y, x)| {
+        let (dy, dx) = (y as i64 - r, x as i64 - r);
+        dy * dy + dx * dx <= r * r
+    });
+    let morph = |e: ct_morph::Error| Error::Stage {
+        stage: "features",
+        message: e.to_string(),
     };
+    let disk = Structure::from_mask(disk.into_dyn().view()).map_err(morph)?;
+    let blobs_packed = PackedMask::from_bool(dense.view())
+        .and_then(|m| m.open(&disk, &MorphParams::default()))
+        .map_err(morph)?;
+    let comps = Components::new(
+        &blobs_packed,
+        &generate_binary_structure(3, 1).map_err(morph)?,
+    )
+    .map_err(morph)?;
+    let sizes = comps.sizes();
+    let blobs = blobs_packed.to_bool();
 
-    // Per slice: (accumulator, lung voxels, abnormal voxels, ggo voxels, consolidation voxels).
-    let per_slice: Vec<(Acc, f64, f64, f64, f64)> = (0..vs.0)
+    // Per slice: (accumulator, lung voxels, abnormal voxels, ggo voxels, consolidation voxels,
+    // blob voxels in the GGO range, blob voxels denser, blob HU sum).
+    let per_slice: Vec<(Acc, f64, f64, f64, f64, f64, f64, f64)> = (0..vs.0)
         .into_par_iter()
         .map(|z| {
             let raw = hu.index_axis(Axis(0), z);
             let m = lung.index_axis(Axis(0), z);
+            let bl = blobs.index_axis(Axis(0), z);
             let mut acc = Acc::new(bins);
             let (mut nl, mut na, mut ng, mut nc) = (0.0, 0.0, 0.0, 0.0);
+            let (mut bg, mut bc, mut bh) = (0.0, 0.0, 0.0);
             if !m.iter().any(|&v| v != 0) {
-                return (acc, nl, na, ng, nc);
+                return (acc, nl, na, ng, nc, bg, bc, bh);
             }
-            let s = smooth(raw, m);
+            let s = smoothed.index_axis(Axis(0), z);
             let dist = border_distance(m);
             let (h, w) = m.dim();
             for y in 0..h {
@@ -311,8 +368,16 @@ pub fn scan_features(
                     }
                     let fi = (v.round() as i32).clamp(FINE_LO, FINE_HI) - FINE_LO;
                     acc.fine[fi as usize] += 1;
-                    let abn = is_abn(v);
+                    let abn = bl[[y, x]];
                     let a = abn as u8 as f64;
+                    if abn {
+                        bh += v;
+                        if v < cfg.ggo.1 {
+                            bg += 1.0;
+                        } else {
+                            bc += 1.0;
+                        }
+                    }
                     nl += 1.0;
                     na += a;
                     if v >= cfg.ggo.0 && v < cfg.ggo.1 {
@@ -347,7 +412,7 @@ pub fn scan_features(
                     }
                 }
             }
-            (acc, nl, na, ng, nc)
+            (acc, nl, na, ng, nc, bg, bc, bh)
         })
         .collect();
 
@@ -451,6 +516,24 @@ pub fn scan_features(
             0.0
         },
     ];
+    let bg: f64 = per_slice.iter().map(|p| p.5).sum();
+    let bc: f64 = per_slice.iter().map(|p| p.6).sum();
+    let bh: f64 = per_slice.iter().map(|p| p.7).sum();
+    let blob_n = bg + bc;
+    let litres = n * spacing.voxel_volume() / 1e6;
+    let largest = sizes.iter().copied().max().unwrap_or(0) as f64;
+    out.extend([
+        blob_n / n,
+        bg / n,
+        bc / n,
+        sizes.len() as f64 / litres.max(1e-6),
+        if blob_n > 0.0 { largest / blob_n } else { 0.0 },
+        if blob_n > 0.0 {
+            bh / blob_n
+        } else {
+            cfg.dense_min
+        },
+    ]);
     out.extend(acc.hist.iter().map(|c| c / n));
     debug_assert_eq!(out.len(), feature_names(cfg).len());
     Ok(out)
@@ -508,7 +591,8 @@ mod tests {
     #[test]
     fn laterality_and_ggo_are_seen() {
         let cfg = FeatureConfig::default();
-        let sp = Spacing::new(2.0, 0.5, 0.5).unwrap();
+        // 2 mm pixels: the 3 mm opening disk (radius 2 px) fits inside the 10×8 px lesions.
+        let sp = Spacing::new(2.0, 2.0, 2.0).unwrap();
         let (hu1, m1) = lungs(true, false);
         let one = scan_features("a", hu1.view(), m1.view(), sp, &cfg).unwrap();
         let (hu2, m2) = lungs(true, true);
@@ -522,6 +606,13 @@ mod tests {
         // Lesions touch only slices 1..5 of 0..6.
         assert!((get(&cfg, &both, "involved_slices_frac") - 4.0 / 6.0).abs() < 1e-9);
         assert!((get(&cfg, &both, "abn_z_centroid") - 0.5).abs() < 1e-9);
+        // Two lesions, one 3-D component each; the lesion HU is −500 (ground glass).
+        assert!(
+            get(&cfg, &both, "blob_components_per_litre")
+                > get(&cfg, &one, "blob_components_per_litre")
+        );
+        assert!(get(&cfg, &both, "blob_ggo_frac") > 0.0);
+        assert_eq!(get(&cfg, &both, "blob_cons_frac"), 0.0);
     }
 
     #[test]
