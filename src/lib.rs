@@ -17,6 +17,8 @@ pub use ct_similarity as similarity;
 pub use ct_enhance as enhance;
 /// SVM, gradient-boosted trees, voting, grid search, sklearn-identical metrics, gating.
 pub use ::ensemble;
+/// Optimal transport (exact, Sinkhorn, Gaussian W2) and the OT data-set distance (OTDD).
+pub use ::otdd;
 /// Binary morphology, connected components (scipy.ndimage semantics) and lung segmentation.
 pub use ct_morph as morph;
 /// The model zoo on Burn: ResNet, DenseNet-169, CSRNet, COVNet, ConvLSTM, U-Net, losses, PyTorch import.
