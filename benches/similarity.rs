@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use covid_ct::similarity::{Hashes, HashKind, SsimParams, hashes_volume, mse, psnr, ssim};
+use covid_ct::similarity::{HashKind, Hashes, SsimParams, hashes_volume, mse, psnr, ssim};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::{Array3, Axis};
 
@@ -27,7 +27,11 @@ fn read_npy_u8(path: &PathBuf) -> Option<(Vec<usize>, Vec<u8>)> {
         return None;
     }
     let shape = h.split("'shape':").nth(1)?.split(['(', ')']).nth(1)?;
-    let dims = shape.split(',').filter(|t| !t.trim().is_empty()).map(|t| t.trim().parse().ok()).collect::<Option<Vec<usize>>>()?;
+    let dims = shape
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().parse().ok())
+        .collect::<Option<Vec<usize>>>()?;
     Some((dims, b[10 + hlen..].to_vec()))
 }
 
@@ -36,33 +40,67 @@ fn volume() -> Array3<u8> {
         return Array3::from_shape_vec((d[0], d[1], d[2]), data).unwrap();
     }
     eprintln!("anchors missing: synthetic 64x512x512 stand-in");
-    Array3::from_shape_fn((64, 512, 512), |(z, y, x)| ((x * 7 + y * 13 + z * 3 + (x * y) % 97) % 256) as u8)
+    Array3::from_shape_fn((64, 512, 512), |(z, y, x)| {
+        ((x * 7 + y * 13 + z * 3 + (x * y) % 97) % 256) as u8
+    })
 }
 
 fn bench(c: &mut Criterion) {
     let vol = volume();
     let a = vol.index_axis(Axis(0), 32).to_owned();
     let b = vol.index_axis(Axis(0), 33).to_owned();
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("similarity");
     g.sample_size(20);
     let uni = SsimParams::default().with_data_range(255.0);
-    let gauss = SsimParams { gaussian_weights: true, ..Default::default() }.with_data_range(255.0);
+    let gauss = SsimParams {
+        gaussian_weights: true,
+        ..Default::default()
+    }
+    .with_data_range(255.0);
     let paper = SsimParams::gaussian().with_data_range(255.0);
-    for (name, p) in [("ssim_uniform7", &uni), ("ssim_gauss1.5", &gauss), ("ssim_gauss1.5_paper", &paper)] {
-        g.bench_function(name, |bb| one.install(|| bb.iter(|| ssim(black_box(a.view()), black_box(b.view()), p).unwrap())));
-        g.bench_function(format!("{name}_2t"), |bb| two.install(|| bb.iter(|| ssim(black_box(a.view()), black_box(b.view()), p).unwrap())));
+    for (name, p) in [
+        ("ssim_uniform7", &uni),
+        ("ssim_gauss1.5", &gauss),
+        ("ssim_gauss1.5_paper", &paper),
+    ] {
+        g.bench_function(name, |bb| {
+            one.install(|| bb.iter(|| ssim(black_box(a.view()), black_box(b.view()), p).unwrap()))
+        });
+        g.bench_function(format!("{name}_2t"), |bb| {
+            two.install(|| bb.iter(|| ssim(black_box(a.view()), black_box(b.view()), p).unwrap()))
+        });
     }
-    g.bench_function("psnr", |bb| one.install(|| bb.iter(|| psnr(black_box(a.view()), black_box(b.view()), Some(255.0)).unwrap())));
-    g.bench_function("mse", |bb| one.install(|| bb.iter(|| mse(black_box(a.view()), black_box(b.view())).unwrap())));
+    g.bench_function("psnr", |bb| {
+        one.install(|| {
+            bb.iter(|| psnr(black_box(a.view()), black_box(b.view()), Some(255.0)).unwrap())
+        })
+    });
+    g.bench_function("mse", |bb| {
+        one.install(|| bb.iter(|| mse(black_box(a.view()), black_box(b.view())).unwrap()))
+    });
     for kind in HashKind::ALL {
-        g.bench_function(kind.name(), |bb| one.install(|| bb.iter(|| kind.compute(black_box(a.view()), 8).unwrap())));
+        g.bench_function(kind.name(), |bb| {
+            one.install(|| bb.iter(|| kind.compute(black_box(a.view()), 8).unwrap()))
+        });
     }
-    g.bench_function("all4_one_slice", |bb| one.install(|| bb.iter(|| Hashes::of_grey(black_box(a.view()), 8).unwrap())));
+    g.bench_function("all4_one_slice", |bb| {
+        one.install(|| bb.iter(|| Hashes::of_grey(black_box(a.view()), 8).unwrap()))
+    });
     g.sample_size(10);
-    g.bench_function("all4_x64_slices", |bb| one.install(|| bb.iter(|| hashes_volume(black_box(vol.view()), 8).unwrap())));
-    g.bench_function("all4_x64_slices_2t", |bb| two.install(|| bb.iter(|| hashes_volume(black_box(vol.view()), 8).unwrap())));
+    g.bench_function("all4_x64_slices", |bb| {
+        one.install(|| bb.iter(|| hashes_volume(black_box(vol.view()), 8).unwrap()))
+    });
+    g.bench_function("all4_x64_slices_2t", |bb| {
+        two.install(|| bb.iter(|| hashes_volume(black_box(vol.view()), 8).unwrap()))
+    });
     g.finish();
 }
 

@@ -22,7 +22,9 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use covid_ct::core::Window;
 use covid_ct::phantom::{CohortConfig, generate_cohort};
-use covid_ct::similarity::{Criterion, HashKind, SsimParams, check_order, duplicate_scans, flag_outliers, hash_volume};
+use covid_ct::similarity::{
+    Criterion, HashKind, SsimParams, check_order, duplicate_scans, flag_outliers, hash_volume,
+};
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
@@ -72,7 +74,11 @@ fn parse_criterion(s: &str) -> Result<Criterion> {
         _ => {
             let split = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
             let kind: HashKind = s[..split].parse()?;
-            let hash_size = if split == s.len() { 8 } else { s[split..].parse().context("hash size")? };
+            let hash_size = if split == s.len() {
+                8
+            } else {
+                s[split..].parse().context("hash size")?
+            };
             Criterion::Hash { kind, hash_size }
         }
     })
@@ -81,7 +87,10 @@ fn parse_criterion(s: &str) -> Result<Criterion> {
 /// Recommended thresholds (from the phantom sweep in docs/ct-similarity.md).
 fn default_threshold(c: &Criterion) -> f64 {
     match c {
-        Criterion::Hash { kind: HashKind::Perceptual, hash_size: 8 } => 10.0,
+        Criterion::Hash {
+            kind: HashKind::Perceptual,
+            hash_size: 8,
+        } => 10.0,
         Criterion::Hash { hash_size: 8, .. } => 5.0,
         Criterion::Hash { hash_size, .. } => (*hash_size * *hash_size) as f64 / 8.0,
         Criterion::Ssim(_) => 0.7,
@@ -115,12 +124,26 @@ fn run(args: &Args) -> Result<()> {
     let crit = parse_criterion(&args.criterion)?;
     let t = args.threshold.unwrap_or_else(|| default_threshold(&crit));
     let scans: Vec<Named> = if let Some(n) = args.phantom {
-        let cfg = CohortConfig { n_per_class: n, seed: args.seed, size: args.size, ..CohortConfig::default() };
-        eprintln!("generating {} phantom scans ({}x{})...", cfg.len(), args.size, args.size);
+        let cfg = CohortConfig {
+            n_per_class: n,
+            seed: args.seed,
+            size: args.size,
+            ..CohortConfig::default()
+        };
+        eprintln!(
+            "generating {} phantom scans ({}x{})...",
+            cfg.len(),
+            args.size,
+            args.size
+        );
         let cohort = generate_cohort(&cfg)?;
         cohort
             .into_iter()
-            .map(|p| Named { id: p.scan.id.clone(), u8: window(p.scan.volume.view(), w), truth: Some(p.truth.injected) })
+            .map(|p| Named {
+                id: p.scan.id.clone(),
+                u8: window(p.scan.volume.view(), w),
+                truth: Some(p.truth.injected),
+            })
             .collect()
     } else {
         if args.scans.is_empty() {
@@ -129,8 +152,13 @@ fn run(args: &Args) -> Result<()> {
         args.scans
             .iter()
             .map(|p| {
-                let scan = covid_ct::io::read_volume(p).with_context(|| format!("reading scan {}", p.display()))?;
-                Ok(Named { id: p.display().to_string(), u8: window(scan.volume.view(), w), truth: None })
+                let scan = covid_ct::io::read_volume(p)
+                    .with_context(|| format!("reading scan {}", p.display()))?;
+                Ok(Named {
+                    id: p.display().to_string(),
+                    u8: window(scan.volume.view(), w),
+                    truth: None,
+                })
             })
             .collect::<Result<_>>()?
     };
@@ -141,7 +169,12 @@ fn run(args: &Args) -> Result<()> {
     for s in &scans {
         let scores = crit.neighbour_scores(s.u8.view())?;
         let flagged = flag_outliers(&scores, &crit, t);
-        let mut line = format!("{} slices={} out_of_place={:?}", s.id, s.u8.dim().0, flagged);
+        let mut line = format!(
+            "{} slices={} out_of_place={:?}",
+            s.id,
+            s.u8.dim().0,
+            flagged
+        );
         if let Some(truth) = &s.truth {
             line += &format!(" truth={truth:?}");
             tp += flagged.iter().filter(|z| truth.contains(z)).count();
@@ -149,7 +182,13 @@ fn run(args: &Args) -> Result<()> {
             fnn += truth.iter().filter(|z| !flagged.contains(z)).count();
         }
         if args.order {
-            let oc = check_order(s.u8.view(), &Criterion::Hash { kind: HashKind::Wavelet, hash_size: 8 })?;
+            let oc = check_order(
+                s.u8.view(),
+                &Criterion::Hash {
+                    kind: HashKind::Wavelet,
+                    hash_size: 8,
+                },
+            )?;
             line += &format!(" in_order={}", oc.in_order);
         }
         println!("{line}");
@@ -157,14 +196,29 @@ fn run(args: &Args) -> Result<()> {
     if args.phantom.is_some() {
         let p = tp as f64 / (tp + fp).max(1) as f64;
         let r = tp as f64 / (tp + fnn).max(1) as f64;
-        println!("criterion={} threshold={t} tp={tp} fp={fp} fn={fnn} precision={p:.3} recall={r:.3}", crit.name());
+        println!(
+            "criterion={} threshold={t} tp={tp} fp={fp} fn={fnn} precision={p:.3} recall={r:.3}",
+            crit.name()
+        );
     }
     if scans.len() > 1 {
-        let hashes: Vec<_> = scans.iter().map(|s| hash_volume(s.u8.view(), HashKind::Wavelet, 8)).collect::<Result<_, _>>()?;
+        let hashes: Vec<_> = scans
+            .iter()
+            .map(|s| hash_volume(s.u8.view(), HashKind::Wavelet, 8))
+            .collect::<Result<_, _>>()?;
         let dups = duplicate_scans(&hashes, args.dup_radius, 0.5)?;
-        println!("near-duplicate scans (whash8 radius {}, >= 50% of slices): {}", args.dup_radius, dups.len());
+        println!(
+            "near-duplicate scans (whash8 radius {}, >= 50% of slices): {}",
+            args.dup_radius,
+            dups.len()
+        );
         for d in dups {
-            println!("  {} ~ {} ({:.0}% of slices)", scans[d.a].id, scans[d.b].id, 100.0 * d.fraction);
+            println!(
+                "  {} ~ {} ({:.0}% of slices)",
+                scans[d.a].id,
+                scans[d.b].id,
+                100.0 * d.fraction
+            );
         }
     }
     Ok(())
@@ -181,15 +235,24 @@ fn sweep(scans: &[Named]) -> Result<()> {
         ("ssim-gauss", vec![0.3, 0.4, 0.5, 0.6, 0.7, 0.8]),
         ("psnr", vec![10.0, 12.0, 14.0, 15.0, 16.0, 18.0, 20.0]),
     ];
-    let injected: usize = scans.iter().map(|s| s.truth.as_ref().map_or(0, Vec::len)).sum();
+    let injected: usize = scans
+        .iter()
+        .map(|s| s.truth.as_ref().map_or(0, Vec::len))
+        .sum();
     let slices: usize = scans.iter().map(|s| s.u8.dim().0).sum();
-    println!("{} scans, {slices} slices, {injected} injected out-of-place slices\n", scans.len());
+    println!(
+        "{} scans, {slices} slices, {injected} injected out-of-place slices\n",
+        scans.len()
+    );
     println!("| criterion | threshold | TP | FP | FN | precision | recall | F1 |");
     println!("|---|---|---|---|---|---|---|---|");
     for (name, ts) in table {
         let crit = parse_criterion(name)?;
         let t0 = std::time::Instant::now();
-        let scores: Vec<Vec<f64>> = scans.par_iter().map(|s| crit.neighbour_scores(s.u8.view())).collect::<Result<_, _>>()?;
+        let scores: Vec<Vec<f64>> = scans
+            .par_iter()
+            .map(|s| crit.neighbour_scores(s.u8.view()))
+            .collect::<Result<_, _>>()?;
         let secs = t0.elapsed().as_secs_f64();
         for t in ts {
             let (mut tp, mut fp, mut fnn) = (0usize, 0usize, 0usize);
@@ -202,7 +265,11 @@ fn sweep(scans: &[Named]) -> Result<()> {
             }
             let p = tp as f64 / (tp + fp).max(1) as f64;
             let r = tp as f64 / (tp + fnn).max(1) as f64;
-            let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+            let f1 = if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            };
             println!("| {name} | {t} | {tp} | {fp} | {fnn} | {p:.3} | {r:.3} | {f1:.3} |");
         }
         eprintln!("{name}: neighbour scores of all scans in {secs:.2} s");

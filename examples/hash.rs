@@ -29,8 +29,16 @@ struct Args {
 fn run(args: &Args) -> Result<()> {
     for path in &args.images {
         let img = image::open(path).with_context(|| format!("reading image {}", path.display()))?;
-        let h = Hashes::of_image(&img, args.size).with_context(|| format!("hashing {}", path.display()))?;
-        println!("{} ahash={} phash={} dhash={} whash={}", path.display(), h.ahash, h.phash, h.dhash, h.whash);
+        let h = Hashes::of_image(&img, args.size)
+            .with_context(|| format!("hashing {}", path.display()))?;
+        println!(
+            "{} ahash={} phash={} dhash={} whash={}",
+            path.display(),
+            h.ahash,
+            h.phash,
+            h.dhash,
+            h.whash
+        );
     }
     Ok(())
 }

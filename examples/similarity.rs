@@ -46,17 +46,35 @@ fn load(path: &PathBuf) -> Result<Img> {
             let (w, h) = (b.width() as usize, b.height() as usize);
             Img::U16(Array2::from_shape_vec((h, w), b.into_raw())?)
         }
-        other => Img::U8(to_grey(&other).with_context(|| format!("converting {} to grey", path.display()))?),
+        other => Img::U8(
+            to_grey(&other).with_context(|| format!("converting {} to grey", path.display()))?,
+        ),
     })
 }
 
 fn run(args: &Args) -> Result<()> {
-    let mut p = if args.gaussian { SsimParams::gaussian() } else { SsimParams::default() };
+    let mut p = if args.gaussian {
+        SsimParams::gaussian()
+    } else {
+        SsimParams::default()
+    };
     p.data_range = args.data_range;
     let (s, ps, m) = match (load(&args.a)?, load(&args.b)?) {
-        (Img::U8(a), Img::U8(b)) => (ssim(a.view(), b.view(), &p)?, psnr(a.view(), b.view(), args.data_range)?, mse(a.view(), b.view())?),
-        (Img::U16(a), Img::U16(b)) => (ssim(a.view(), b.view(), &p)?, psnr(a.view(), b.view(), args.data_range)?, mse(a.view(), b.view())?),
-        _ => bail!("{} and {} have different bit depths (8 vs 16 bits)", args.a.display(), args.b.display()),
+        (Img::U8(a), Img::U8(b)) => (
+            ssim(a.view(), b.view(), &p)?,
+            psnr(a.view(), b.view(), args.data_range)?,
+            mse(a.view(), b.view())?,
+        ),
+        (Img::U16(a), Img::U16(b)) => (
+            ssim(a.view(), b.view(), &p)?,
+            psnr(a.view(), b.view(), args.data_range)?,
+            mse(a.view(), b.view())?,
+        ),
+        _ => bail!(
+            "{} and {} have different bit depths (8 vs 16 bits)",
+            args.a.display(),
+            args.b.display()
+        ),
     };
     println!("ssim={s:?} psnr={ps:?} mse={m:?}");
     Ok(())
