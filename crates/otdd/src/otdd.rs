@@ -488,7 +488,19 @@ pub fn otdd(a: &LabeledData<'_>, b: &LabeledData<'_>, params: &OtddParams) -> Re
     }
     let w_ab = label_distances(a, &sa, b, &sb, params)?;
     let pa = side(a, &sa, params, params.seed);
-    let pb = side(b, &sb, params, params.seed.wrapping_add(1));
+    // The same data set on both sides gets the same sub-sample (so a self-distance is 0 with
+    // the exact outer problem); different sets get independent streams.
+    let same = std::ptr::eq(a.x.as_ptr(), b.x.as_ptr()) && a.x.dim() == b.x.dim() && a.y == b.y;
+    let pb = side(
+        b,
+        &sb,
+        params,
+        if same {
+            params.seed
+        } else {
+            params.seed.wrapping_add(1)
+        },
+    );
     let (cost, value, coupling, n_iter, converged) =
         outer(&pa, &pb, &w_ab, params, params.return_coupling)?;
     let distance = if params.debiased {
