@@ -36,26 +36,39 @@ fn slice_u8() -> Array2<u8> {
     if let Some((d, data, _)) = read_npy(&anchors().join("data/slice512_u8.npy")) {
         return Array2::from_shape_vec((d[0], d[1]), data).unwrap();
     }
-    Array2::from_shape_fn((512, 512), |(y, x)| ((x * 7 + y * 13 + (x * y) % 97) % 256) as u8)
+    Array2::from_shape_fn((512, 512), |(y, x)| {
+        ((x * 7 + y * 13 + (x * y) % 97) % 256) as u8
+    })
 }
 
 fn vol_i16() -> Array3<i16> {
     if let Some((d, data, _)) = read_npy(&anchors().join("data/vol.npy")) {
-        let v: Vec<i16> = data.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        let v: Vec<i16> = data
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
         return Array3::from_shape_vec((d[0], d[1], d[2]), v).unwrap();
     }
-    Array3::from_shape_fn((64, 512, 512), |(z, y, x)| ((x * 3 + y * 5 + z * 7) % 2000) as i16 - 1000)
+    Array3::from_shape_fn((64, 512, 512), |(z, y, x)| {
+        ((x * 3 + y * 5 + z * 7) % 2000) as i16 - 1000
+    })
 }
 
 fn benches(c: &mut Criterion) {
     // Single thread, to compare with OpenCV's setNumThreads(1) and single-threaded scipy.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(1).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global();
     let img = slice_u8();
     let mut g = c.benchmark_group("enhance_512");
     g.sample_size(30);
-    g.bench_function("equalize_hist", |b| b.iter(|| equalize_hist(black_box(img.view())).unwrap()));
+    g.bench_function("equalize_hist", |b| {
+        b.iter(|| equalize_hist(black_box(img.view())).unwrap())
+    });
     let seed = Clahe::seed();
-    g.bench_function("clahe_2.0_8x8", |b| b.iter(|| seed.apply(black_box(img.view())).unwrap()));
+    g.bench_function("clahe_2.0_8x8", |b| {
+        b.iter(|| seed.apply(black_box(img.view())).unwrap())
+    });
     g.bench_function("he_then_clahe", |b| {
         b.iter(|| seed.apply_after_he(black_box(img.view())).unwrap())
     });
@@ -64,8 +77,15 @@ fn benches(c: &mut Criterion) {
     let vol = vol_i16();
     let mut g = c.benchmark_group("zoom_64x512x512_to_96x256x256");
     g.sample_size(10);
-    for m in [Interpolation::Nearest, Interpolation::Linear, Interpolation::Cubic, Interpolation::Lanczos3] {
-        g.bench_function(m.name(), |b| b.iter(|| zoom(black_box(vol.view()), [96, 256, 256], m).unwrap()));
+    for m in [
+        Interpolation::Nearest,
+        Interpolation::Linear,
+        Interpolation::Cubic,
+        Interpolation::Lanczos3,
+    ] {
+        g.bench_function(m.name(), |b| {
+            b.iter(|| zoom(black_box(vol.view()), [96, 256, 256], m).unwrap())
+        });
     }
     g.finish();
 }
@@ -76,7 +96,11 @@ fn cpu_ns() -> u64 {
     if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
         for e in dir.flatten() {
             if let Ok(s) = std::fs::read_to_string(e.path().join("schedstat")) {
-                t += s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                t += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -88,7 +112,9 @@ fn cpu_ns() -> u64 {
 /// machine shared by many jobs, wall time mostly measures waiting for a core; CPU time of
 /// single-threaded code does not.
 fn min_times() {
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(1).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global();
     fn t<R>(name: &str, samples: usize, mut f: impl FnMut() -> R) {
         let c = cpu_ns();
         black_box(f());
@@ -112,12 +138,23 @@ fn min_times() {
     }
     let img = slice_u8();
     let seed = Clahe::seed();
-    t("equalize_hist 512", 15, || equalize_hist(img.view()).unwrap());
+    t("equalize_hist 512", 15, || {
+        equalize_hist(img.view()).unwrap()
+    });
     t("clahe(2,8x8) 512", 15, || seed.apply(img.view()).unwrap());
-    t("he then clahe 512", 15, || seed.apply_after_he(img.view()).unwrap());
+    t("he then clahe 512", 15, || {
+        seed.apply_after_he(img.view()).unwrap()
+    });
     let vol = vol_i16();
-    for m in [Interpolation::Nearest, Interpolation::Linear, Interpolation::Cubic, Interpolation::Lanczos3] {
-        t(&format!("zoom {} -> 96x256x256", m.name()), 3, || zoom(vol.view(), [96, 256, 256], m).unwrap());
+    for m in [
+        Interpolation::Nearest,
+        Interpolation::Linear,
+        Interpolation::Cubic,
+        Interpolation::Lanczos3,
+    ] {
+        t(&format!("zoom {} -> 96x256x256", m.name()), 3, || {
+            zoom(vol.view(), [96, 256, 256], m).unwrap()
+        });
     }
 }
 

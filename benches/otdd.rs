@@ -11,8 +11,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::{Array1, Array2, Array3, Axis, s};
 use ndarray_npy::read_npy;
 use otdd::{
-    CostScale, EmdParams, LabeledData, OtddParams, OuterMethod, SinkhornMethod, SinkhornParams, emd, otdd as otdd_fn,
-    sinkhorn, sqeuclidean,
+    CostScale, EmdParams, LabeledData, OtddParams, OuterMethod, SinkhornMethod, SinkhornParams,
+    emd, otdd as otdd_fn, sinkhorn, sqeuclidean,
 };
 
 fn anchors() -> (Array2<f64>, Array2<f64>, Vec<i64>, Vec<i64>) {
@@ -29,7 +29,9 @@ fn anchors() -> (Array2<f64>, Array2<f64>, Vec<i64>, Vec<i64>) {
     eprintln!("anchors missing: using synthetic data of the same shape");
     let mut s = 1u64;
     let mut r = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     let a = Array2::from_shape_fn((2000, 64), |_| r() * 4.0);
@@ -42,7 +44,9 @@ fn anchors() -> (Array2<f64>, Array2<f64>, Vec<i64>, Vec<i64>) {
 fn ten_class(n: usize, shift: f64, seed: u64) -> (Array2<f64>, Vec<i64>) {
     let mut s = seed;
     let mut r = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     let y: Vec<i64> = (0..n).map(|i| (i % 10) as i64).collect();
@@ -58,28 +62,53 @@ fn bench(c: &mut Criterion) {
     let e = Array1::<f64>::zeros(0);
     let mut g = c.benchmark_group("otdd");
     g.sample_size(10);
-    g.bench_function("sqeuclid_cost_2000x2000x64", |b| b.iter(|| sqeuclidean(black_box(xa.view()), xb.view()).unwrap()));
+    g.bench_function("sqeuclid_cost_2000x2000x64", |b| {
+        b.iter(|| sqeuclidean(black_box(xa.view()), xb.view()).unwrap())
+    });
     let cm = sqeuclidean(xa.view(), xb.view()).unwrap();
     let cn = &cm / cm.iter().copied().fold(0.0, f64::max);
     let pot = SinkhornParams::pot(SinkhornMethod::Knopp);
-    g.bench_function("sinkhorn_2000_knopp", |b| b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &pot).unwrap()));
+    g.bench_function("sinkhorn_2000_knopp", |b| {
+        b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &pot).unwrap())
+    });
     let stab = SinkhornParams::pot(SinkhornMethod::Stabilized);
     g.bench_function("sinkhorn_2000_stabilized", |b| {
         b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &stab).unwrap())
     });
     let c5 = cm.slice(s![..500, ..500]).to_owned();
-    g.bench_function("emd2_500", |b| b.iter(|| emd(e.view(), e.view(), black_box(c5.view()), &EmdParams::default()).unwrap()));
+    g.bench_function("emd2_500", |b| {
+        b.iter(|| {
+            emd(
+                e.view(),
+                e.view(),
+                black_box(c5.view()),
+                &EmdParams::default(),
+            )
+            .unwrap()
+        })
+    });
     let (a5, b5) = (
         LabeledData::new(xa.slice(s![..500, ..]), &ya[..500]).unwrap(),
         LabeledData::new(xb.slice(s![..500, ..]), &yb[..500]).unwrap(),
     );
-    let pe = OtddParams { outer: OuterMethod::Exact, scale: CostScale::Unit, ..OtddParams::default() };
-    g.bench_function("otdd_exact_500", |b| b.iter(|| otdd_fn(black_box(&a5), &b5, &pe).unwrap()));
+    let pe = OtddParams {
+        outer: OuterMethod::Exact,
+        scale: CostScale::Unit,
+        ..OtddParams::default()
+    };
+    g.bench_function("otdd_exact_500", |b| {
+        b.iter(|| otdd_fn(black_box(&a5), &b5, &pe).unwrap())
+    });
     let (x1, y1) = ten_class(5000, 0.0, 1);
     let (x2, y2) = ten_class(5000, 0.3, 2);
-    let (d1, d2) = (LabeledData::new(x1.view(), &y1).unwrap(), LabeledData::new(x2.view(), &y2).unwrap());
+    let (d1, d2) = (
+        LabeledData::new(x1.view(), &y1).unwrap(),
+        LabeledData::new(x2.view(), &y2).unwrap(),
+    );
     let ps = OtddParams::default();
-    g.bench_function("otdd_sinkhorn_5000x64_10class", |b| b.iter(|| otdd_fn(black_box(&d1), &d2, &ps).unwrap()));
+    g.bench_function("otdd_sinkhorn_5000x64_10class", |b| {
+        b.iter(|| otdd_fn(black_box(&d1), &d2, &ps).unwrap())
+    });
     g.finish();
 }
 

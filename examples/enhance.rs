@@ -47,13 +47,21 @@ fn parse_tiles(s: &str) -> Result<(usize, usize)> {
     let (a, b) = s
         .split_once(['x', 'X'])
         .with_context(|| format!("--tiles {s:?}: expected COLSxROWS, e.g. 8x8"))?;
-    let tx = a.trim().parse().with_context(|| format!("--tiles {s:?}: bad column count"))?;
-    let ty = b.trim().parse().with_context(|| format!("--tiles {s:?}: bad row count"))?;
+    let tx = a
+        .trim()
+        .parse()
+        .with_context(|| format!("--tiles {s:?}: bad column count"))?;
+    let ty = b
+        .trim()
+        .parse()
+        .with_context(|| format!("--tiles {s:?}: bad row count"))?;
     Ok((tx, ty))
 }
 
 fn is_npy(p: &str) -> bool {
-    Path::new(p).extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    Path::new(p)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// Reads a 2-D uint8 .npy (version 1/2/3 header, C or Fortran order).
@@ -68,7 +76,10 @@ fn read_npy_u8(path: &str) -> Result<Array2<u8>> {
         if bytes.len() < 12 {
             bail!("{path}: truncated .npy header");
         }
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(bytes.get(start..start + hlen).context("truncated header")?)?;
     let descr_ok = header.contains("'|u1'") || header.contains("'u1'") || header.contains("'<u1'");
@@ -95,7 +106,9 @@ fn read_npy_u8(path: &str) -> Result<Array2<u8>> {
         bail!("{path}: {} data bytes for shape {dims:?}", data.len());
     }
     Ok(if fortran {
-        Array2::from_shape_vec((dims[1], dims[0]), data)?.reversed_axes().to_owned()
+        Array2::from_shape_vec((dims[1], dims[0]), data)?
+            .reversed_axes()
+            .to_owned()
     } else {
         Array2::from_shape_vec((dims[0], dims[1]), data)?
     })

@@ -77,7 +77,10 @@ fn read_mask(path: &Path) -> Result<(ArrayD<bool>, Dtype)> {
         bail!("{}: mask must be u8 or bool (header {h})", path.display());
     };
     if h.contains("'fortran_order': True") {
-        bail!("{}: Fortran-ordered arrays are not supported", path.display());
+        bail!(
+            "{}: Fortran-ordered arrays are not supported",
+            path.display()
+        );
     }
     let shape = h
         .split("'shape':")
@@ -90,12 +93,19 @@ fn read_mask(path: &Path) -> Result<(ArrayD<bool>, Dtype)> {
         .map(|t| t.trim().parse())
         .collect::<std::result::Result<_, _>>()?;
     if !(2..=3).contains(&dims.len()) {
-        bail!("{}: expected a 2-D or 3-D mask, got shape {dims:?}", path.display());
+        bail!(
+            "{}: expected a 2-D or 3-D mask, got shape {dims:?}",
+            path.display()
+        );
     }
     let data = &b[start + hlen..];
     let n: usize = dims.iter().product();
     if data.len() < n {
-        bail!("{}: truncated data ({} of {n} bytes)", path.display(), data.len());
+        bail!(
+            "{}: truncated data ({} of {n} bytes)",
+            path.display(),
+            data.len()
+        );
     }
     let a = ArrayD::from_shape_vec(IxDyn(&dims), data[..n].iter().map(|&v| v != 0).collect())?;
     Ok((a, dtype))
@@ -104,7 +114,14 @@ fn read_mask(path: &Path) -> Result<(ArrayD<bool>, Dtype)> {
 fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<()> {
     let sh = match shape.len() {
         1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {sh}, }}");
     while (10 + h.len() + 1) % 64 != 0 {
@@ -146,7 +163,11 @@ fn run(a: &Args) -> Result<()> {
     let descr = if dtype == Dtype::Bool { "|b1" } else { "|u1" };
     let bytes: Vec<u8> = out.iter().map(|&b| b as u8).collect();
     write_npy(&a.output, descr, &shape, &bytes)?;
-    println!("voxels_in={} voxels_out={}", mask.iter().filter(|&&b| b).count(), bytes.iter().filter(|&&b| b != 0).count());
+    println!(
+        "voxels_in={} voxels_out={}",
+        mask.iter().filter(|&&b| b).count(),
+        bytes.iter().filter(|&&b| b != 0).count()
+    );
     Ok(())
 }
 

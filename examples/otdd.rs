@@ -40,7 +40,9 @@ enum Scale {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "Optimal Transport Dataset Distance (Alvarez-Melis & Fusi 2020) between .npy data sets")]
+#[command(
+    about = "Optimal Transport Dataset Distance (Alvarez-Melis & Fusi 2020) between .npy data sets"
+)]
 struct Args {
     /// X.npy y.npy pairs: A_X A_y B_X B_y [C_X C_y ...]
     #[arg(required = true, num_args = 4..)]
@@ -91,11 +93,21 @@ fn read_x(path: &Path) -> Result<Array2<f64>> {
         a
     } else {
         read_npy::<_, ArrayD<f32>>(path)
-            .with_context(|| format!("{}: expected a float32 or float64 .npy array", path.display()))?
+            .with_context(|| {
+                format!(
+                    "{}: expected a float32 or float64 .npy array",
+                    path.display()
+                )
+            })?
             .mapv(f64::from)
     };
     let nd = x.ndim();
-    x.into_dimensionality::<Ix2>().with_context(|| format!("{}: expected n×d features, got {nd} dimensions", path.display()))
+    x.into_dimensionality::<Ix2>().with_context(|| {
+        format!(
+            "{}: expected n×d features, got {nd} dimensions",
+            path.display()
+        )
+    })
 }
 
 fn read_y(path: &Path) -> Result<Vec<i64>> {
@@ -115,8 +127,18 @@ fn read_y(path: &Path) -> Result<Vec<i64>> {
 
 /// Maps t in [0, 1] to a perceptual colour ramp (dark blue → teal → yellow, viridis-like).
 fn ramp(t: f64) -> [u8; 3] {
-    const STOPS: [[f64; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * 4.0;
+    const STOPS: [[f64; 3]; 5] = [
+        [68.0, 1.0, 84.0],
+        [59.0, 82.0, 139.0],
+        [33.0, 145.0, 140.0],
+        [94.0, 201.0, 98.0],
+        [253.0, 231.0, 37.0],
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * 4.0;
     let k = (t.floor() as usize).min(3);
     let f = t - k as f64;
     let c = |i: usize| (STOPS[k][i] + f * (STOPS[k + 1][i] - STOPS[k][i])).round() as u8;
@@ -141,9 +163,12 @@ fn heatmap(m: &Array2<f64>, path: &Path) -> Result<()> {
     let span = if hi > lo { hi - lo } else { 1.0 };
     let cell = (512 / h.max(w)).clamp(1, 64) as u32;
     let img = image::RgbImage::from_fn(w as u32 * cell, h as u32 * cell, |x, y| {
-        image::Rgb(ramp((small[[(y / cell) as usize, (x / cell) as usize]] - lo) / span))
+        image::Rgb(ramp(
+            (small[[(y / cell) as usize, (x / cell) as usize]] - lo) / span,
+        ))
     });
-    img.save(path).with_context(|| format!("writing {}", path.display()))
+    img.save(path)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn main() -> Result<()> {
@@ -188,7 +213,9 @@ fn main() -> Result<()> {
         .iter()
         .zip(&ys)
         .zip(args.files.chunks(2))
-        .map(|((x, y), p)| LabeledData::new(x.view(), y).with_context(|| format!("data set {}", p[0].display())))
+        .map(|((x, y), p)| {
+            LabeledData::new(x.view(), y).with_context(|| format!("data set {}", p[0].display()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let t0 = std::time::Instant::now();
     if sets.len() > 2 {
@@ -201,7 +228,10 @@ fn main() -> Result<()> {
         }
         if let Some(p) = &args.json {
             let rows: Vec<Vec<f64>> = m.rows().into_iter().map(|r| r.to_vec()).collect();
-            std::fs::write(p, serde_json::to_string_pretty(&serde_json::json!({ "matrix": rows }))?)?;
+            std::fs::write(
+                p,
+                serde_json::to_string_pretty(&serde_json::json!({ "matrix": rows }))?,
+            )?;
         }
         eprintln!("time={:.3}s", t0.elapsed().as_secs_f64());
         return Ok(());
@@ -222,7 +252,9 @@ fn main() -> Result<()> {
         heatmap(&r.label_distances, p)?;
     }
     if let Some(p) = &args.coupling_heatmap {
-        let Some(c) = &r.coupling else { bail!("the coupling is not stored for this problem size (online Sinkhorn)") };
+        let Some(c) = &r.coupling else {
+            bail!("the coupling is not stored for this problem size (online Sinkhorn)")
+        };
         // sort rows and columns by class so the block structure shows
         let mut ia: Vec<usize> = (0..r.index_a.len()).collect();
         ia.sort_by_key(|&k| ys[0][r.index_a[k]]);
@@ -232,7 +264,12 @@ fn main() -> Result<()> {
         heatmap(&sorted, p)?;
     }
     if let Some(p) = &args.json {
-        let w: Vec<Vec<f64>> = r.label_distances.rows().into_iter().map(|x| x.to_vec()).collect();
+        let w: Vec<Vec<f64>> = r
+            .label_distances
+            .rows()
+            .into_iter()
+            .map(|x| x.to_vec())
+            .collect();
         let j = serde_json::json!({
             "distance": r.distance, "label_distances": w, "classes_a": r.classes_a,
             "classes_b": r.classes_b, "outer_iterations": r.n_iter, "converged": r.converged,

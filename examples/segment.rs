@@ -43,7 +43,11 @@ fn overlay(vol: &Volume<i16>, mask: &Volume<u8>, z0: usize, z1: usize, path: &Pa
     let rows = tiles.div_ceil(cols);
     let mut img = RgbImage::new((cols * nx) as u32, (rows * ny) as u32);
     for t in 0..tiles {
-        let z = if tiles == 1 { z0 } else { z0 + t * (z1 - z0) / (tiles - 1) };
+        let z = if tiles == 1 {
+            z0
+        } else {
+            z0 + t * (z1 - z0) / (tiles - 1)
+        };
         let (ox, oy) = ((t % cols) * nx, (t / cols) * ny);
         let m = mask.slice(z)?;
         let v = vol.slice(z)?;
@@ -60,12 +64,17 @@ fn overlay(vol: &Volume<i16>, mask: &Volume<u8>, z0: usize, z1: usize, path: &Pa
                         || m[[y + 1, x]] == 0
                         || m[[y, x - 1]] == 0
                         || m[[y, x + 1]] == 0);
-                let px = if edge { Rgb([255, 0, 0]) } else { Rgb([g, g, g]) };
+                let px = if edge {
+                    Rgb([255, 0, 0])
+                } else {
+                    Rgb([g, g, g])
+                };
                 img.put_pixel((ox + x) as u32, (oy + y) as u32, px);
             }
         }
     }
-    img.save(path).with_context(|| format!("writing {}", path.display()))
+    img.save(path)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn run(a: &Args) -> Result<()> {
@@ -86,7 +95,10 @@ fn run(a: &Args) -> Result<()> {
     } else if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         covid_ct::io::nifti::write(&a.output, &seg.mask)?;
     } else {
-        bail!("{}: output must end in .npy, .nii or .nii.gz", a.output.display());
+        bail!(
+            "{}: output must end in .npy, .nii or .nii.gz",
+            a.output.display()
+        );
     }
     let voxels = seg.mask.data().iter().filter(|&&v| v != 0).count();
     let ml = voxels as f64 * scan.volume.spacing().voxel_volume() / 1000.0;
@@ -98,7 +110,13 @@ fn run(a: &Args) -> Result<()> {
         seg.bbox.max
     );
     if let Some(png) = &a.overlay {
-        overlay(&scan.volume, &seg.mask, seg.bbox.min[0], seg.bbox.max[0], png)?;
+        overlay(
+            &scan.volume,
+            &seg.mask,
+            seg.bbox.min[0],
+            seg.bbox.max[0],
+            png,
+        )?;
     }
     Ok(())
 }

@@ -32,7 +32,10 @@ fn assert_logits(name: &str, got: Tensor<2>) {
         .iter()
         .zip(want.iter())
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    eprintln!("{name}: max |burn - torch| = {err:.2e}, relative to max |logit| {:.2e}", err / scale);
+    eprintln!(
+        "{name}: max |burn - torch| = {err:.2e}, relative to max |logit| {:.2e}",
+        err / scale
+    );
     assert!(
         err <= 1e-4 * scale + 1e-5,
         "{name}: max |burn - torch| = {err:e}, scale {scale}\nburn  {got:?}\ntorch {want:?}"

@@ -257,7 +257,7 @@ pub fn write_report(
     {
         let s = rep.section("Cleaning: out-of-place slices");
         s.text(&format!(
-            "The seed's rule: a slice is removed when the Hamming distance of its average hash (8×8) to both neighbours exceeds {}.",
+            "The seed's rule: a slice is removed when the Hamming distance of its perceptual hash (8×8 DCT, imagehash-exact) to both neighbours exceeds {}.",
             cfg.clean_threshold
         ));
         if let Some((p, r, f, t)) = summary.cleaning {
