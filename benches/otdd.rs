@@ -1,7 +1,7 @@
 //! OT/OTDD kernels on the shared anchor inputs (/tmp/anchors/data/feats.npy, labels.npy; see
 //! /work/shared/anchors/README.md). Falls back to seeded random data of the same shape when the
 //! anchors are absent. Compare with POT in the same session:
-//! `python3 tools/otdd/bench_pot.py` (docs/bench-otdd.md).
+//! `python3 tools/otdd/bench_pot.py` (docs/benchmarks.md (otdd section)).
 //!
 //! cargo bench --bench otdd -- --warm-up-time 1 --measurement-time 3
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Same-session reference timings for docs/bench-ensemble.md.
+"""Same-session reference timings for docs/benchmarks.md (ensemble section).
 
 Writes the benchmark inputs (make_classification, 1000 × 512, 3 classes, seed 0) to
 $ENSEMBLE_BENCH_DATA (default /tmp/ensemble-bench) as x.npy / y.npy, then times

@@ -1,4 +1,4 @@
-"""Same-session POT timings for docs/bench-otdd.md (single-threaded BLAS).
+"""Same-session POT timings for docs/benchmarks.md (otdd section) (single-threaded BLAS).
 
 Usage: ANCHORS_WORK=/tmp/anchors python3 tools/otdd/bench_pot.py [--only cost,sinkhorn,emd,otdd] [--runs N]
 Prints min and median milliseconds per kernel, on the shared anchor inputs.

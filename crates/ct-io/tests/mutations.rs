@@ -84,7 +84,7 @@ fn dicom_reader_never_panics_on_mutated_files() {
     dicom_mutations(cases());
 }
 
-/// The long run reported in docs/bench-ct-io.md:
+/// The long run reported in docs/benchmarks.md (ct-io section):
 /// `cargo test --release -p ct-io --test mutations -- --ignored --nocapture`.
 #[test]
 #[ignore]
