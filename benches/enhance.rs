@@ -108,7 +108,7 @@ fn cpu_ns() -> u64 {
 }
 
 /// `CT_ENHANCE_MIN_TIMES=1`: min/median **CPU time** per call over batches (each batch
-/// >= 30 ms of CPU), the same statistic as `tools/ct-enhance/bench_python.py`. On a
+/// at least 30 ms of CPU), the same statistic as `tools/ct-enhance/bench_python.py`. On a
 /// machine shared by many jobs, wall time mostly measures waiting for a core; CPU time of
 /// single-threaded code does not.
 fn min_times() {

@@ -54,6 +54,10 @@ struct Args {
     /// Skip the SVM grid search (C = 10, gamma = scale).
     #[arg(long)]
     no_grid: bool,
+    /// Radius (mm) of the in-plane closing that adds juxtapleural lesions to the feature
+    /// mask (0 = use the segmentation as is).
+    #[arg(long, default_value_t = PipelineConfig::default().close_radius_mm)]
+    close_radius_mm: f64,
     /// Shard of the preprocessing stage, as I/N.
     #[arg(long, default_value = "0/1")]
     shard: String,
@@ -94,6 +98,7 @@ fn real_main() -> anyhow::Result<()> {
         test_fraction: a.test_fraction,
         folds: a.folds,
         grid: !a.no_grid,
+        close_radius_mm: a.close_radius_mm,
         shard: parse_shard(&a.shard)?,
         stage: match a.stage {
             StageArg::All => Stage::All,

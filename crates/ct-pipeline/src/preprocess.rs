@@ -222,6 +222,9 @@ fn png_of(
 /// `radius_mm` and fill holes slice by slice: concavities bitten out by juxtapleural lesions
 /// are restored, while the lung outline elsewhere is unchanged.
 pub fn lesion_inclusive_mask(mask: &Volume<u8>, radius_mm: f64) -> Result<Array3<u8>> {
+    if radius_mm <= 0.0 {
+        return Ok(mask.data().clone());
+    }
     let sp = mask.spacing();
     let r = (radius_mm / sp.y.min(sp.x)).round().max(1.0) as i64;
     let n = (2 * r + 1) as usize;

@@ -315,31 +315,29 @@ pub fn write_report(
         }
         s.png_row(row);
     }
-    if let Some(c) = &summary.classification {
-        if let Some(g) = &c.gate {
-            let s = rep.section("Contrast gate");
-            s.key_values(&[
-                (
-                    "fitted gate",
-                    format!(
-                        "{:?} {} {:.4}",
-                        g.fitted.feature,
-                        if g.fitted.high_above { ">" } else { "<=" },
-                        g.fitted.threshold
-                    ),
-                ),
-                ("fitted gate, train accuracy", fmt(g.fitted_train_accuracy)),
-                ("fitted gate, test accuracy", fmt(g.fitted_test_accuracy)),
-                (
-                    "seed's gray gate (threshold fitted: count > ",
-                    format!(
-                        "{}), test accuracy {}",
-                        g.graygate_threshold,
-                        fmt(g.graygate_test_accuracy)
-                    ),
-                ),
-            ]);
-        }
+    if let Some(g) = summary
+        .classification
+        .as_ref()
+        .and_then(|c| c.gate.as_ref())
+    {
+        let s = rep.section("Contrast gate");
+        let dir = if g.fitted.high_above { ">" } else { "<=" };
+        s.key_values(&[
+            (
+                "fitted gate (high contrast when)",
+                format!("{:?} {dir} {:.4}", g.fitted.feature, g.fitted.threshold),
+            ),
+            ("fitted gate, train accuracy", fmt(g.fitted_train_accuracy)),
+            ("fitted gate, test accuracy", fmt(g.fitted_test_accuracy)),
+            (
+                "seed's gray gate, fitted threshold (pixels at the slice maximum)",
+                g.graygate_threshold.to_string(),
+            ),
+            (
+                "seed's gray gate, test accuracy",
+                fmt(g.graygate_test_accuracy),
+            ),
+        ]);
     }
     if !summary.otdd.is_empty() {
         let s = rep.section("Optimal-transport data-set distance");
