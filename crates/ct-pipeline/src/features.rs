@@ -142,6 +142,18 @@ fn smooth(slice: ArrayView2<'_, i16>, mask: ArrayView2<'_, u8>) -> Array2<f32> {
     out
 }
 
+/// A one-slice-thick disk of `radius_mm` (at least one pixel) as a 3-D structuring element,
+/// for in-plane morphology on `(z, y, x)` masks.
+pub(crate) fn in_plane_disk(radius_mm: f64, spacing: Spacing) -> ct_morph::Result<Structure> {
+    let r = (radius_mm / spacing.y.min(spacing.x)).round().max(1.0) as i64;
+    let n = (2 * r + 1) as usize;
+    let disk = Array3::from_shape_fn((1, n, n), |(_, y, x)| {
+        let (dy, dx) = (y as i64 - r, x as i64 - r);
+        dy * dy + dx * dx <= r * r
+    });
+    Structure::from_mask(disk.into_dyn().view())
+}
+
 /// City-block distance (in pixels) from each mask pixel to the nearest non-mask pixel
 /// (pixels outside the image count as non-mask), by the classic two-pass chamfer sweep.
 fn border_distance(mask: ArrayView2<'_, u8>) -> Array2<u32> {
@@ -295,19 +307,11 @@ pub fn scan_features(
     let dense = Array3::from_shape_fn(vs, |(z, y, x)| {
         lung[[z, y, x]] != 0 && smoothed[[z, y, x]] as f64 > cfg.dense_min
     });
-    let r = (cfg.blob_radius_mm / spacing.y.min(spacing.x))
-        .round()
-        .max(1.0) as i64;
-    let n = (2 * r + 1) as usize;
-    let disk = Array3::from_shape_fn((1, n, n), |(_, y, x)| {
-        let (dy, dx) = (y as i64 - r, x as i64 - r);
-        dy * dy + dx * dx <= r * r
-    });
     let morph = |e: ct_morph::Error| Error::Stage {
         stage: "features",
         message: e.to_string(),
     };
-    let disk = Structure::from_mask(disk.into_dyn().view()).map_err(morph)?;
+    let disk = in_plane_disk(cfg.blob_radius_mm, spacing).map_err(morph)?;
     let blobs_packed = PackedMask::from_bool(dense.view())
         .and_then(|m| m.open(&disk, &MorphParams::default()))
         .map_err(morph)?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use ct_core::{Contrast, Label, Scan, SliceStats, Volume, Window};
 use ct_enhance::{Clahe, ContrastStats, GrayGate, Interpolation};
 use ct_morph::lung::{LungParams, segment};
-use ct_morph::{MorphParams, PackedMask, Structure, binary_fill_holes};
+use ct_morph::{MorphParams, PackedMask, binary_fill_holes};
 use ct_similarity::{Criterion, HashKind, outlier_slices};
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use serde::{Deserialize, Serialize};
@@ -225,14 +225,7 @@ pub fn lesion_inclusive_mask(mask: &Volume<u8>, radius_mm: f64) -> Result<Array3
     if radius_mm <= 0.0 {
         return Ok(mask.data().clone());
     }
-    let sp = mask.spacing();
-    let r = (radius_mm / sp.y.min(sp.x)).round().max(1.0) as i64;
-    let n = (2 * r + 1) as usize;
-    let disk = Array3::from_shape_fn((1, n, n), |(_, y, x)| {
-        let (dy, dx) = (y as i64 - r, x as i64 - r);
-        dy * dy + dx * dx <= r * r
-    });
-    let disk = Structure::from_mask(disk.into_dyn().view())?;
+    let disk = crate::features::in_plane_disk(radius_mm, mask.spacing())?;
     let closed = PackedMask::from_u8(mask.view())?
         .close(&disk, &MorphParams::default())?
         .to_bool();
