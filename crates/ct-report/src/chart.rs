@@ -311,6 +311,35 @@ pub fn bar_chart(
     out
 }
 
+/// The first `n_rows` row labels left of a grid of `cell`-sized squares starting at
+/// `(left, top)`, and the first `cols` column labels above it.
+fn grid_labels(
+    out: &mut String,
+    (left, top, cell, n_rows): (f64, f64, f64, usize),
+    rows: &[&str],
+    cols_l: &[&str],
+    cols: usize,
+) {
+    for (r, label) in rows.iter().take(n_rows).enumerate() {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            top + r as f64 * cell + cell / 2.0 + 4.0,
+            escape(label)
+        );
+    }
+    for c in 0..cols {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            left + c as f64 * cell + cell / 2.0,
+            top - 8.0,
+            escape(cols_l.get(c).copied().unwrap_or(""))
+        );
+    }
+}
+
 /// A heat map of `values` (rows × cols) with row/column labels and each cell's value printed.
 pub fn heatmap(
     title: &str,
@@ -348,23 +377,14 @@ pub fn heatmap(
                 fmt_tick((v * 1000.0).round() / 1000.0)
             );
         }
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            top + r as f64 * cell + cell / 2.0 + 4.0,
-            escape(row_labels.get(r).copied().unwrap_or(""))
-        );
     }
-    for c in 0..cols {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            left + c as f64 * cell + cell / 2.0,
-            top - 8.0,
-            escape(col_labels.get(c).copied().unwrap_or(""))
-        );
-    }
+    grid_labels(
+        &mut out,
+        (left, top, cell, values.len()),
+        row_labels,
+        col_labels,
+        cols,
+    );
     out.push_str("</svg>");
     out
 }
@@ -397,23 +417,8 @@ pub fn confusion_matrix(matrix: &[Vec<usize>], labels: &[&str], title: &str) -> 
                 if t > 0.6 { "white" } else { "black" }
             );
         }
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            top + r as f64 * cell + cell / 2.0 + 4.0,
-            escape(labels.get(r).copied().unwrap_or(""))
-        );
     }
-    for c in 0..rows {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            left + c as f64 * cell + cell / 2.0,
-            top - 8.0,
-            escape(labels.get(c).copied().unwrap_or(""))
-        );
-    }
+    grid_labels(&mut out, (left, top, cell, rows), labels, labels, rows);
     let _ = write!(
         out,
         r#"<text x="{}" y="{}" text-anchor="middle" font-style="italic">predicted</text><text transform="translate(18,{}) rotate(-90)" text-anchor="middle" font-style="italic">true</text>"#,
