@@ -1,40 +1,125 @@
 #!/usr/bin/env bash
-# GPU check and benchmark of covnet-models (COVNet-ResNet-50) with Burn's tch backend, next to
-# PyTorch eager on the same card in the same run.
+# GPU check and benchmark of covnet-models with Burn's tch backend, next to PyTorch eager on the
+# same card in the same run, ending with the issue's table (tools/gpu/summarize.py).
 #
-#   tools/gpu/run.sh build   # here (no GPU needed): builds gpu_bench with the tch feature
-#                            # against the PyTorch of $PYTHON (default python3), copies it to
-#                            # .gpu-bin/gpu_bench (ignore that folder in .git/info/exclude)
-#   tools/gpu/run.sh bench   # on the GPU machine: checks Burn-tch outputs against the CPU
-#                            # backend, then Burn-tch fp32/bf16 and PyTorch eager fp32/bf16
+#   tools/gpu/run.sh build   # here (no GPU needed): builds covnet_bench with the tch feature
+#                            # against the PyTorch of $PYTHON, strips it into .gpu-bin/ (ignored
+#                            # by git; carry it to the GPU machine, ≤ 64 MiB)
+#   tools/gpu/run.sh bench   # on the GPU machine, one invocation, about 3-5 min on an H100:
+#     1. check: Burn-tch vs Burn-flex (CPU) on the same weights and input: inference logits,
+#        training-mode logits, logits after one Adam step (COVNet-ResNet-50)
+#     2. COVNet-ResNet-50, 2x32 slices 3x224x224: train step and inference, fp32 and bf16,
+#        Burn-tch and PyTorch eager (cudnn.benchmark on for both)
+#     3. the same in fp32 with cuDNN autotuning off on both sides (how much it explains)
+#     4. ResNet-18 1-channel 8x1x224x224 (the 0.38x job of BURN-AND-GPU.md), fp32, with the
+#        step split into forward / backward / optimizer on both sides
+#     5. the table: slices/s and ratios to PyTorch, and the splits
+#
+# Dry run on a CPU (no GPU; tiny sizes, libtorch CPU for Burn, PyTorch on CPU):
+#   COVNET_DEVICE=cpu tools/gpu/run.sh bench
+# Sizes can be overridden: COVNET_SCANS COVNET_SLICES COVNET_SIZE COVNET_STEPS COVNET_WARMUP
+# (main job), COVNET_CHECK_SIZE, COVNET_R18_BATCH COVNET_R18_SIZE. The log goes to
+# $COVNET_LOG (default $OUT/covnet_gpu.log when $OUT is set, else /tmp/covnet_gpu.log).
 #
 # Environment (see docs/covnet-models.md): LIBTORCH_USE_PYTORCH=1 makes torch-sys use the
 # libtorch inside the Python torch wheel (2.11.0+cu130 here; tch 0.22 was made for 2.9, hence
 # LIBTORCH_BYPASS_VERSION_CHECK=1); crates/covnet-models/build.rs adds
 # -Wl,--no-as-needed,-ltorch_cuda so CUDA is really linked; at run time only
 # LD_LIBRARY_PATH=<site-packages>/torch/lib is needed.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python3}
 case "${1:-bench}" in
 build)
+    set -e
     export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1
     export PATH="$(dirname "$(command -v "$PYTHON")"):$PATH"
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-covnet}
-    cargo build -p covnet-models --features tch --example gpu_bench
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-covnet-tch}
+    cargo build -p covnet-models --features tch --example covnet_bench
     mkdir -p .gpu-bin
-    cp "$CARGO_TARGET_DIR/debug/examples/gpu_bench" .gpu-bin/gpu_bench
+    # Debug info is most of the binary (dependencies are built at opt-level 3 by the dev
+    # profile, so the code itself is optimised); stripped it fits the 64 MiB carry limit.
+    strip --strip-debug -o .gpu-bin/covnet_bench "$CARGO_TARGET_DIR/debug/examples/covnet_bench"
+    if ! readelf -d .gpu-bin/covnet_bench | grep -q 'libtorch_cuda'; then
+        echo "error: .gpu-bin/covnet_bench does not link libtorch_cuda (see build.rs)" >&2
+        exit 1
+    fi
     ls -la .gpu-bin
     ;;
 bench)
-    TORCH_LIB=$($PYTHON -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+    DEVICE=${COVNET_DEVICE:-cuda}
+    if [ "$DEVICE" = cuda ]; then
+        BB=tch
+        d=(2 32 224 10 3 96 8 224)
+    elif [ "$DEVICE" = cpu ]; then
+        BB=tch-cpu
+        d=(1 2 32 2 1 32 2 32)
+    else
+        echo "COVNET_DEVICE must be cuda or cpu, got $DEVICE" >&2
+        exit 2
+    fi
+    SCANS=${COVNET_SCANS:-${d[0]}}
+    SLICES=${COVNET_SLICES:-${d[1]}}
+    SIZE=${COVNET_SIZE:-${d[2]}}
+    STEPS=${COVNET_STEPS:-${d[3]}}
+    WARMUP=${COVNET_WARMUP:-${d[4]}}
+    CHECK_SIZE=${COVNET_CHECK_SIZE:-${d[5]}}
+    R18_BATCH=${COVNET_R18_BATCH:-${d[6]}}
+    R18_SIZE=${COVNET_R18_SIZE:-${d[7]}}
+    if [ -n "${OUT:-}" ]; then LOG=${COVNET_LOG:-$OUT/covnet_gpu.log}; else LOG=${COVNET_LOG:-/tmp/covnet_gpu.log}; fi
+    : >"$LOG"
+    BIN=${BIN:-.gpu-bin/covnet_bench}
+    TORCH_LIB=$($PYTHON -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))') || {
+        echo "error: $PYTHON cannot import torch" >&2
+        exit 1
+    }
     export LD_LIBRARY_PATH="$TORCH_LIB:${LD_LIBRARY_PATH:-}"
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-    BIN=${BIN:-.gpu-bin/gpu_bench}
-    timeout 120 "$BIN" check --backend tch
-    timeout 200 "$BIN" bench --backend tch --dtype f32
-    timeout 200 "$BIN" bench --backend tch --dtype bf16 || echo "bf16 run failed"
-    PYTHONUNBUFFERED=1 timeout 150 $PYTHON tools/gpu/torch_covnet.py
+    if [ ! -x "$BIN" ]; then
+        echo "error: $BIN missing: run 'tools/gpu/run.sh build' where cargo works and carry .gpu-bin" >&2
+        exit 1
+    fi
+    T0=$SECONDS
+    FAILED=0
+    # step LIMIT_S DESCRIPTION COMMAND...: runs with a timeout, logs, never aborts the script.
+    step() {
+        local limit=$1 what=$2
+        shift 2
+        echo "== [$((SECONDS - T0)) s] $what" | tee -a "$LOG"
+        timeout "$limit" "$@" 2>&1 | tee -a "$LOG"
+        local rc=${PIPESTATUS[0]}
+        if [ "$rc" -ne 0 ]; then
+            echo "FAILED (exit $rc; 124 = timed out): $what" | tee -a "$LOG"
+            FAILED=$((FAILED + 1))
+        fi
+    }
+    if [ "$DEVICE" = cuda ]; then
+        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$LOG"
+    fi
+    echo "host: $(nproc) cores; $($PYTHON -c 'import torch; print("torch", torch.__version__)')" | tee -a "$LOG"
+    B=(--scans "$SCANS" --slices "$SLICES" --size "$SIZE" --steps "$STEPS" --warmup "$WARMUP")
+    THREADS=()
+    if [ "$DEVICE" = cpu ]; then
+        # Same thread count on every side in the dry run (flex: rayon; libtorch and PyTorch:
+        # at::set_num_threads).
+        export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-$(nproc)}
+        THREADS=(--threads "$RAYON_NUM_THREADS")
+    fi
+    TP=("$PYTHON" -u tools/gpu/torch_covnet.py --device "$DEVICE" "${THREADS[@]}")
+    step 300 "check burn-$BB against burn-flex (CPU)" \
+        "$BIN" check --backend "$BB" --depth 50 --channels 3 --scans 2 --slices 4 --size "$CHECK_SIZE" "${THREADS[@]}"
+    step 240 "burn-$BB fp32, ResNet-50" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype f32 "${B[@]}" "${THREADS[@]}"
+    step 240 "burn-$BB bf16, ResNet-50" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype bf16 "${B[@]}" "${THREADS[@]}"
+    step 240 "torch eager fp32+bf16, ResNet-50" "${TP[@]}" "${B[@]}" --depth 50 --channels 3 --dtypes f32,bf16
+    if [ "$DEVICE" = cuda ]; then
+        step 180 "burn-$BB fp32, ResNet-50, cuDNN autotuning off" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype f32 --cudnn-benchmark 0 --label "burn-$BB-nobench" "${B[@]}"
+        step 180 "torch eager fp32, ResNet-50, cuDNN autotuning off" "${TP[@]}" "${B[@]}" --depth 50 --channels 3 --dtypes f32 --cudnn-benchmark 0 --label torch-eager-nobench
+    fi
+    R18=(--depth 18 --channels 1 --scans "$R18_BATCH" --slices 1 --size "$R18_SIZE" --steps "$STEPS" --warmup "$WARMUP")
+    step 180 "burn-$BB fp32, ResNet-18 (1 channel)" "$BIN" bench --backend "$BB" --dtype f32 "${R18[@]}" "${THREADS[@]}"
+    step 180 "torch eager fp32, ResNet-18 (1 channel)" "${TP[@]}" --dtypes f32 "${R18[@]}"
+    echo "== [$((SECONDS - T0)) s] summary ($FAILED failed steps; log $LOG)"
+    $PYTHON tools/gpu/summarize.py "$LOG"
+    [ "$FAILED" -eq 0 ]
     ;;
 *)
     echo "usage: $0 build|bench" >&2

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch eager baseline for COVNet-ResNet-50 on the GPU, the same job as gpu_bench.
+"""PyTorch eager baseline for COVNet-ResNet, the same job as covnet_bench (Burn).
 
-COVNet = torchvision resnet50 (fc removed) on every slice, max over slices, linear head to
-3 classes; Adam; batch of B scans x S slices x 3 x N x N. Prints training-step and inference
-throughput in slices/s, fp32 and bf16 (autocast), cudnn.benchmark on.
+COVNet = torchvision resnet18/50 (fc removed, conv1 with --channels inputs) on every slice,
+max over slices, linear head to 3 classes; Adam (lr 1e-4); batch of B scans x S slices x C x
+N x N. Prints training-step and inference throughput in slices/s (min and median over --steps
+after --warmup untimed steps) and the training step split into forward+loss, backward and
+optimizer (each followed by a device sync), for each dtype: f32, and bf16 through autocast.
+On CUDA cudnn.benchmark is on (--cudnn-benchmark 0 turns it off).
 
-Usage: python3 tools/gpu/torch_covnet.py [--scans 2] [--slices 32] [--size 224] [--steps 10]
+Usage:
+  python3 tools/gpu/torch_covnet.py [--device cuda|cpu] [--depth 18|50] [--channels 3]
+      [--scans 2] [--slices 32] [--size 224] [--steps 10] [--warmup 3] [--dtypes f32,bf16]
+      [--threads T] [--cudnn-benchmark 1] [--no-train] [--label torch-eager]
 """
 import argparse
 import time
@@ -16,11 +22,14 @@ import torchvision
 
 
 class CovNet(nn.Module):
-    def __init__(self, classes=3):
+    def __init__(self, depth=50, channels=3, classes=3):
         super().__init__()
-        self.backbone = torchvision.models.resnet50()
+        self.backbone = getattr(torchvision.models, f"resnet{depth}")()
+        if channels != 3:
+            self.backbone.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
+        features = self.backbone.fc.in_features
         self.backbone.fc = nn.Identity()
-        self.fc = nn.Linear(2048, classes)
+        self.fc = nn.Linear(features, classes)
 
     def forward(self, x):
         b, s = x.shape[:2]
@@ -28,60 +37,100 @@ class CovNet(nn.Module):
         return self.fc(f.max(dim=1).values)
 
 
-def median_time(fn, steps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return times[len(times) // 2]
-
-
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--depth", type=int, default=50, choices=[18, 34, 50])
+    p.add_argument("--channels", type=int, default=3)
     p.add_argument("--scans", type=int, default=2)
     p.add_argument("--slices", type=int, default=32)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--dtypes", default="f32,bf16")
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    p.add_argument("--cudnn-benchmark", type=int, default=1)
+    p.add_argument("--no-train", action="store_true")
+    p.add_argument("--label", default="torch-eager", help="name on the output lines")
     a = p.parse_args()
-    torch.backends.cudnn.benchmark = True
-    dev = torch.device("cuda")
-    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}")
-    x = torch.randn(a.scans, a.slices, 3, a.size, a.size, device=dev)
-    y = torch.arange(a.scans, device=dev) % 3
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = bool(a.cudnn_benchmark)
+        card = torch.cuda.get_device_name(0)
+        sync = torch.cuda.synchronize
+    else:
+        card = f"CPU, {torch.get_num_threads()} threads"
+        sync = lambda: None  # noqa: E731 (eager CPU ops are synchronous)
+    print(f"torch {torch.__version__} on {card}")
+    shape = f"{a.scans}x{a.slices}x{a.channels}x{a.size}x{a.size}"
     n = a.scans * a.slices
-    for dtype in ["f32", "bf16"]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(a.scans, a.slices, a.channels, a.size, a.size, generator=g).to(dev)
+    y = (torch.arange(a.scans) % 3).to(dev)
+    for dtype in a.dtypes.split(","):
+        if dtype not in ("f32", "bf16"):
+            raise SystemExit(f"--dtypes: unknown dtype {dtype!r} (f32, bf16)")
         torch.manual_seed(0)
-        model = CovNet().to(dev)
+        model = CovNet(a.depth, a.channels).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        ac = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16")
-
-        def train():
-            opt.zero_grad(set_to_none=True)
-            with ac:
-                loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-
-        model.train()
-        t_train = median_time(train, a.steps)
+        ac = torch.autocast(a.device, dtype=torch.bfloat16, enabled=dtype == "bf16")
+        train_txt = "train not run"
+        split_txt = None
+        if not a.no_train:
+            model.train()
+            total, fwd, bwd, stp = [], [], [], []
+            t0 = time.perf_counter()
+            for i in range(a.warmup + a.steps):
+                t = time.perf_counter()
+                with ac:
+                    loss = nn.functional.cross_entropy(model(x), y)
+                sync()
+                t1 = time.perf_counter()
+                loss.backward()
+                sync()
+                t2 = time.perf_counter()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                sync()
+                t3 = time.perf_counter()
+                if i == 0:
+                    print(f"  {a.label} {dtype}: first train step {t3 - t0:.2f} s")
+                if i >= a.warmup:
+                    total.append(t3 - t)
+                    fwd.append(t1 - t)
+                    bwd.append(t2 - t1)
+                    stp.append(t3 - t2)
+            total.sort()
+            tmin, tmed = total[0], total[len(total) // 2]
+            train_txt = (
+                f"train {n / tmin:.1f} slices/s (min {tmin * 1e3:.1f} ms/step, "
+                f"median {tmed * 1e3:.1f})"
+            )
+            split_txt = (
+                f"split {a.label} {dtype}: COVNet-ResNet-{a.depth} {shape}: forward+loss "
+                f"{min(fwd) * 1e3:.1f} ms, backward {min(bwd) * 1e3:.1f} ms, optimizer "
+                f"(Adam + zero_grad) {min(stp) * 1e3:.1f} ms [min of {a.steps}]"
+            )
         model.eval()
-
-        def infer():
+        times = []
+        for i in range(a.warmup + a.steps):
+            t = time.perf_counter()
             with torch.no_grad(), ac:
-                model(x)
-
-        t_inf = median_time(infer, a.steps)
+                model(x).float().cpu()
+            if i >= a.warmup:
+                times.append(time.perf_counter() - t)
+        times.sort()
+        imin, imed = times[0], times[len(times) // 2]
         print(
-            f"bench torch-eager {dtype}: COVNet-ResNet-50 {a.scans}x{a.slices}x3x{a.size}x{a.size}: "
-            f"train {n / t_train:.1f} slices/s ({t_train * 1e3:.1f} ms/step), "
-            f"inference {n / t_inf:.1f} slices/s ({t_inf * 1e3:.1f} ms/batch) [median of {a.steps}]"
+            f"bench {a.label} {dtype}: COVNet-ResNet-{a.depth} {shape}: {train_txt}, inference "
+            f"{n / imin:.1f} slices/s (min {imin * 1e3:.1f} ms/batch, median {imed * 1e3:.1f}) "
+            f"[{a.steps} timed after {a.warmup} warm-up; threads {torch.get_num_threads()}]",
+            flush=True,
         )
+        if split_txt:
+            print(split_txt, flush=True)
 
 
 if __name__ == "__main__":

@@ -246,12 +246,16 @@ impl CovNet {
                 found: vec![b, s, c, h, w],
             });
         }
+        // (B, S, C, H, W) -> (B·S, C, H, W) is a view of the contiguous input (no copy): every
+        // slice goes through the backbone in one batch.
         let maps = self.backbone.features(x.reshape([b * s, c, h, w]))?;
         let f = maps.dims()[1];
-        let pooled = global_avg(maps.clone()).reshape([b, s, f]);
-        let weights = self.slice_weights(&pooled);
         match (&self.fc, &self.fcn) {
             (Some(fc), _) => {
+                // `maps` is consumed here (no clone kept alive for the FCN branch), so backends
+                // may reuse its buffer.
+                let pooled = global_avg(maps).reshape([b, s, f]);
+                let weights = self.slice_weights(&pooled);
                 let mut v = self.pool(pooled, weights);
                 if let Some(d) = &self.dropout {
                     v = d.forward(v);
@@ -259,6 +263,13 @@ impl CovNet {
                 Ok(fc.forward(v))
             }
             (None, Some(fcn)) => {
+                // Attention weights come from the pooled features, the class maps from the
+                // feature maps: only this head needs both.
+                let weights = self
+                    .attention
+                    .is_some()
+                    .then(|| global_avg(maps.clone()).reshape([b, s, f]))
+                    .and_then(|pooled| self.slice_weights(&pooled));
                 let class_maps = fcn.forward(maps);
                 let k = class_maps.dims()[1];
                 Ok(self.pool(global_avg(class_maps).reshape([b, s, k]), weights))

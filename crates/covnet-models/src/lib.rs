@@ -87,3 +87,20 @@ pub use ndarray_npy;
 pub fn cpu_device() -> Device {
     Device::flex()
 }
+
+/// Sets libtorch's intra-op thread count (the `tch` backends' CPU parallelism; PyTorch's
+/// `torch.set_num_threads`). Process-wide.
+#[cfg(feature = "tch")]
+pub fn libtorch_set_num_threads(threads: usize) {
+    tch::set_num_threads(i32::try_from(threads.max(1)).unwrap_or(i32::MAX));
+}
+
+/// Turns cuDNN autotuning on or off for libtorch (PyTorch's `torch.backends.cudnn.benchmark`).
+///
+/// burn-tch leaves it off (libtorch's default), while PyTorch training scripts usually turn it
+/// on: with fixed input shapes it picks the fastest convolution algorithms after the first
+/// call. Process-wide; has no effect without CUDA.
+#[cfg(feature = "tch")]
+pub fn libtorch_cudnn_benchmark(on: bool) {
+    tch::Cuda::cudnn_set_benchmark(on);
+}
