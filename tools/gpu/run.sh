@@ -13,7 +13,9 @@
 #     3. the same in fp32 with cuDNN autotuning off on both sides (how much it explains)
 #     4. ResNet-18 1-channel 8x1x224x224 (the 0.38x job of BURN-AND-GPU.md), fp32, with the
 #        step split into forward / backward / optimizer on both sides
-#     5. the table: slices/s and ratios to PyTorch, and the splits
+#     5. PyTorch replaying Burn's conv backward, batch norm and Adam one at a time
+#        (tools/covnet-models/burn_like_torch.py): what each of Burn's algorithms costs here
+#     6. the table: slices/s and ratios to PyTorch, and the splits
 #
 # Dry run on a CPU (no GPU; tiny sizes, libtorch CPU for Burn, PyTorch on CPU):
 #   COVNET_DEVICE=cpu tools/gpu/run.sh bench
@@ -117,6 +119,10 @@ bench)
     R18=(--depth 18 --channels 1 --scans "$R18_BATCH" --slices 1 --size "$R18_SIZE" --steps "$STEPS" --warmup "$WARMUP")
     step 180 "burn-$BB fp32, ResNet-18 (1 channel)" "$BIN" bench --backend "$BB" --dtype f32 "${R18[@]}" "${THREADS[@]}"
     step 180 "torch eager fp32, ResNet-18 (1 channel)" "${TP[@]}" --dtypes f32 "${R18[@]}"
+    # PyTorch replaying Burn's conv backward, batch norm and Adam (what each costs on this card).
+    BL=("$PYTHON" -u tools/covnet-models/burn_like_torch.py --device "$DEVICE" "${THREADS[@]}" --steps "$STEPS" --warmup "$WARMUP")
+    step 240 "PyTorch replaying Burn's algorithms, ResNet-18 (1 channel)" "${BL[@]}" --check --depth 18 --channels 1 --scans "$R18_BATCH" --slices 1 --size "$R18_SIZE"
+    step 240 "PyTorch replaying Burn's algorithms, ResNet-50" "${BL[@]}" --depth 50 --channels 3 --scans "$SCANS" --slices "$SLICES" --size "$SIZE"
     echo "== [$((SECONDS - T0)) s] summary ($FAILED failed steps; log $LOG)"
     $PYTHON tools/gpu/summarize.py "$LOG"
     [ "$FAILED" -eq 0 ]

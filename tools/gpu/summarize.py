@@ -22,6 +22,10 @@ SPLIT = re.compile(
     r"^split (\S+) (\S+): COVNet-ResNet-(\d+) (\S+): forward\+loss " + NUM
     + r" ms, backward " + NUM + r" ms, optimizer .*? " + NUM + r" ms \["
 )
+REPLAY = re.compile(
+    r"^burn-like (\S+)\s+COVNet-ResNet-(\d+) (\S+): forward\+loss\s+" + NUM
+    + r" ms, backward\s+" + NUM + r" ms, optimizer\s+" + NUM + r" ms"
+)
 UNSUPPORTED = re.compile(r"^bench (\S+) (\S+): not supported")
 REFERENCE = "torch-eager"
 
@@ -35,6 +39,7 @@ def main():
     else:
         lines = sys.stdin.read().splitlines()
     bench, split, order, notes = {}, {}, [], []
+    replay, replay_order = {}, []
     for line in lines:
         line = line.strip()
         m = BENCH.match(line)
@@ -60,14 +65,25 @@ def main():
             old = split.get(key)
             split[key] = vals if old is None else [min(a, b) for a, b in zip(old, vals)]
             continue
+        m = REPLAY.match(line)
+        if m:
+            variant, depth, shape = m.group(1, 2, 3)
+            key = (depth, shape, variant)
+            vals = [float(v) for v in m.group(4, 5, 6)]
+            if key not in replay:
+                replay_order.append(key)
+            old = replay.get(key)
+            replay[key] = vals if old is None else [min(a, b) for a, b in zip(old, vals)]
+            continue
         m = UNSUPPORTED.match(line)
         if m:
             notes.append(f"{m.group(1)} {m.group(2)}: not supported by the device")
             continue
-        if line.startswith("check ") or line.startswith("torch ") and " on " in line:
+        if (line.startswith("check ") or line.startswith("FAILED")
+                or line.startswith("torch ") and " on " in line):
             notes.append(line)
-    if not bench:
-        print("summarize: no `bench` lines found", file=sys.stderr)
+    if not bench and not replay:
+        print("summarize: no `bench` or `burn-like` lines found", file=sys.stderr)
         return 1
 
     def fmt(v):
@@ -101,6 +117,20 @@ def main():
                 f, b, o = split[key]
                 print(f"| COVNet-ResNet-{depth} | {shape} | {name} | {dtype} | {f:.1f} | "
                       f"{b:.1f} | {o:.1f} | {f + b + o:.1f} |")
+    if replay:
+        print()
+        print("PyTorch replaying Burn's algorithms (burn_like_torch.py; ms, min over steps; "
+              "native = PyTorch as is, burn = Burn's conv backward + batch norm + Adam):")
+        print()
+        print("| model | batch | variant | forward+loss | backward | optimizer | step | vs native |")
+        print("|---|---|---|---|---|---|---|---|")
+        for key in replay_order:
+            depth, shape, variant = key
+            f, b, o = replay[key]
+            nat = replay.get((depth, shape, "native"))
+            rel = f"{(f + b + o) / sum(nat):.2f}×" if nat else "–"
+            print(f"| COVNet-ResNet-{depth} | {shape} | {variant} | {f:.1f} | {b:.1f} | "
+                  f"{o:.1f} | {f + b + o:.1f} | {rel} |")
     if notes:
         print()
         for n in notes:
