@@ -186,29 +186,33 @@ def run(a, variant, dev, x, y, sync):
     model.train()
     opt = (BurnAdam(model.parameters()) if "adam" in on
            else torch.optim.Adam(model.parameters(), lr=1e-4))
-    fwd, bwd, stp = [], [], []
+    fwd, bwd, stp, cpu = [], [], [], [[], [], []]
     for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = F.cross_entropy(model(x), y)
         sync()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         loss.backward()
         sync()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         opt.step()
         opt.zero_grad(set_to_none=True)
         sync()
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         if i >= a.warmup:
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
             stp.append(t3 - t2)
+            for v, d in zip(cpu, (c1 - c0, c2 - c1, c3 - c2)):
+                v.append(d * 1e3)
     f, b, o = min(fwd), min(bwd), min(stp)
     n = a.scans * a.slices
     print(f"burn-like {variant:6s} COVNet-ResNet-{a.depth} {a.scans}x{a.slices}x{a.channels}x"
           f"{a.size}x{a.size}: forward+loss {f * 1e3:8.1f} ms, backward {b * 1e3:8.1f} ms, "
           f"optimizer {o * 1e3:7.1f} ms, step {(f + b + o) * 1e3:8.1f} ms "
-          f"= {n / (f + b + o):.1f} slices/s [min of {a.steps}]", flush=True)
+          f"= {n / (f + b + o):.1f} slices/s [min of {a.steps}]; cpu: forward+loss "
+          f"{min(cpu[0]):.0f} ms, backward {min(cpu[1]):.0f} ms, optimizer {min(cpu[2]):.0f} ms",
+          flush=True)
 
 
 def check(dev):

@@ -26,6 +26,10 @@ REPLAY = re.compile(
     r"^burn-like (\S+)\s+COVNet-ResNet-(\d+) (\S+): forward\+loss\s+" + NUM
     + r" ms, backward\s+" + NUM + r" ms, optimizer\s+" + NUM + r" ms"
 )
+CPU_BENCH = re.compile(r"cpu: (?:train ([0-9.]+) ms/step, )?inference ([0-9.]+) ms/batch")
+CPU_SPLIT = re.compile(
+    r"cpu: forward\+loss ([0-9.]+) ms, backward ([0-9.]+) ms, optimizer ([0-9.]+) ms"
+)
 UNSUPPORTED = re.compile(r"^bench (\S+) (\S+): not supported")
 REFERENCE = "torch-eager"
 
@@ -56,6 +60,11 @@ def main():
             if train is not None:
                 b["train"] = max(train, b["train"] or 0.0)
             b["infer"] = max(infer, b["infer"])
+            c = CPU_BENCH.search(line)
+            if c:
+                for k, v in (("cpu_train", c.group(1)), ("cpu_infer", c.group(2))):
+                    if v is not None:
+                        b[k] = min(float(v), b.get(k, float("inf")))
             continue
         m = SPLIT.match(line)
         if m:
@@ -63,6 +72,8 @@ def main():
             key = (depth, shape, dtype, name)
             vals = [float(v) for v in m.group(5, 6, 7)]
             old = split.get(key)
+            c = CPU_SPLIT.search(line)
+            vals += [float(v) for v in c.groups()] if c else [float("nan")] * 3
             split[key] = vals if old is None else [min(a, b) for a, b in zip(old, vals)]
             continue
         m = REPLAY.match(line)
@@ -70,6 +81,8 @@ def main():
             variant, depth, shape = m.group(1, 2, 3)
             key = (depth, shape, variant)
             vals = [float(v) for v in m.group(4, 5, 6)]
+            c = CPU_SPLIT.search(line)
+            vals += [float(v) for v in c.groups()] if c else [float("nan")] * 3
             if key not in replay:
                 replay_order.append(key)
             old = replay.get(key)
@@ -93,8 +106,8 @@ def main():
         return "–" if v is None or not ref else f"{v / ref:.2f}×"
 
     print("| model | batch (B×S×C×H×W) | backend | dtype | train slices/s | vs PyTorch | "
-          "inference slices/s | vs PyTorch | runs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "inference slices/s | vs PyTorch | CPU ms/step train | CPU ms/batch infer | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     order.sort(key=lambda k: (k[0], k[1], k[2], k[3] != REFERENCE, k[3]))
     for key in order:
         depth, shape, dtype, name = key
@@ -103,34 +116,38 @@ def main():
         print(
             f"| COVNet-ResNet-{depth} | {shape} | {name} | {dtype} | {fmt(b['train'])} | "
             f"{ratio(b['train'], ref.get('train'))} | {fmt(b['infer'])} | "
-            f"{ratio(b['infer'], ref.get('infer'))} | {b['runs']} |"
+            f"{ratio(b['infer'], ref.get('infer'))} | {fmt(b.get('cpu_train'))} | "
+            f"{fmt(b.get('cpu_infer'))} | {b['runs']} |"
         )
     if split:
         print()
         print("Training step split (ms, min over steps and runs; each phase ends with a sync):")
         print()
-        print("| model | batch | backend | dtype | forward+loss | backward | optimizer | sum |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | batch | backend | dtype | forward+loss | backward | optimizer | sum | "
+              "CPU forward | CPU backward | CPU optimizer |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for key in order:
             if key in split:
                 depth, shape, dtype, name = key
-                f, b, o = split[key]
+                f, b, o, cf, cb, co = split[key]
                 print(f"| COVNet-ResNet-{depth} | {shape} | {name} | {dtype} | {f:.1f} | "
-                      f"{b:.1f} | {o:.1f} | {f + b + o:.1f} |")
+                      f"{b:.1f} | {o:.1f} | {f + b + o:.1f} | {cf:.0f} | {cb:.0f} | {co:.0f} |")
     if replay:
         print()
         print("PyTorch replaying Burn's algorithms (burn_like_torch.py; ms, min over steps; "
               "native = PyTorch as is, burn = Burn's conv backward + batch norm + Adam):")
         print()
-        print("| model | batch | variant | forward+loss | backward | optimizer | step | vs native |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | batch | variant | forward+loss | backward | optimizer | step | vs native "
+              "| CPU forward | CPU backward | CPU optimizer | CPU step |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for key in replay_order:
             depth, shape, variant = key
-            f, b, o = replay[key]
+            f, b, o, cf, cb, co = replay[key]
             nat = replay.get((depth, shape, "native"))
-            rel = f"{(f + b + o) / sum(nat):.2f}×" if nat else "–"
+            rel = f"{(f + b + o) / sum(nat[:3]):.2f}×" if nat else "–"
             print(f"| COVNet-ResNet-{depth} | {shape} | {variant} | {f:.1f} | {b:.1f} | "
-                  f"{o:.1f} | {f + b + o:.1f} | {rel} |")
+                  f"{o:.1f} | {f + b + o:.1f} | {rel} | {cf:.0f} | {cb:.0f} | {co:.0f} | "
+                  f"{cf + cb + co:.0f} |")
     if notes:
         print()
         for n in notes:

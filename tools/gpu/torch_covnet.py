@@ -6,7 +6,8 @@ max over slices, linear head to 3 classes; Adam (lr 1e-4); batch of B scans x S 
 N x N. Prints training-step and inference throughput in slices/s (min and median over --steps
 after --warmup untimed steps) and the training step split into forward+loss, backward and
 optimizer (each followed by a device sync), for each dtype: f32, and bf16 through autocast.
-On CUDA cudnn.benchmark is on (--cudnn-benchmark 0 turns it off).
+Also the process CPU time (all threads) of each, the steadier measure for single-threaded CPU
+runs on a shared machine. On CUDA cudnn.benchmark is on (--cudnn-benchmark 0 turns it off).
 
 Usage:
   python3 tools/gpu/torch_covnet.py [--device cuda|cpu] [--depth 18|50] [--channels 3]
@@ -77,24 +78,27 @@ def main():
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         ac = torch.autocast(a.device, dtype=torch.bfloat16, enabled=dtype == "bf16")
         train_txt = "train not run"
+        cpu_train = ""
         split_txt = None
         if not a.no_train:
             model.train()
             total, fwd, bwd, stp = [], [], [], []
+            cpu = [[], [], [], []]
             t0 = time.perf_counter()
             for i in range(a.warmup + a.steps):
                 t = time.perf_counter()
+                c = time.process_time()
                 with ac:
                     loss = nn.functional.cross_entropy(model(x), y)
                 sync()
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 loss.backward()
                 sync()
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 sync()
-                t3 = time.perf_counter()
+                t3, c3 = time.perf_counter(), time.process_time()
                 if i == 0:
                     print(f"  {a.label} {dtype}: first train step {t3 - t0:.2f} s")
                 if i >= a.warmup:
@@ -102,6 +106,8 @@ def main():
                     fwd.append(t1 - t)
                     bwd.append(t2 - t1)
                     stp.append(t3 - t2)
+                    for v, d in zip(cpu, (c3 - c, c1 - c, c2 - c1, c3 - c2)):
+                        v.append(d * 1e3)
             total.sort()
             tmin, tmed = total[0], total[len(total) // 2]
             train_txt = (
@@ -111,22 +117,26 @@ def main():
             split_txt = (
                 f"split {a.label} {dtype}: COVNet-ResNet-{a.depth} {shape}: forward+loss "
                 f"{min(fwd) * 1e3:.1f} ms, backward {min(bwd) * 1e3:.1f} ms, optimizer "
-                f"(Adam + zero_grad) {min(stp) * 1e3:.1f} ms [min of {a.steps}]"
+                f"(Adam + zero_grad) {min(stp) * 1e3:.1f} ms [min of {a.steps}]; cpu: forward+loss "
+                f"{min(cpu[1]):.0f} ms, backward {min(cpu[2]):.0f} ms, optimizer {min(cpu[3]):.0f} ms"
             )
+            cpu_train = f"train {min(cpu[0]):.0f} ms/step, "
         model.eval()
-        times = []
+        times, cpu_inf = [], []
         for i in range(a.warmup + a.steps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             with torch.no_grad(), ac:
                 model(x).float().cpu()
             if i >= a.warmup:
                 times.append(time.perf_counter() - t)
+                cpu_inf.append((time.process_time() - c) * 1e3)
         times.sort()
         imin, imed = times[0], times[len(times) // 2]
         print(
             f"bench {a.label} {dtype}: COVNet-ResNet-{a.depth} {shape}: {train_txt}, inference "
             f"{n / imin:.1f} slices/s (min {imin * 1e3:.1f} ms/batch, median {imed * 1e3:.1f}) "
-            f"[{a.steps} timed after {a.warmup} warm-up; threads {torch.get_num_threads()}]",
+            f"[{a.steps} timed after {a.warmup} warm-up; threads {torch.get_num_threads()}]; "
+            f"cpu: {cpu_train}inference {min(cpu_inf):.0f} ms/batch",
             flush=True,
         )
         if split_txt:

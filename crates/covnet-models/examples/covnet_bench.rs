@@ -145,6 +145,7 @@ fn bench(args: &[String]) -> Res<()> {
     // Training step, each phase followed by a sync so that the split is honest on
     // asynchronous (CUDA) devices; on CPU backends sync is a no-op and ops run eagerly.
     let mut train_line = String::from("train not run");
+    let mut cpu_train = String::new();
     let mut split_line = None;
     let mut model_for_eval = None;
     if train {
@@ -154,9 +155,11 @@ fn bench(args: &[String]) -> Res<()> {
         let mut optim = AdamConfig::new().init();
         let x = Tensor::<5>::random([b, s, channels, n, n], Distribution::Default, &ad);
         let (mut total, mut fwd, mut bwd, mut opt) = (vec![], vec![], vec![], vec![]);
+        let mut cpu = [vec![], vec![], vec![], vec![]];
         let t0 = Instant::now();
         for i in 0..warmup + steps {
             let t = Instant::now();
+            let c = cpu_seconds();
             let loss = weighted_cross_entropy(
                 model.forward(x.clone()).map_err(|e| e.to_string())?,
                 &y,
@@ -164,14 +167,14 @@ fn bench(args: &[String]) -> Res<()> {
             )
             .map_err(|e| e.to_string())?;
             sync(&ad)?;
-            let t_fwd = t.elapsed().as_secs_f64();
+            let (t_fwd, c_fwd) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
             let grads = loss.backward();
             sync(&ad)?;
-            let t_bwd = t.elapsed().as_secs_f64();
+            let (t_bwd, c_bwd) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
             let grads = GradientsParams::from_grads(grads, &model);
             model = optim.step(1e-4, model, grads);
             sync(&ad)?;
-            let t_all = t.elapsed().as_secs_f64();
+            let (t_all, c_all) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
             let _ = loss.into_scalar::<f32>();
             if i == 0 {
                 println!(
@@ -185,8 +188,13 @@ fn bench(args: &[String]) -> Res<()> {
                 fwd.push(t_fwd);
                 bwd.push(t_bwd - t_fwd);
                 opt.push(t_all - t_bwd);
+                for (v, x) in cpu.iter_mut().zip([c_all, c_fwd, c_bwd - c_fwd, c_all - c_bwd]) {
+                    v.push(x);
+                }
             }
         }
+        let [c_all, c_fwd, c_bwd, c_opt] = cpu.map(|v| min_median(v).0 * 1e3);
+        cpu_train = format!("train {c_all:.0} ms/step, ");
         let (tmin, tmed) = min_median(total);
         train_line = format!(
             "train {:.1} slices/s (min {:.1} ms/step, median {:.1})",
@@ -196,7 +204,8 @@ fn bench(args: &[String]) -> Res<()> {
         );
         split_line = Some(format!(
             "split {name} {dtype}: COVNet-ResNet-{depth} {shape}: forward+loss {:.1} ms, \
-             backward {:.1} ms, optimizer (grads to params + Adam) {:.1} ms [min of {steps}]",
+             backward {:.1} ms, optimizer (grads to params + Adam) {:.1} ms [min of {steps}]; \
+             cpu: forward+loss {c_fwd:.0} ms, backward {c_bwd:.0} ms, optimizer {c_opt:.0} ms",
             min_median(fwd).0 * 1e3,
             min_median(bwd).0 * 1e3,
             min_median(opt).0 * 1e3
@@ -213,22 +222,25 @@ fn bench(args: &[String]) -> Res<()> {
         }
     };
     let x = Tensor::<5>::random([b, s, channels, n, n], Distribution::Default, &dev);
-    let mut times = vec![];
+    let (mut times, mut cpu) = (vec![], vec![]);
     for i in 0..warmup + steps {
         let t = Instant::now();
+        let c = cpu_seconds();
         let _ = eval
             .forward(x.clone())
             .map_err(|e| e.to_string())?
             .into_data();
         if i >= warmup {
             times.push(t.elapsed().as_secs_f64());
+            cpu.push(cpu_seconds() - c);
         }
     }
     let (imin, imed) = min_median(times);
+    let c_inf = min_median(cpu).0 * 1e3;
     println!(
         "bench {name} {dtype}: COVNet-ResNet-{depth} {shape}: {train_line}, inference \
          {:.1} slices/s (min {:.1} ms/batch, median {:.1}) [{steps} timed after {warmup} warm-up; \
-         threads {}]",
+         threads {}]; cpu: {cpu_train}inference {c_inf:.0} ms/batch",
         slices / imin,
         imin * 1e3,
         imed * 1e3,
@@ -238,6 +250,23 @@ fn bench(args: &[String]) -> Res<()> {
         println!("{l}");
     }
     Ok(())
+}
+
+/// CPU time of this process (all threads, user + system) in seconds, from /proc/self/stat
+/// (clock ticks of 10 ms); 0 where that file does not exist. On a shared machine this is
+/// the steadier measure for single-threaded runs: it does not count time spent waiting for a
+/// core.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14, 15.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn thread_note(backend: &str, threads: usize) -> String {
