@@ -13,7 +13,7 @@ use crate::cost::sqeuclidean;
 use crate::emd::{EmdParams, emd, emd2};
 use crate::error::{Error, Result, check_finite, param};
 use crate::gaussian::{EigenCutoff, GaussianStats, gaussian_w2_sq};
-use crate::sinkhorn::{LazyCost, SinkhornParams, dense_source, stabilized_value};
+use crate::sinkhorn::{LazyCost, SinkhornParams, dense_source, solve_source};
 
 /// A labelled data set: features `x` (n×d) and integer labels `y` (n).
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +83,13 @@ pub enum OuterMethod {
     Sinkhorn,
     /// Exact OT (network simplex): the distance is min ⟨P, C⟩.
     Exact,
+    /// The reference's own outer solver: geomloss `SamplesLoss('sinkhorn', p=2,
+    /// blur=√entreg, scaling=0.5, debias)` on the augmented points, i.e.
+    /// [`SinkhornMethod::Annealed`](crate::SinkhornMethod::Annealed) with geomloss's diameter
+    /// (bounding box of the features and the re-indexed label column). A fixed number of
+    /// passes (about `log₄(D²/ε) + 3`), no stopping rule; the distance is geomloss's dual
+    /// value `⟨a, F⟩ + ⟨b, G⟩`, or `S_ε` when `debiased`.
+    Geomloss,
 }
 
 /// Scaling of the augmented ground cost.
@@ -146,7 +153,9 @@ pub struct OtddParams {
     pub sqrt_cutoff: EigenCutoff,
     /// Classes present in one set only.
     pub class_policy: ClassPolicy,
-    /// Outer Sinkhorn settings (the method field is ignored: the stabilised solver is used).
+    /// Outer Sinkhorn settings for [`OuterMethod::Sinkhorn`] (the stabilised solver is used
+    /// unless `method` is `Annealed`; the POT ports are not used here).
+    /// [`OuterMethod::Geomloss`] overrides `method` and `anneal_diameter`.
     pub sinkhorn: SinkhornParams,
     /// Outer cost matrices with more entries than this are never stored (online Sinkhorn).
     pub dense_limit: usize,
@@ -184,8 +193,7 @@ impl Default for OtddParams {
 impl OtddParams {
     /// Rejects invalid settings before any work.
     pub fn validate(&self) -> Result<()> {
-        if self.outer == OuterMethod::Sinkhorn && (!(self.entreg > 0.0) || !self.entreg.is_finite())
-        {
+        if self.outer != OuterMethod::Exact && (!(self.entreg > 0.0) || !self.entreg.is_finite()) {
             return Err(param(
                 "entreg",
                 format!(
@@ -194,7 +202,7 @@ impl OtddParams {
                 ),
             ));
         }
-        if self.debiased && self.outer != OuterMethod::Sinkhorn {
+        if self.debiased && self.outer == OuterMethod::Exact {
             return Err(param(
                 "debiased",
                 "the debiased divergence needs the Sinkhorn outer problem",
@@ -395,13 +403,64 @@ fn side(data: &LabeledData<'_>, st: &ClassStats, params: &OtddParams, seed: u64)
 }
 
 /// Outer OT between two prepared sides given the label table W (classes of p × classes of q).
+/// What one outer problem returns.
+struct Outer {
+    /// ⟨P, C⟩ (exact: the optimum).
+    cost: f64,
+    /// The value entering the debiased divergence: OT_ε for Sinkhorn, geomloss's dual value
+    /// for Geomloss, the optimum for exact.
+    value: f64,
+    plan: Option<Array2<f64>>,
+    n_iter: usize,
+    converged: bool,
+}
+
+/// geomloss's `max_diameter` of the augmented points `[x, label]` it receives from
+/// microsoft/otdd: labels re-indexed 0..k_A for A and from k_A (debiased) or 0 for B.
+fn geomloss_diameter(p: &Side, q: &Side, ka: usize, debiased: bool) -> f64 {
+    let d = p.x.ncols();
+    let mut sq = 0.0;
+    for k in 0..d {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in p.x.column(k).iter().chain(q.x.column(k).iter()) {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        sq += (hi - lo) * (hi - lo);
+    }
+    let off = if debiased { ka } else { 0 };
+    let labels = p.cls.iter().copied().chain(q.cls.iter().map(|c| c + off));
+    let (lo, hi) = labels.fold((usize::MAX, 0), |(lo, hi), c| (lo.min(c), hi.max(c)));
+    let span = (hi - lo) as f64;
+    (sq + span * span).sqrt()
+}
+
 fn outer(
     p: &Side,
     q: &Side,
     w: &Array2<f64>,
     params: &OtddParams,
     want_plan: bool,
-) -> Result<(f64, f64, Option<Array2<f64>>, usize, bool)> {
+    diameter: Option<f64>,
+) -> Result<Outer> {
+    let mut sk = params.sinkhorn.clone();
+    if params.outer == OuterMethod::Geomloss {
+        sk.method = crate::sinkhorn::SinkhornMethod::Annealed;
+        sk.anneal_scaling = 0.5;
+        sk.anneal_diameter = diameter;
+    } else if sk.method != crate::sinkhorn::SinkhornMethod::Annealed {
+        sk.method = crate::sinkhorn::SinkhornMethod::Stabilized;
+    }
+    let annealed = sk.method == crate::sinkhorn::SinkhornMethod::Annealed;
+    let pick = |r: &crate::sinkhorn::SinkhornResult| {
+        if params.outer == OuterMethod::Geomloss {
+            (r.dual, r.dual)
+        } else if annealed {
+            (r.cost, r.dual)
+        } else {
+            (r.cost, r.value)
+        }
+    };
     let s = params.scale.factor();
     let table = w.mapv(|v| v * params.lambda_y * s);
     let (n, m) = (p.x.nrows(), q.x.nrows());
@@ -433,22 +492,41 @@ fn outer(
                     ..EmdParams::default()
                 },
             )?;
-            return Ok((r.cost, r.cost, want_plan.then_some(r.plan), 0, true));
+            return Ok(Outer {
+                cost: r.cost,
+                value: r.cost,
+                plan: want_plan.then_some(r.plan),
+                n_iter: 0,
+                converged: true,
+            });
         }
         let cs = c.as_slice().expect("standard");
-        let r = stabilized_value(
+        let r = solve_source(
             &a,
             &b,
             &dense_source(cs, n, m),
             params.entreg,
-            &params.sinkhorn,
+            &sk,
             want_plan,
         )?;
-        let plan = if want_plan { Some(r.plan) } else { None };
-        return Ok((r.cost, r.value, plan, r.n_iter, r.converged));
+        let (cost, value) = pick(&r);
+        return Ok(Outer {
+            cost,
+            value,
+            plan: want_plan.then_some(r.plan),
+            n_iter: r.n_iter,
+            converged: r.converged,
+        });
     }
-    let r = stabilized_value(&a, &b, &lazy, params.entreg, &params.sinkhorn, false)?;
-    Ok((r.cost, r.value, None, r.n_iter, r.converged))
+    let r = solve_source(&a, &b, &lazy, params.entreg, &sk, false)?;
+    let (cost, value) = pick(&r);
+    Ok(Outer {
+        cost,
+        value,
+        plan: None,
+        n_iter: r.n_iter,
+        converged: r.converged,
+    })
 }
 
 /// The OTDD between two labelled data sets.
@@ -501,17 +579,24 @@ pub fn otdd(a: &LabeledData<'_>, b: &LabeledData<'_>, params: &OtddParams) -> Re
             params.seed.wrapping_add(1)
         },
     );
-    let (cost, value, coupling, n_iter, converged) =
-        outer(&pa, &pb, &w_ab, params, params.return_coupling)?;
+    let diameter = (params.outer == OuterMethod::Geomloss)
+        .then(|| geomloss_diameter(&pa, &pb, sa.labels.len(), params.debiased));
+    let ab = outer(&pa, &pb, &w_ab, params, params.return_coupling, diameter)?;
     let distance = if params.debiased {
         let w_aa = label_distances(a, &sa, a, &sa, params)?;
         let w_bb = label_distances(b, &sb, b, &sb, params)?;
-        let (_, v_aa, _, _, _) = outer(&pa, &pa, &w_aa, params, false)?;
-        let (_, v_bb, _, _, _) = outer(&pb, &pb, &w_bb, params, false)?;
-        value - 0.5 * v_aa - 0.5 * v_bb
+        let v_aa = outer(&pa, &pa, &w_aa, params, false, diameter)?.value;
+        let v_bb = outer(&pb, &pb, &w_bb, params, false, diameter)?.value;
+        ab.value - 0.5 * v_aa - 0.5 * v_bb
     } else {
-        cost
+        ab.cost
     };
+    let Outer {
+        plan: coupling,
+        n_iter,
+        converged,
+        ..
+    } = ab;
     check_finite("distance", [distance])?;
     Ok(OtddResult {
         distance,

@@ -22,6 +22,14 @@ pub enum SinkhornMethod {
     /// POT's `method='sinkhorn_log'`: log-sum-exp updates of log-scalings, iterate for
     /// iterate.
     Log,
+    /// geomloss's ε-annealing (`SamplesLoss('sinkhorn', p=2, scaling=q)`, the outer solver of
+    /// microsoft/otdd): ε runs from `D²` down to ε by factors `q²`, one symmetrised
+    /// (averaged) update of both potentials per ε, then a final extrapolation; no stopping
+    /// rule (`max_iter`, `stop_thr` and `check_every` are ignored). `D` is
+    /// [`SinkhornParams::anneal_diameter`] (default `√max C`), `q` is
+    /// [`SinkhornParams::anneal_scaling`]. Its value is geomloss's dual objective
+    /// [`SinkhornResult::dual`].
+    Annealed,
 }
 
 /// Sinkhorn parameters; the defaults are POT's (`numItermax=1000`, `stopThr=1e-9`, marginal
@@ -43,6 +51,12 @@ pub struct SinkhornParams {
     pub stage_thr: f64,
     /// Iteration cap of one intermediate stage.
     pub stage_max_iter: usize,
+    /// [`SinkhornMethod::Annealed`]: geomloss's `scaling` (blur factor per step; ε shrinks
+    /// by its square). Default 0.5, geomloss's default.
+    pub anneal_scaling: f64,
+    /// [`SinkhornMethod::Annealed`]: geomloss's `diameter` (the schedule starts at
+    /// ε = diameter²); `None` uses `√max C`.
+    pub anneal_diameter: Option<f64>,
 }
 
 impl Default for SinkhornParams {
@@ -55,6 +69,8 @@ impl Default for SinkhornParams {
             eps_scaling: Some(0.5),
             stage_thr: 1e-3,
             stage_max_iter: 50,
+            anneal_scaling: 0.5,
+            anneal_diameter: None,
         }
     }
 }
@@ -69,8 +85,30 @@ impl SinkhornParams {
         }
     }
 
+    /// geomloss's annealed solver ([`SinkhornMethod::Annealed`], scaling 0.5).
+    pub fn annealed() -> Self {
+        Self {
+            method: SinkhornMethod::Annealed,
+            ..Self::default()
+        }
+    }
+
     /// Rejects invalid settings.
     pub fn validate(&self) -> Result<()> {
+        if !(self.anneal_scaling > 0.0 && self.anneal_scaling < 1.0) {
+            return Err(param(
+                "anneal_scaling",
+                format!("{} is not in (0, 1)", self.anneal_scaling),
+            ));
+        }
+        if let Some(d) = self.anneal_diameter
+            && (!(d > 0.0) || !d.is_finite())
+        {
+            return Err(param(
+                "anneal_diameter",
+                format!("{d} must be finite and > 0"),
+            ));
+        }
         if self.max_iter == 0 {
             return Err(param("max_iter", "must be >= 1"));
         }
@@ -102,15 +140,21 @@ pub struct SinkhornResult {
     pub plan: Array2<f64>,
     /// Transport cost ⟨P, C⟩ (what `ot.sinkhorn2` returns).
     pub cost: f64,
-    /// Entropic OT value OT_ε = ⟨P, C⟩ + ε·KL(P ‖ a⊗b).
+    /// Entropic OT value OT_ε = ⟨P, C⟩ + ε·KL(P ‖ a⊗b) of the returned plan.
     pub value: f64,
+    /// Dual objective `⟨a, F⟩ + ⟨b, G⟩` with `F = f − ε log a`, `G = g − ε log b` (geomloss's
+    /// potentials): what geomloss returns for `debias=False`. Equal to `value` at
+    /// convergence; for [`SinkhornMethod::Annealed`] (a fixed number of updates) it is the
+    /// reference's number.
+    pub dual: f64,
     /// Source potential `f = ε·log u` (POT: `reg * log['log_u']`).
     pub f: Array1<f64>,
     /// Target potential `g = ε·log v`.
     pub g: Array1<f64>,
     /// Iterations run (POT's `log['niter']` is the index of the last one).
     pub n_iter: usize,
-    /// Last marginal error computed.
+    /// Last marginal error computed (`‖Pᵀ1 − b‖₂`; for [`SinkhornMethod::Annealed`] that of
+    /// the returned potentials).
     pub err: f64,
     /// Whether `err < stop_thr` was reached (false: cap hit or numerical stop).
     pub converged: bool,
@@ -183,9 +227,8 @@ pub fn sinkhorn(
     match params.method {
         SinkhornMethod::Knopp => knopp(&a, &b, &dense, reg, params),
         SinkhornMethod::Log => log_domain(&a, &b, &dense, reg, params),
-        SinkhornMethod::Stabilized => {
-            let st = stabilized(&a, &b, &dense, reg, params)?;
-            Ok(finish(&a, &b, &dense, reg, st, true))
+        SinkhornMethod::Stabilized | SinkhornMethod::Annealed => {
+            solve_source(&a, &b, &dense, reg, params, true)
         }
     }
 }
@@ -422,7 +465,7 @@ impl CostSource for LazyCost<'_> {
 
 dispatch!(exp_row(c: &[f64], g: &[f64], s: f64, inv_eps: f64, e: &mut [f64]) -> f64 {
     for ((ev, &cv), &gv) in e.iter_mut().zip(c).zip(g) {
-        *ev = crate::kernels::exp((s + gv - cv) * inv_eps);
+        *ev = crate::kernels::exp::<F>((s + gv - cv) * inv_eps);
     }
     crate::kernels::sum(e)
 });
@@ -437,7 +480,7 @@ dispatch!(knopp_row(k: &[f64], v: &[f64]) -> f64 {
 
 dispatch!(exp_scale(c: &[f64], inv_neg_reg: f64, k: &mut [f64]) -> () {
     for (kv, &cv) in k.iter_mut().zip(c) {
-        *kv = crate::kernels::exp(cv * inv_neg_reg);
+        *kv = crate::kernels::exp::<F>(cv * inv_neg_reg);
     }
 });
 
@@ -744,7 +787,9 @@ pub(crate) fn stabilized(
     })
 }
 
-/// Builds plan (if `want_plan`), ⟨P,C⟩ and OT_ε from potentials.
+/// Builds plan (if `want_plan`), ⟨P,C⟩, OT_ε, the dual value and the column marginal of
+/// the plan from potentials. With `recheck_err` the returned `err` is the marginal error of
+/// these potentials (one more pass; the annealed solver has no stopping check of its own).
 fn finish(
     a: &[f64],
     b: &[f64],
@@ -752,6 +797,7 @@ fn finish(
     eps: f64,
     p: Potentials,
     want_plan: bool,
+    recheck_err: bool,
 ) -> SinkhornResult {
     let (n, m) = cost.shape();
     let inv = 1.0 / eps;
@@ -763,44 +809,94 @@ fn finish(
         Array2::<f64>::zeros((0, 0))
     };
     let (f, g) = (&p.f, &p.g);
-    let rows_out: Vec<(f64, f64)> = if want_plan {
+    let ranges = row_ranges(n);
+    // Per thread: (Σ P·C, Σ P·log(P/ab), column sums of P) over its rows.
+    let parts: Vec<(f64, f64, Vec<f64>)> = if want_plan {
         let ps = plan.as_slice_mut().expect("fresh");
-        ps.par_chunks_mut(m)
-            .enumerate()
-            .map(|(i, prow)| {
+        let chunks = split_ranges_len(ps, &ranges, m);
+        ranges
+            .par_iter()
+            .zip(chunks)
+            .map(|(&(lo, hi), pch)| {
                 let mut buf = Vec::new();
-                let t = cost.tile(i, 1, 0, m, &mut buf);
-                let crow = &t.data[..m];
-                exp_row::run(crow, g, f[i], inv, prow);
-                row_terms(prow, crow, f[i], g, &ln_b, ln_a[i], eps)
+                let mut col = vec![0.0; m];
+                let (mut pc, mut kl) = (0.0, 0.0);
+                for i in lo..hi {
+                    let prow = &mut pch[(i - lo) * m..(i - lo + 1) * m];
+                    let t = cost.tile(i, 1, 0, m, &mut buf);
+                    let crow = &t.data[..m];
+                    exp_row::run(crow, g, f[i], inv, prow);
+                    let (x, y) = row_terms(prow, crow, f[i], g, &ln_b, ln_a[i], eps);
+                    pc += x;
+                    kl += y;
+                    axpy_row::run(1.0, prow, &mut col);
+                }
+                (pc, kl, col)
             })
             .collect()
     } else {
-        (0..n)
-            .into_par_iter()
-            .map_init(
-                || (Vec::new(), vec![0.0; m]),
-                |(buf, e), i| {
-                    let t = cost.tile(i, 1, 0, m, buf);
+        ranges
+            .par_iter()
+            .map(|&(lo, hi)| {
+                let mut buf = Vec::new();
+                let mut e = vec![0.0; m];
+                let mut col = vec![0.0; m];
+                let (mut pc, mut kl) = (0.0, 0.0);
+                for i in lo..hi {
+                    let t = cost.tile(i, 1, 0, m, &mut buf);
                     let crow = &t.data[..m];
-                    exp_row::run(crow, g, f[i], inv, e);
-                    row_terms(e, crow, f[i], g, &ln_b, ln_a[i], eps)
-                },
-            )
+                    exp_row::run(crow, g, f[i], inv, &mut e);
+                    let (x, y) = row_terms(&e, crow, f[i], g, &ln_b, ln_a[i], eps);
+                    pc += x;
+                    kl += y;
+                    axpy_row::run(1.0, &e, &mut col);
+                }
+                (pc, kl, col)
+            })
             .collect()
     };
-    let cost_sum: f64 = rows_out.iter().map(|r| r.0).sum();
-    let kl: f64 = rows_out.iter().map(|r| r.1).sum();
+    let cost_sum: f64 = parts.iter().map(|r| r.0).sum();
+    let kl: f64 = parts.iter().map(|r| r.1).sum();
+    let colsum = sum_partials(parts.into_iter().map(|r| r.2).collect(), m);
+    let err = if recheck_err {
+        marginal_err(&colsum, b)
+    } else {
+        p.err
+    };
+    let dual = dual_value(a, b, f, g, eps);
     SinkhornResult {
         plan,
         cost: cost_sum,
         value: cost_sum + eps * kl,
+        dual,
         f: Array1::from(p.f),
         g: Array1::from(p.g),
         n_iter: p.n_iter,
-        err: p.err,
+        err,
         converged: p.converged,
     }
+}
+
+/// `⟨a, f − ε log a⟩ + ⟨b, g − ε log b⟩` (geomloss's dual objective in its potentials).
+fn dual_value(a: &[f64], b: &[f64], f: &[f64], g: &[f64], eps: f64) -> f64 {
+    let fa: f64 = a.iter().zip(f).map(|(&w, &v)| w * (v - eps * w.ln())).sum();
+    let gb: f64 = b.iter().zip(g).map(|(&w, &v)| w * (v - eps * w.ln())).sum();
+    fa + gb
+}
+
+/// Splits a row-major buffer into the row ranges' chunks (`m` values per row).
+fn split_ranges_len<'s>(
+    mut v: &'s mut [f64],
+    ranges: &[(usize, usize)],
+    m: usize,
+) -> Vec<&'s mut [f64]> {
+    let mut out = Vec::with_capacity(ranges.len());
+    for &(lo, hi) in ranges {
+        let (head, tail) = v.split_at_mut((hi - lo) * m);
+        out.push(head);
+        v = tail;
+    }
+    out
 }
 
 /// (Σ_j P_ij C_ij, Σ_j P_ij (log P_ij − log a_i − log b_j)) with log P_ij = (f_i+g_j−C_ij)/ε.
@@ -824,9 +920,12 @@ fn row_terms(
     (pc, kl)
 }
 
-/// Entropic OT on a cost that is never stored (see [`LazyCost`]): log-stabilised Sinkhorn with
-/// ε-scaling, two passes over recomputed cost tiles per iteration, memory O(n + m). The
-/// result's `plan` is empty; `cost`, `value` and the potentials are filled.
+/// Entropic OT on a cost that is never stored (see [`LazyCost`]): memory O(n + m), the cost
+/// recomputed in tiles by GEMM. [`SinkhornMethod::Stabilized`] (log-stabilised Sinkhorn with
+/// ε-scaling, two passes over the tiles per iteration) or [`SinkhornMethod::Annealed`]
+/// (geomloss's schedule, one pass per ε); the POT ports need a stored matrix and fall back to
+/// the stabilised iteration. The result's `plan` is empty; `cost`, `value`, `dual`, `err` and
+/// the potentials are filled.
 pub fn sinkhorn_lazy(
     a: ArrayView1<'_, f64>,
     b: ArrayView1<'_, f64>,
@@ -840,12 +939,11 @@ pub fn sinkhorn_lazy(
     let a = weights(a, n, "a")?;
     let b = weights(b, m, "b")?;
     check_mass(&a, &b)?;
-    let p = stabilized(&a, &b, cost, reg, params)?;
-    Ok(finish(&a, &b, cost, reg, p, false))
+    solve_source(&a, &b, cost, reg, params, false)
 }
 
-/// Runs the stabilised solver on any cost source and returns the result without a plan.
-pub(crate) fn stabilized_value(
+/// Runs the stabilised or the annealed solver on any cost source (Knopp/Log: stabilised).
+pub(crate) fn solve_source(
     a: &[f64],
     b: &[f64],
     cost: &dyn CostSource,
@@ -853,8 +951,172 @@ pub(crate) fn stabilized_value(
     params: &SinkhornParams,
     want_plan: bool,
 ) -> Result<SinkhornResult> {
-    let p = stabilized(a, b, cost, reg, params)?;
-    Ok(finish(a, b, cost, reg, p, want_plan))
+    if params.method == SinkhornMethod::Annealed {
+        let p = annealed(a, b, cost, reg, params)?;
+        let mut r = finish(a, b, cost, reg, p, want_plan, true);
+        // No stopping rule ran: "converged" reports whether the final marginal error is
+        // below `stop_thr` anyway.
+        r.converged = r.err < params.stop_thr;
+        Ok(r)
+    } else {
+        let p = stabilized(a, b, cost, reg, params)?;
+        Ok(finish(a, b, cost, reg, p, want_plan, false))
+    }
+}
+
+/// geomloss's `epsilon_schedule(p=2, diameter, blur=√ε, scaling)`:
+/// `[D²] + [exp(e) for e in arange(2 ln D, 2 ln blur, 2 ln scaling)] + [ε]` (numpy's arange:
+/// `ceil((stop − start)/step)` values `start + k·step`).
+pub(crate) fn anneal_schedule(diameter: f64, eps: f64, scaling: f64) -> Vec<f64> {
+    let start = 2.0 * diameter.ln();
+    let stop = 2.0 * eps.sqrt().ln(); // p·ln(blur), blur = ε^(1/p), as geomloss
+    let step = 2.0 * scaling.ln();
+    let count = ((stop - start) / step).ceil().max(0.0) as usize;
+    let mut out = Vec::with_capacity(count + 2);
+    out.push(diameter * diameter);
+    out.extend((0..count).map(|k| (start + k as f64 * step).exp()));
+    out.push(eps);
+    out
+}
+
+/// One Jacobi pass of geomloss's softmin updates from the same old potentials: with
+/// `P_ij = exp((F_i + ε ln a_i + G_j + ε ln b_j − C_ij)/ε)`, `F̃_i = F_i − ε ln(P1/a)_i` and
+/// `G̃_j = G_j − ε ln(Pᵀ1/b)_j`: both from one exponential per entry. Rows/columns whose sums
+/// under- or overflow are recomputed by an exact max-shifted log-sum-exp.
+fn softmin_pass(
+    cost: &dyn CostSource,
+    fa: &[f64],
+    gb: &[f64],
+    big_f: &[f64],
+    big_g: &[f64],
+    ln_a: &[f64],
+    ln_b: &[f64],
+    eps: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let (n, m) = cost.shape();
+    let inv = 1.0 / eps;
+    let ranges = row_ranges(n);
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = ranges
+        .par_iter()
+        .map(|&(lo, hi)| {
+            let mut buf = Vec::new();
+            let mut e = vec![0.0; TILE_C.min(m)];
+            let mut rows = vec![0.0; hi - lo];
+            let mut cols = vec![0.0; m];
+            let mut r0 = lo;
+            while r0 < hi {
+                let nr = TILE_R.min(hi - r0);
+                let mut c0 = 0;
+                while c0 < m {
+                    let nc = TILE_C.min(m - c0);
+                    let t = cost.tile(r0, nr, c0, nc, &mut buf);
+                    for k in 0..nr {
+                        let crow = &t.data[k * t.stride..k * t.stride + nc];
+                        rows[r0 + k - lo] +=
+                            exp_row::run(crow, &gb[c0..c0 + nc], fa[r0 + k], inv, &mut e[..nc]);
+                        axpy_row::run(1.0, &e[..nc], &mut cols[c0..c0 + nc]);
+                    }
+                    c0 += nc;
+                }
+                r0 += nr;
+            }
+            (rows, cols)
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(n);
+    let mut col_parts = Vec::with_capacity(parts.len());
+    for (r, c) in parts {
+        rows.extend(r);
+        col_parts.push(c);
+    }
+    let cols = sum_partials(col_parts, m);
+    let new_f: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let r = rows[i];
+            if r > TINY && r.is_finite() {
+                big_f[i] - eps * (r.ln() - ln_a[i])
+            } else {
+                exact_row(cost, i, gb, eps, 0.0)
+            }
+        })
+        .collect();
+    let new_g: Vec<f64> = (0..m)
+        .into_par_iter()
+        .map(|j| {
+            let c = cols[j];
+            if c > TINY && c.is_finite() {
+                big_g[j] - eps * (c.ln() - ln_b[j])
+            } else {
+                exact_col(cost, j, fa, eps, 0.0)
+            }
+        })
+        .collect();
+    (new_f, new_g)
+}
+
+/// geomloss's `sinkhorn_loop` (balanced, no debiasing, no kernel truncation) on a cost
+/// source; returns the potentials in this crate's convention `f = F + ε ln a`.
+fn annealed(
+    a: &[f64],
+    b: &[f64],
+    cost: &dyn CostSource,
+    reg: f64,
+    params: &SinkhornParams,
+) -> Result<Potentials> {
+    let (n, m) = cost.shape();
+    let diameter = params
+        .anneal_diameter
+        .unwrap_or_else(|| cost.max_cost().sqrt());
+    if !(diameter > 0.0) || !diameter.is_finite() {
+        return Err(Error::Numerical(format!(
+            "annealing needs a positive diameter, got {diameter} (all costs zero?)"
+        )));
+    }
+    let schedule = anneal_schedule(diameter, reg, params.anneal_scaling);
+    let ln_a: Vec<f64> = a.iter().map(|v| v.ln()).collect();
+    let ln_b: Vec<f64> = b.iter().map(|v| v.ln()).collect();
+    let shifted = |pot: &[f64], ln_w: &[f64], eps: f64| -> Vec<f64> {
+        pot.iter().zip(ln_w).map(|(p, l)| p + eps * l).collect()
+    };
+    let mut big_f = vec![0.0; n];
+    let mut big_g = vec![0.0; m];
+    let mut passes = 0;
+    // Initialisation at the first ε (F = G = 0 before), then one averaged update per ε,
+    // then the final extrapolation at the last ε.
+    let last = *schedule.last().expect("non-empty schedule");
+    let steps = std::iter::once((schedule[0], false))
+        .chain(schedule.iter().map(|&e| (e, true)))
+        .chain(std::iter::once((last, false)));
+    for (eps, average) in steps {
+        let fa = shifted(&big_f, &ln_a, eps);
+        let gb = shifted(&big_g, &ln_b, eps);
+        let (tf, tg) = softmin_pass(cost, &fa, &gb, &big_f, &big_g, &ln_a, &ln_b, eps);
+        if average {
+            for (x, t) in big_f.iter_mut().zip(&tf) {
+                *x = 0.5 * (*x + t);
+            }
+            for (x, t) in big_g.iter_mut().zip(&tg) {
+                *x = 0.5 * (*x + t);
+            }
+        } else {
+            big_f = tf;
+            big_g = tg;
+        }
+        passes += 1;
+        if big_f.iter().chain(big_g.iter()).any(|v| !v.is_finite()) {
+            return Err(Error::Numerical(format!(
+                "non-finite potential in annealing pass {passes} (eps {eps})"
+            )));
+        }
+    }
+    Ok(Potentials {
+        f: shifted(&big_f, &ln_a, reg),
+        g: shifted(&big_g, &ln_b, reg),
+        n_iter: passes,
+        err: f64::NAN,
+        converged: false,
+    })
 }
 
 pub(crate) fn dense_source<'a>(c: &'a [f64], n: usize, m: usize) -> DenseCost<'a> {
@@ -966,6 +1228,7 @@ fn knopp(
         plan,
         cost: cs,
         value: cs + reg * kl,
+        dual: dual_value(a, b, &f, &g, reg),
         f: Array1::from(f),
         g: Array1::from(g),
         n_iter,
@@ -1058,12 +1321,15 @@ fn log_domain(
         *p = (mr(i, j) + u[i] + v[j]).exp();
     }
     let (cs, kl) = plan_terms(&plan, c, a, b);
+    let f: Vec<f64> = u.iter().map(|x| reg * x).collect();
+    let g: Vec<f64> = v.iter().map(|x| reg * x).collect();
     Ok(SinkhornResult {
         plan,
         cost: cs,
         value: cs + reg * kl,
-        f: u.iter().map(|x| reg * x).collect(),
-        g: v.iter().map(|x| reg * x).collect(),
+        dual: dual_value(a, b, &f, &g, reg),
+        f: Array1::from(f),
+        g: Array1::from(g),
         n_iter,
         err,
         converged,

@@ -357,3 +357,80 @@ fn otdd_exact_matches_transcription() {
     assert_eq!(r.index_a.len(), s.ya.len() - 1);
     assert!(rel(r.distance, g["exact_half_single_dropped"].as_f64().unwrap()) < 1e-9);
 }
+
+fn goldens_geomloss() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(data("goldens_geomloss.json")).unwrap()).unwrap()
+}
+
+/// geomloss's annealed loop (numpy transcription, tools/otdd/make_goldens_geomloss.py) on the
+/// committed `sk_` problem: same schedule (7 values of ε), same 9 passes, so the dual value and
+/// the potentials agree to round-off (1e-12 relative / 1e-10 absolute: the log-sum-exps are
+/// evaluated in another order and shift).
+#[test]
+fn annealed_sinkhorn_matches_geomloss_transcription() {
+    let g = &goldens_geomloss()["sinkhorn_annealed"];
+    let (a, b, m) = (npy1("sk_a.npy"), npy1("sk_b.npy"), npy2("sk_M.npy"));
+    let eps = g["eps"].as_f64().unwrap();
+    let r = sinkhorn(
+        a.view(),
+        b.view(),
+        m.view(),
+        eps,
+        &SinkhornParams::annealed(),
+    )
+    .unwrap();
+    assert_eq!(r.n_iter, g["n_eps"].as_u64().unwrap() as usize + 2);
+    let want = g["dual"].as_f64().unwrap();
+    assert!(rel(r.dual, want) < 1e-12, "{} vs {want}", r.dual);
+    let (ff, gg) = (npy1("sk_anneal_F.npy"), npy1("sk_anneal_G.npy"));
+    for i in 0..a.len() {
+        let fi = r.f[i] - eps * a[i].ln();
+        assert!((fi - ff[i]).abs() < 1e-10, "F[{i}] {fi} vs {}", ff[i]);
+    }
+    for j in 0..b.len() {
+        let gj = r.g[j] - eps * b[j].ln();
+        assert!((gj - gg[j]).abs() < 1e-10, "G[{j}] {gj} vs {}", gg[j]);
+    }
+    // The annealed plan is not a converged one: its marginal error is reported, not hidden.
+    assert!(r.err.is_finite());
+}
+
+/// OTDD with the reference's outer solver (geomloss annealing on the augmented points, label
+/// coordinate re-indexed as microsoft/otdd does), plain and debiased: 1e-9 relative to the
+/// transcription (the only differences are summation orders in costs and log-sum-exps; the
+/// label W² enter with their 1e-8 eigen round-off scaled down by the cost).
+#[test]
+fn otdd_geomloss_matches_transcription() {
+    let g = &goldens_geomloss()["otdd_geomloss"];
+    let s = sets();
+    let (a, b) = (
+        LabeledData::new(s.xa.view(), &s.ya).unwrap(),
+        LabeledData::new(s.xb.view(), &s.yb).unwrap(),
+    );
+    for (key, case) in g.as_object().unwrap() {
+        let p = OtddParams {
+            outer: OuterMethod::Geomloss,
+            entreg: case["entreg"].as_f64().unwrap(),
+            debiased: case["debiased"].as_bool().unwrap(),
+            scale: if case["scale"].as_f64().unwrap() == 1.0 {
+                CostScale::Unit
+            } else {
+                CostScale::Half
+            },
+            sqrt_cutoff: EigenCutoff::Reference,
+            ..OtddParams::default()
+        };
+        let r = otdd(&a, &b, &p).unwrap();
+        let want = case["distance"].as_f64().unwrap();
+        assert!(
+            rel(r.distance, want) < 1e-9,
+            "{key}: {} vs {want}",
+            r.distance
+        );
+        assert_eq!(
+            r.n_iter,
+            case["n_eps"].as_u64().unwrap() as usize + 2,
+            "{key}"
+        );
+    }
+}

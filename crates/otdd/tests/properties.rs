@@ -301,3 +301,93 @@ fn distance_matrix_is_symmetric() {
     }
     assert!(m[[0, 2]] > 0.0);
 }
+
+/// The online (never stored) cost gives the same annealed potentials as the stored one: the
+/// tiles are the same GEMM expansion, only blocked differently (1e-9 relative).
+#[test]
+fn lazy_annealed_equals_stored() {
+    let (x, _) = cloud(300, 5, 1, 3);
+    let (y, _) = cloud(260, 5, 1, 4);
+    let c = sqeuclidean(x.view(), y.view()).unwrap();
+    let e = Array1::<f64>::zeros(0);
+    let p = SinkhornParams {
+        anneal_diameter: Some(2.5),
+        ..SinkhornParams::annealed()
+    };
+    let dense = sinkhorn(e.view(), e.view(), c.view(), 0.01, &p).unwrap();
+    let lazy = sinkhorn_lazy(
+        e.view(),
+        e.view(),
+        &LazyCost::sqeuclidean(x.view(), y.view(), 1.0).unwrap(),
+        0.01,
+        &p,
+    )
+    .unwrap();
+    assert_eq!(dense.n_iter, lazy.n_iter);
+    for (v, w) in [
+        (dense.dual, lazy.dual),
+        (dense.cost, lazy.cost),
+        (dense.err, lazy.err),
+    ] {
+        assert!((v - w).abs() <= 1e-9 * w.abs().max(1e-12), "{v} vs {w}");
+    }
+    let df = dense.f.iter().zip(&lazy.f).map(|(a, b)| (a - b).abs());
+    assert!(df.fold(0.0, f64::max) < 1e-9);
+}
+
+/// OTDD through the online solver (dense_limit 0) equals the stored path, for both the
+/// stabilised and the annealed outer problems (1e-9 relative). The stabilised solver is run to
+/// a 1e-13 marginal error because the two paths start their ε-scaling at different upper
+/// bounds of the cost (exact max vs a norm bound), so only their fixed points coincide.
+#[test]
+fn otdd_online_equals_stored() {
+    let (xa, ya) = cloud(120, 4, 3, 5);
+    let (xb, yb) = cloud(110, 4, 3, 6);
+    let (a, b) = (
+        LabeledData::new(xa.view(), &ya).unwrap(),
+        LabeledData::new(xb.view(), &yb).unwrap(),
+    );
+    for outer in [OuterMethod::Sinkhorn, OuterMethod::Geomloss] {
+        for debiased in [false, true] {
+            let p = OtddParams {
+                outer,
+                debiased,
+                entreg: 0.5,
+                sinkhorn: SinkhornParams {
+                    stop_thr: 1e-13,
+                    max_iter: 20_000,
+                    ..OtddParams::default().sinkhorn
+                },
+                ..OtddParams::default()
+            };
+            let stored = otdd(&a, &b, &p).unwrap().distance;
+            let online = otdd(
+                &a,
+                &b,
+                &OtddParams {
+                    dense_limit: 0,
+                    ..p.clone()
+                },
+            )
+            .unwrap()
+            .distance;
+            assert!(
+                (stored - online).abs() < 1e-9 * stored.abs().max(1e-9),
+                "{outer:?} debiased={debiased}: {stored} vs {online}"
+            );
+        }
+    }
+}
+
+/// The debiased geomloss OTDD of a set with itself is 0 (the three problems coincide).
+#[test]
+fn geomloss_self_distance_is_zero() {
+    let (x, y) = cloud(80, 3, 3, 7);
+    let d = LabeledData::new(x.view(), &y).unwrap();
+    let p = OtddParams {
+        outer: OuterMethod::Geomloss,
+        debiased: true,
+        ..OtddParams::default()
+    };
+    assert!(otdd(&d, &d, &p).unwrap().distance.abs() < 1e-9);
+}
