@@ -1,7 +1,10 @@
 //! Perceptual hashes bit-exact with Python imagehash 4.3.2.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use image::DynamicImage;
 use ndarray::{ArrayView2, ArrayView3};
@@ -263,6 +266,7 @@ pub fn phash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
     let n = hash_size * 4;
     let small = resize_lanczos(grey, n, n)?;
     let cos = dct_matrix(n);
+    let cos = &cos[..];
     let px: Vec<f64> = small.iter().map(|&v| v as f64).collect();
     // Axis 0 (down each column), only the first hash_size frequencies are needed.
     let mut t = vec![0.0f64; hash_size * n];
@@ -272,7 +276,7 @@ pub fn phash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
             col[r] = px[r * n + j];
         }
         for k in 0..hash_size {
-            t[k * n + j] = dct2_coef(&col, k, &cos);
+            t[k * n + j] = dct2_coef(&col, k, cos);
         }
     }
     // Axis 1 (along each row of the result).
@@ -280,7 +284,7 @@ pub fn phash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
     for k in 0..hash_size {
         let row = &t[k * n..(k + 1) * n];
         for l in 0..hash_size {
-            low.push(dct2_coef(row, l, &cos));
+            low.push(dct2_coef(row, l, cos));
         }
     }
     let med = median(&mut low.clone());
@@ -315,8 +319,24 @@ fn dct2_coef(x: &[f64], k: usize, cos: &[f64]) -> f64 {
     2.0 * acc
 }
 
-/// `cos(π k (2i + 1) / (2n))`, row k.
-fn dct_matrix(n: usize) -> Vec<f64> {
+/// `cos(π k (2i + 1) / (2n))`, row k; computed once per `n` (n² cosines cost as much as the
+/// rest of the hash).
+fn dct_matrix(n: usize) -> Arc<Vec<f64>> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Vec<f64>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(m) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&n) {
+        return m.clone();
+    }
+    let m = Arc::new(dct_matrix_uncached(n));
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 64 {
+        map.clear();
+    }
+    map.insert(n, m.clone());
+    m
+}
+
+fn dct_matrix_uncached(n: usize) -> Vec<f64> {
     let mut m = vec![0.0; n * n];
     for k in 0..n {
         for i in 0..n {
@@ -331,74 +351,190 @@ fn dct_matrix(n: usize) -> Vec<f64> {
 /// PyWavelets' Haar filter value (`0.7071067811865476` in every filter of `pywt.Wavelet('haar')`).
 const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
-/// One level of `pywt.dwt2(x, 'haar')` on a `2h × 2w` block stored with row stride `stride`,
-/// written as the four `h × w` bands (LL, HL = cH, LH = cV, HH = cD).
+/// `(v / 255.) · s` for every u8: the first product PyWavelets forms from imagehash's
+/// `numpy.asarray(image) / 255.` pixels, computed with the same two roundings.
+fn pixel_times_s() -> &'static [f64; 256] {
+    static LUT: OnceLock<[f64; 256]> = OnceLock::new();
+    LUT.get_or_init(|| std::array::from_fn(|v| (v as f64 / 255.0) * S))
+}
+
+/// The Haar transforms of `whash`, with PyWavelets' operation order on every value.
 ///
-/// PyWavelets (dwtn) transforms axis 0 first, then axis 1, each with
-/// `a[o] = x[2o+1]·s + x[2o]·s` and `d[o] = x[2o+1]·(−s) + x[2o]·s` (its C convolution
-/// order); the same operation order is kept so the values are bit-identical.
-fn dwt2_level(x: &[f64], h2: usize, w2: usize, ll: &mut [f64], bands: &mut [Vec<f64>; 3]) {
-    let (h, w) = (h2 / 2, w2 / 2);
-    // axis 0: rows 2o and 2o+1 -> a (h × 2w), d (h × 2w)
-    let mut a0 = vec![0.0; h * w2];
-    let mut d0 = vec![0.0; h * w2];
-    for o in 0..h {
-        let r0 = &x[(2 * o) * w2..(2 * o + 1) * w2];
-        let r1 = &x[(2 * o + 1) * w2..(2 * o + 2) * w2];
-        for j in 0..w2 {
-            a0[o * w2 + j] = r1[j] * S + r0[j] * S;
-            d0[o * w2 + j] = r1[j] * -S + r0[j] * S;
-        }
-    }
-    // axis 1 on both: aa = LL, ad = cV, da = cH, dd = cD
-    let [ch, cv, cd] = bands;
-    ch.resize(h * w, 0.0);
-    cv.resize(h * w, 0.0);
-    cd.resize(h * w, 0.0);
-    for r in 0..h {
-        for o in 0..w {
-            let (a_e, a_o) = (a0[r * w2 + 2 * o], a0[r * w2 + 2 * o + 1]);
-            let (d_e, d_o) = (d0[r * w2 + 2 * o], d0[r * w2 + 2 * o + 1]);
-            ll[r * w + o] = a_o * S + a_e * S;
-            cv[r * w + o] = a_o * -S + a_e * S;
-            ch[r * w + o] = d_o * S + d_e * S;
-            cd[r * w + o] = d_o * -S + d_e * S;
+/// PyWavelets' `dwt2` on a 2×2 block `[[x00, x01], [x10, x11]]` transforms axis 0 first, then
+/// axis 1, each as `a = x_odd·s + x_even·s`, `d = x_odd·(−s) + x_even·s`:
+/// `ae = x10·s + x00·s`, `ao = x11·s + x01·s` (likewise `de`, `do` with `−s`), then
+/// `LL = ao·s + ae·s`, `cV = ao·(−s) + ae·s`, `cH = do·s + de·s`, `cD = do·(−s) + de·s`.
+/// `idwt2` runs axis 1 first, then axis 0, each as `even = s·a + s·d`, `odd = s·a + (−s)·d`.
+///
+/// Every band of a level depends on one 2×2 block of the level above only, so the detail
+/// bands are never stored: the decomposition keeps only the LL pyramid, and the reconstruction
+/// recomputes each block's details from the (still unmodified) LL of the finer level and
+/// overwrites that block in place. The finest level reads the u8 pixels directly and is fused
+/// with the first level of the second decomposition, so the reconstructed image itself is
+/// never stored either. The values are those of the level-by-level transform, bit for bit
+/// (the reference implementation in the tests below checks it on random images).
+#[inline(always)]
+fn fwd_block(x00: f64, x01: f64, x10: f64, x11: f64) -> (f64, f64, f64, f64) {
+    fwd_block_s(x00 * S, x01 * S, x10 * S, x11 * S)
+}
+
+/// [`fwd_block`] on the products `x·s` (the `−s` products are their negations, exactly).
+#[inline(always)]
+fn fwd_block_s(p00: f64, p01: f64, p10: f64, p11: f64) -> (f64, f64, f64, f64) {
+    let ae = p10 + p00;
+    let ao = p11 + p01;
+    let de = -p10 + p00;
+    let d_o = -p11 + p01;
+    let ll = ao * S + ae * S;
+    let cv = ao * -S + ae * S;
+    let ch = d_o * S + de * S;
+    let cd = d_o * -S + de * S;
+    (ll, ch, cv, cd)
+}
+
+/// The LL band only of [`fwd_block`].
+#[inline(always)]
+fn fwd_ll(x00: f64, x01: f64, x10: f64, x11: f64) -> f64 {
+    let ae = x10 * S + x00 * S;
+    let ao = x11 * S + x01 * S;
+    ao * S + ae * S
+}
+
+/// One block of `idwt2`: the 2×2 outputs `(y00, y01, y10, y11)`.
+#[inline(always)]
+fn inv_block(ll: f64, ch: f64, cv: f64, cd: f64) -> (f64, f64, f64, f64) {
+    let a_e = S * ll + S * cv;
+    let a_o = S * ll + -S * cv;
+    let d_e = S * ch + S * cd;
+    let d_o = S * ch + -S * cd;
+    (
+        S * a_e + S * d_e,
+        S * a_o + S * d_o,
+        S * a_e + -S * d_e,
+        S * a_o + -S * d_o,
+    )
+}
+
+/// LL of one Haar level: `x` is `n × n`, `y` receives `n/2 × n/2`.
+#[inline(always)]
+fn haar_ll_level(x: &[f64], n: usize, y: &mut [f64]) {
+    let h = n / 2;
+    for (o, yo) in y[..h * h].chunks_exact_mut(h).enumerate() {
+        let r0 = &x[2 * o * n..(2 * o + 1) * n];
+        let r1 = &x[(2 * o + 1) * n..(2 * o + 2) * n];
+        for ((v, a), b) in yo.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+            *v = fwd_ll(a[0], a[1], b[0], b[1]);
         }
     }
 }
 
-/// One level of `pywt.idwt2((ll, (ch, cv, cd)), 'haar')` (PyWavelets' idwtn: axis 1 first,
-/// then axis 0; `out[2i] = s·a + s·d`, `out[2i+1] = s·a + (−s)·d`).
-fn idwt2_level(
-    ll: &[f64],
-    ch: &[f64],
-    cv: &[f64],
-    cd: &[f64],
-    h: usize,
-    w: usize,
-    out: &mut [f64],
-) {
-    let w2 = 2 * w;
-    // axis 1: 'a' from (aa = ll, ad = cv), 'd' from (da = ch, dd = cd); each h × 2w
-    let mut a = vec![0.0; h * w2];
-    let mut d = vec![0.0; h * w2];
-    for r in 0..h {
-        for i in 0..w {
-            let k = r * w + i;
-            a[r * w2 + 2 * i] = S * ll[k] + S * cv[k];
-            a[r * w2 + 2 * i + 1] = S * ll[k] + -S * cv[k];
-            d[r * w2 + 2 * i] = S * ch[k] + S * cd[k];
-            d[r * w2 + 2 * i + 1] = S * ch[k] + -S * cd[k];
+/// One reconstruction level in place: `x` (`n × n`) holds the original LL of this level, `ll`
+/// (`n/2 × n/2`) the reconstructed LL of the coarser one; `x` receives the reconstruction.
+#[inline(always)]
+fn haar_inv_level(x: &mut [f64], n: usize, ll: &[f64]) {
+    let h = n / 2;
+    for (o, rows) in x[..n * n].chunks_exact_mut(2 * n).enumerate() {
+        let (r0, r1) = rows.split_at_mut(n);
+        let llo = &ll[o * h..(o + 1) * h];
+        for ((a, b), &l) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(llo) {
+            let (_, ch, cv, cd) = fwd_block(a[0], a[1], b[0], b[1]);
+            let (y00, y01, y10, y11) = inv_block(l, ch, cv, cd);
+            a[0] = y00;
+            a[1] = y01;
+            b[0] = y10;
+            b[1] = y11;
         }
     }
-    // axis 0
-    for i in 0..h {
-        for j in 0..w2 {
-            let (av, dv) = (a[i * w2 + j], d[i * w2 + j]);
-            out[(2 * i) * w2 + j] = S * av + S * dv;
-            out[(2 * i + 1) * w2 + j] = S * av + -S * dv;
+}
+
+multiversion! {
+/// `imagehash.whash`'s wavelet part on the `n × n` (power of two) u8 image `px`: returns the
+/// `hash_size²` LL band of `wavedec2(waverec2(wavedec2(px/255) with LL zeroed), dwt_level)`.
+fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f64> {
+    let lut = pixel_times_s();
+    let levels = n.trailing_zeros() as usize;
+    // LL pyramid: level k (1..=levels) has side n >> k, at offset off[k].
+    let mut off = vec![0usize; levels + 2];
+    for k in 1..=levels {
+        let side = n >> k;
+        off[k + 1] = off[k] + side * side;
+    }
+    buf.clear();
+    buf.resize(off[levels + 1], 0.0);
+    let h = n / 2;
+    let mut p0 = vec![0.0f64; n];
+    let mut p1 = vec![0.0f64; n];
+    // Level 1 from the pixels.
+    for o in 0..h {
+        for (d, &v) in p0.iter_mut().zip(&px[2 * o * n..(2 * o + 1) * n]) {
+            *d = lut[v as usize];
+        }
+        for (d, &v) in p1.iter_mut().zip(&px[(2 * o + 1) * n..(2 * o + 2) * n]) {
+            *d = lut[v as usize];
+        }
+        let yo = &mut buf[o * h..(o + 1) * h];
+        for ((v, a), b) in yo.iter_mut().zip(p0.chunks_exact(2)).zip(p1.chunks_exact(2)) {
+            *v = fwd_block_s(a[0], a[1], b[0], b[1]).0;
         }
     }
+    // Levels 2..=levels.
+    for k in 2..=levels {
+        let (fine, coarse) = buf.split_at_mut(off[k]);
+        haar_ll_level(&fine[off[k - 1]..], n >> (k - 1), coarse);
+    }
+    // coeffs[0] *= 0
+    buf[off[levels]..].iter_mut().for_each(|v| *v *= 0.0);
+    // waverec2 down to level 1, in place.
+    for k in (2..=levels).rev() {
+        let (fine, coarse) = buf.split_at_mut(off[k]);
+        haar_inv_level(&mut fine[off[k - 1]..], n >> (k - 1), coarse);
+    }
+    // Level 0: reconstruct each 2×2 pixel block and take the LL of the second decomposition
+    // (or keep the pixels when that decomposition has no level).
+    let dwt_level = levels - hash_size.trailing_zeros() as usize;
+    let mut full = if dwt_level == 0 {
+        vec![0.0; n * n]
+    } else {
+        Vec::new()
+    };
+    for o in 0..h {
+        for (d, &v) in p0.iter_mut().zip(&px[2 * o * n..(2 * o + 1) * n]) {
+            *d = lut[v as usize];
+        }
+        for (d, &v) in p1.iter_mut().zip(&px[(2 * o + 1) * n..(2 * o + 2) * n]) {
+            *d = lut[v as usize];
+        }
+        let llo = &mut buf[o * h..(o + 1) * h];
+        if dwt_level == 0 {
+            let (r0, r1) = full[2 * o * n..(2 * o + 2) * n].split_at_mut(n);
+            for (p, &l) in llo.iter().enumerate() {
+                let (_, ch, cv, cd) =
+                    fwd_block_s(p0[2 * p], p0[2 * p + 1], p1[2 * p], p1[2 * p + 1]);
+                let (y00, y01, y10, y11) = inv_block(l, ch, cv, cd);
+                r0[2 * p] = y00;
+                r0[2 * p + 1] = y01;
+                r1[2 * p] = y10;
+                r1[2 * p + 1] = y11;
+            }
+        } else {
+            for ((l, a), b) in llo.iter_mut().zip(p0.chunks_exact(2)).zip(p1.chunks_exact(2)) {
+                let (_, ch, cv, cd) = fwd_block_s(a[0], a[1], b[0], b[1]);
+                let (y00, y01, y10, y11) = inv_block(*l, ch, cv, cd);
+                *l = fwd_ll(y00, y01, y10, y11);
+            }
+        }
+    }
+    if dwt_level == 0 {
+        return full;
+    }
+    // Levels 2..=dwt_level of the second decomposition (LL only), down the same pyramid.
+    for k in 2..=dwt_level {
+        let (fine, coarse) = buf.split_at_mut(off[k]);
+        haar_ll_level(&fine[off[k - 1]..], n >> (k - 1), coarse);
+    }
+    let side = n >> dwt_level;
+    buf[off[dwt_level]..off[dwt_level] + side * side].to_vec()
+}
 }
 
 /// `imagehash.whash(img, hash_size)` with its defaults (`mode='haar'`,
@@ -425,47 +561,24 @@ pub fn whash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
     }
     let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
     let scale = natural.max(hash_size);
-    let ll_max_level = scale.trailing_zeros() as usize;
-    let dwt_level = ll_max_level - hash_size.trailing_zeros() as usize;
-    let small = resize_lanczos(grey, scale, scale)?;
-    let mut pixels: Vec<f64> = small.iter().map(|&v| v as f64 / 255.0).collect();
-
-    // wavedec2(pixels, 'haar', level=ll_max_level), keeping every band.
-    let mut details: Vec<[Vec<f64>; 3]> = Vec::with_capacity(ll_max_level);
-    let mut cur = pixels.clone();
-    let mut side = scale;
-    for _ in 0..ll_max_level {
-        let half = side / 2;
-        let mut ll = vec![0.0; half * half];
-        let mut bands = [Vec::new(), Vec::new(), Vec::new()];
-        dwt2_level(&cur, side, side, &mut ll, &mut bands);
-        details.push(bands);
-        cur = ll;
-        side = half;
+    // Pillow's resize to the same size is a copy: skip it.
+    let resized;
+    let px: &[u8] = match grey.as_slice() {
+        Some(s) if h == scale && w == scale => s,
+        _ => {
+            resized = resize_lanczos(grey, scale, scale)?;
+            resized.as_slice().expect("standard layout")
+        }
+    };
+    thread_local! {
+        static BUF: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
     }
-    // coeffs[0] *= 0, then waverec2 from the coarsest level.
-    cur.iter_mut().for_each(|v| *v *= 0.0);
-    for bands in details.iter().rev() {
-        let mut out = vec![0.0; 4 * side * side];
-        idwt2_level(&cur, &bands[0], &bands[1], &bands[2], side, side, &mut out);
-        cur = out;
-        side *= 2;
-    }
-    pixels.copy_from_slice(&cur);
-
-    // wavedec2(pixels, 'haar', level=dwt_level)[0]
-    let mut side = scale;
-    let mut cur = pixels;
-    for _ in 0..dwt_level {
-        let half = side / 2;
-        let mut ll = vec![0.0; half * half];
-        let mut bands = [Vec::new(), Vec::new(), Vec::new()];
-        dwt2_level(&cur, side, side, &mut ll, &mut bands);
-        cur = ll;
-        side = half;
-    }
-    let med = median(&mut cur.clone());
-    let bits: Vec<bool> = cur.iter().map(|&v| v > med).collect();
+    let ll = BUF.with(|b| {
+        let buf = &mut b.borrow_mut();
+        whash_ll(px, scale, hash_size, buf)
+    });
+    let med = median(&mut ll.clone());
+    let bits: Vec<bool> = ll.iter().map(|&v| v > med).collect();
     ImageHash::from_bits(&bits, hash_size, hash_size)
 }
 
@@ -536,4 +649,178 @@ pub fn hashes_volume(volume: ArrayView3<u8>, hash_size: usize) -> Result<Vec<Has
         .into_par_iter()
         .map(|z| Hashes::of_grey(volume.index_axis(ndarray::Axis(0), z), hash_size))
         .collect()
+}
+
+#[cfg(test)]
+mod reference {
+    //! The level-by-level transcription of imagehash's whash (every band of every level
+    //! stored), against which the fused transform is checked bit for bit.
+    use super::*;
+
+    /// One level of `pywt.dwt2(x, 'haar')` on a `2h × 2w` block stored with row stride `stride`,
+    /// written as the four `h × w` bands (LL, HL = cH, LH = cV, HH = cD).
+    ///
+    /// PyWavelets (dwtn) transforms axis 0 first, then axis 1, each with
+    /// `a[o] = x[2o+1]·s + x[2o]·s` and `d[o] = x[2o+1]·(−s) + x[2o]·s` (its C convolution
+    /// order); the same operation order is kept so the values are bit-identical.
+    fn dwt2_level(x: &[f64], h2: usize, w2: usize, ll: &mut [f64], bands: &mut [Vec<f64>; 3]) {
+        let (h, w) = (h2 / 2, w2 / 2);
+        // axis 0: rows 2o and 2o+1 -> a (h × 2w), d (h × 2w)
+        let mut a0 = vec![0.0; h * w2];
+        let mut d0 = vec![0.0; h * w2];
+        for o in 0..h {
+            let r0 = &x[(2 * o) * w2..(2 * o + 1) * w2];
+            let r1 = &x[(2 * o + 1) * w2..(2 * o + 2) * w2];
+            for j in 0..w2 {
+                a0[o * w2 + j] = r1[j] * S + r0[j] * S;
+                d0[o * w2 + j] = r1[j] * -S + r0[j] * S;
+            }
+        }
+        // axis 1 on both: aa = LL, ad = cV, da = cH, dd = cD
+        let [ch, cv, cd] = bands;
+        ch.resize(h * w, 0.0);
+        cv.resize(h * w, 0.0);
+        cd.resize(h * w, 0.0);
+        for r in 0..h {
+            for o in 0..w {
+                let (a_e, a_o) = (a0[r * w2 + 2 * o], a0[r * w2 + 2 * o + 1]);
+                let (d_e, d_o) = (d0[r * w2 + 2 * o], d0[r * w2 + 2 * o + 1]);
+                ll[r * w + o] = a_o * S + a_e * S;
+                cv[r * w + o] = a_o * -S + a_e * S;
+                ch[r * w + o] = d_o * S + d_e * S;
+                cd[r * w + o] = d_o * -S + d_e * S;
+            }
+        }
+    }
+
+    /// One level of `pywt.idwt2((ll, (ch, cv, cd)), 'haar')` (PyWavelets' idwtn: axis 1 first,
+    /// then axis 0; `out[2i] = s·a + s·d`, `out[2i+1] = s·a + (−s)·d`).
+    fn idwt2_level(
+        ll: &[f64],
+        ch: &[f64],
+        cv: &[f64],
+        cd: &[f64],
+        h: usize,
+        w: usize,
+        out: &mut [f64],
+    ) {
+        let w2 = 2 * w;
+        // axis 1: 'a' from (aa = ll, ad = cv), 'd' from (da = ch, dd = cd); each h × 2w
+        let mut a = vec![0.0; h * w2];
+        let mut d = vec![0.0; h * w2];
+        for r in 0..h {
+            for i in 0..w {
+                let k = r * w + i;
+                a[r * w2 + 2 * i] = S * ll[k] + S * cv[k];
+                a[r * w2 + 2 * i + 1] = S * ll[k] + -S * cv[k];
+                d[r * w2 + 2 * i] = S * ch[k] + S * cd[k];
+                d[r * w2 + 2 * i + 1] = S * ch[k] + -S * cd[k];
+            }
+        }
+        // axis 0
+        for i in 0..h {
+            for j in 0..w2 {
+                let (av, dv) = (a[i * w2 + j], d[i * w2 + j]);
+                out[(2 * i) * w2 + j] = S * av + S * dv;
+                out[(2 * i + 1) * w2 + j] = S * av + -S * dv;
+            }
+        }
+    }
+
+
+    /// `imagehash.whash(img, hash_size)` with its defaults (`mode='haar'`,
+    /// `remove_max_haar_ll=True`, `image_scale=None`).
+    ///
+    /// `image_scale = max(2^⌊log2 min(w, h)⌋, hash_size)`; LANCZOS to `image_scale²`; pixels / 255;
+    /// a full Haar `wavedec2` to level `log2(image_scale)`, the LL band zeroed, `waverec2`; then
+    /// `wavedec2` to level `log2(image_scale / hash_size)` and bit = LL > median(LL).
+    ///
+    /// Errors: `hash_size` not a power of two (imagehash asserts).
+    pub(super) fn whash_ref(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
+        check_size(hash_size)?;
+        if !hash_size.is_power_of_two() {
+            return Err(Error::InvalidParam {
+                name: "hash_size",
+                value: hash_size.to_string(),
+                reason: "whash needs a power of 2",
+            });
+        }
+        let (h, w) = grey.dim();
+        let m = h.min(w);
+        if m == 0 {
+            return Err(Error::Empty([h, w]));
+        }
+        let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
+        let scale = natural.max(hash_size);
+        let ll_max_level = scale.trailing_zeros() as usize;
+        let dwt_level = ll_max_level - hash_size.trailing_zeros() as usize;
+        let small = resize_lanczos(grey, scale, scale)?;
+        let mut pixels: Vec<f64> = small.iter().map(|&v| v as f64 / 255.0).collect();
+
+        // wavedec2(pixels, 'haar', level=ll_max_level), keeping every band.
+        let mut details: Vec<[Vec<f64>; 3]> = Vec::with_capacity(ll_max_level);
+        let mut cur = pixels.clone();
+        let mut side = scale;
+        for _ in 0..ll_max_level {
+            let half = side / 2;
+            let mut ll = vec![0.0; half * half];
+            let mut bands = [Vec::new(), Vec::new(), Vec::new()];
+            dwt2_level(&cur, side, side, &mut ll, &mut bands);
+            details.push(bands);
+            cur = ll;
+            side = half;
+        }
+        // coeffs[0] *= 0, then waverec2 from the coarsest level.
+        cur.iter_mut().for_each(|v| *v *= 0.0);
+        for bands in details.iter().rev() {
+            let mut out = vec![0.0; 4 * side * side];
+            idwt2_level(&cur, &bands[0], &bands[1], &bands[2], side, side, &mut out);
+            cur = out;
+            side *= 2;
+        }
+        pixels.copy_from_slice(&cur);
+
+        // wavedec2(pixels, 'haar', level=dwt_level)[0]
+        let mut side = scale;
+        let mut cur = pixels;
+        for _ in 0..dwt_level {
+            let half = side / 2;
+            let mut ll = vec![0.0; half * half];
+            let mut bands = [Vec::new(), Vec::new(), Vec::new()];
+            dwt2_level(&cur, side, side, &mut ll, &mut bands);
+            cur = ll;
+            side = half;
+        }
+        let med = median(&mut cur.clone());
+        let bits: Vec<bool> = cur.iter().map(|&v| v > med).collect();
+        ImageHash::from_bits(&bits, hash_size, hash_size)
+    }
+
+
+    fn lcg_image(h: usize, w: usize, seed: u64, levels: u64) -> ndarray::Array2<u8> {
+        let mut s = seed;
+        ndarray::Array2::from_shape_fn((h, w), |_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 33) % levels) as u8 * (255 / (levels as u8 - 1).max(1))
+        })
+    }
+
+    #[test]
+    fn fused_whash_equals_level_by_level() {
+        // Random images (full range and few levels, which makes ties likely), several sizes
+        // and hash sizes, including image_scale == hash_size (no second decomposition).
+        for (i, &(h, w)) in [(64, 64), (33, 47), (16, 16), (130, 128), (8, 9), (256, 256)]
+            .iter()
+            .enumerate()
+        {
+            for levels in [256u64, 3, 2] {
+                let img = lcg_image(h, w, i as u64 * 7 + levels, levels);
+                for hs in [2usize, 4, 8, 16] {
+                    let got = whash(img.view(), hs).unwrap();
+                    let want = whash_ref(img.view(), hs).unwrap();
+                    assert_eq!(got, want, "{h}x{w} levels {levels} hash {hs}");
+                }
+            }
+        }
+    }
 }

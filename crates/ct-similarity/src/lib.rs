@@ -30,6 +30,32 @@
 //! # Ok::<(), ct_similarity::Error>(())
 //! ```
 
+/// Defines a function whose body is compiled twice, for the baseline target and for AVX2,
+/// and picks the AVX2 copy at run time when the CPU has it (detected once, cached by std).
+/// The kernels defined this way are plain loops that LLVM vectorises with 256-bit lanes.
+/// FMA is *not* enabled, so floating-point results are bit-identical on both copies (Rust
+/// never contracts `a * b + c` by itself).
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn inner($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
+                inner($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { avx2($($arg),*) };
+            }
+            inner($($arg),*)
+        }
+    };
+}
+
 mod clean;
 mod dedup;
 mod error;

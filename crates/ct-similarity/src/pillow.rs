@@ -2,6 +2,9 @@
 //! `Image.convert('L')` (libImaging/Convert.c) and `Image.resize(size, LANCZOS)`
 //! (libImaging/Resample.c of the 13.0.0 sdist, 8 bits per channel, `reducing_gap=None`).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use image::DynamicImage;
 use ndarray::{Array2, ArrayView2};
 
@@ -82,43 +85,94 @@ fn lanczos(x: f64) -> f64 {
 
 /// Pillow's `precompute_coeffs` for LANCZOS over the box `0..in_size`, followed by
 /// `normalize_coeffs_8bpc`: per output pixel the first input index and the fixed-point taps.
-fn coeffs(in_size: usize, out_size: usize) -> (Vec<usize>, Vec<Vec<i32>>) {
-    const SUPPORT: f64 = 3.0;
-    // Box coordinates are C floats; integer sizes are exact in f32.
-    let scale = (in_size as f32 - 0.0f32) as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = SUPPORT * filterscale;
-    let mut starts = Vec::with_capacity(out_size);
-    let mut taps = Vec::with_capacity(out_size);
-    for xx in 0..out_size {
-        let center = 0.0 + (xx as f64 + 0.5) * scale;
-        let ss = 1.0 / filterscale;
-        // `(int)` truncates toward zero, as in C.
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let n = xmax.saturating_sub(xmin);
-        let mut k: Vec<f64> = (0..n)
-            .map(|x| lanczos((x as f64 + xmin as f64 - center + 0.5) * ss))
-            .collect();
-        let ww: f64 = k.iter().fold(0.0, |a, &v| a + v);
-        if ww != 0.0 {
-            k.iter_mut().for_each(|v| *v /= ww);
-        }
-        let one = (1u32 << PRECISION_BITS) as f64;
-        let ki = k
-            .iter()
-            .map(|&v| {
-                if v < 0.0 {
-                    (-0.5 + v * one) as i32
-                } else {
-                    (0.5 + v * one) as i32
-                }
-            })
-            .collect();
-        starts.push(xmin);
-        taps.push(ki);
+pub(crate) struct Coeffs {
+    /// First input index of each output pixel.
+    starts: Vec<usize>,
+    /// Number of taps of each output pixel.
+    lens: Vec<usize>,
+    /// Taps of output `i` at `taps[i * kmax .. i * kmax + lens[i]]`.
+    taps: Vec<i32>,
+    kmax: usize,
+}
+
+impl Coeffs {
+    #[inline(always)]
+    fn get(&self, i: usize) -> (usize, &[i32]) {
+        let o = i * self.kmax;
+        (self.starts[i], &self.taps[o..o + self.lens[i]])
     }
-    (starts, taps)
+
+    fn compute(in_size: usize, out_size: usize) -> Coeffs {
+        const SUPPORT: f64 = 3.0;
+        // Box coordinates are C floats; integer sizes are exact in f32.
+        let scale = (in_size as f32 - 0.0f32) as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = SUPPORT * filterscale;
+        let mut starts = Vec::with_capacity(out_size);
+        let mut all = Vec::with_capacity(out_size);
+        for xx in 0..out_size {
+            let center = 0.0 + (xx as f64 + 0.5) * scale;
+            let ss = 1.0 / filterscale;
+            // `(int)` truncates toward zero, as in C.
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let n = xmax.saturating_sub(xmin);
+            let mut k: Vec<f64> = (0..n)
+                .map(|x| lanczos((x as f64 + xmin as f64 - center + 0.5) * ss))
+                .collect();
+            let ww: f64 = k.iter().fold(0.0, |a, &v| a + v);
+            if ww != 0.0 {
+                k.iter_mut().for_each(|v| *v /= ww);
+            }
+            let one = (1u32 << PRECISION_BITS) as f64;
+            let ki: Vec<i32> = k
+                .iter()
+                .map(|&v| {
+                    if v < 0.0 {
+                        (-0.5 + v * one) as i32
+                    } else {
+                        (0.5 + v * one) as i32
+                    }
+                })
+                .collect();
+            starts.push(xmin);
+            all.push(ki);
+        }
+        let kmax = all.iter().map(Vec::len).max().unwrap_or(0);
+        let lens = all.iter().map(Vec::len).collect();
+        let mut taps = vec![0; out_size * kmax];
+        for (i, k) in all.iter().enumerate() {
+            taps[i * kmax..i * kmax + k.len()].copy_from_slice(k);
+        }
+        Coeffs {
+            starts,
+            lens,
+            taps,
+            kmax,
+        }
+    }
+}
+
+/// The coefficient tables of `(in_size, out_size)`, computed once per process (a table costs
+/// thousands of `sin` calls, as much as the resize of a 512² slice itself) and shared by every
+/// thread. The cache is bounded: it is emptied when it holds 256 tables.
+pub(crate) fn coeffs(in_size: usize, out_size: usize) -> Arc<Coeffs> {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), Arc<Coeffs>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(c) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(in_size, out_size))
+    {
+        return c.clone();
+    }
+    let c = Arc::new(Coeffs::compute(in_size, out_size));
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert((in_size, out_size), c.clone());
+    c
 }
 
 /// `clip8`: the accumulator shifted back to 8 bits and clamped (Pillow's lookup table).
@@ -185,31 +239,48 @@ pub fn resize_lanczos(src: ArrayView2<u8>, out_w: usize, out_h: usize) -> Result
 
 /// Horizontal pass over every row (Pillow restricts it to the rows the vertical pass reads;
 /// the values of those rows are the same).
-fn horizontal(src: &[u8], in_w: usize, h: usize, out_w: usize) -> Vec<u8> {
-    let (starts, taps) = coeffs(in_w, out_w);
+pub(crate) fn horizontal(src: &[u8], in_w: usize, h: usize, out_w: usize) -> Vec<u8> {
+    let c = coeffs(in_w, out_w);
     let mut out = vec![0u8; h * out_w];
-    for (row_in, row_out) in src.chunks_exact(in_w).zip(out.chunks_exact_mut(out_w)) {
-        for (xx, o) in row_out.iter_mut().enumerate() {
-            let k = &taps[xx];
-            let px = &row_in[starts[xx]..starts[xx] + k.len()];
-            let mut ss: i32 = 1 << (PRECISION_BITS - 1);
-            for (&p, &kv) in px.iter().zip(k) {
-                ss = ss.wrapping_add(p as i32 * kv);
-            }
-            *o = clip8(ss);
-        }
-    }
+    horizontal_kernel(src, in_w, &c, &mut out, out_w);
     out
 }
 
-fn vertical(src: &[u8], w: usize, in_h: usize, out_h: usize) -> Vec<u8> {
-    let (starts, taps) = coeffs(in_h, out_h);
+multiversion! {
+/// One integer dot product per output pixel: exact, so any summation order gives Pillow's
+/// value (the true sum stays within ±2³¹: |taps| sum to about 2²² and pixels are ≤ 255).
+fn horizontal_kernel(src: &[u8], in_w: usize, c: &Coeffs, out: &mut [u8], out_w: usize) {
+    for (row_in, row_out) in src.chunks_exact(in_w).zip(out.chunks_exact_mut(out_w)) {
+        for (xx, o) in row_out.iter_mut().enumerate() {
+            let (start, k) = c.get(xx);
+            let px = &row_in[start..start + k.len()];
+            let ss = px
+                .iter()
+                .zip(k)
+                .fold(1i32 << (PRECISION_BITS - 1), |ss, (&p, &kv)| {
+                    ss.wrapping_add(p as i32 * kv)
+                });
+            *o = clip8(ss);
+        }
+    }
+}
+}
+
+pub(crate) fn vertical(src: &[u8], w: usize, in_h: usize, out_h: usize) -> Vec<u8> {
+    let c = coeffs(in_h, out_h);
     let mut out = vec![0u8; out_h * w];
+    vertical_kernel(src, w, &c, &mut out);
+    out
+}
+
+multiversion! {
+fn vertical_kernel(src: &[u8], w: usize, c: &Coeffs, out: &mut [u8]) {
     let mut acc = vec![0i32; w];
     for (yy, row_out) in out.chunks_exact_mut(w).enumerate() {
         acc.iter_mut().for_each(|a| *a = 1 << (PRECISION_BITS - 1));
-        for (j, &kv) in taps[yy].iter().enumerate() {
-            let r = starts[yy] + j;
+        let (start, taps) = c.get(yy);
+        for (j, &kv) in taps.iter().enumerate() {
+            let r = start + j;
             let row = &src[r * w..(r + 1) * w];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(p as i32 * kv);
@@ -219,5 +290,5 @@ fn vertical(src: &[u8], w: usize, in_h: usize, out_h: usize) -> Vec<u8> {
             *o = clip8(a);
         }
     }
-    out
+}
 }
