@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example otdd -- A_X.npy A_y.npy B_X.npy B_y.npy \
-//!     [--inner gaussian|exact|means] [--outer exact|sinkhorn] [--entreg 0.1] \
+//!     [--inner gaussian|exact|means] [--outer exact|sinkhorn|geomloss] [--entreg 0.1] \
 //!     [--scale half|unit] [--max-samples N] [--debiased] [--seed S] \
 //!     [--label-heatmap labels.png] [--coupling-heatmap coupling.png] [--json out.json]
 //! ```
@@ -10,7 +10,10 @@
 //! With more than two (X, y) pairs it prints the symmetric distance matrix instead
 //! (`matrix[i][j]=F` lines) and `--matrix-heatmap` draws it.
 //! `--entreg` is the absolute ε on the (scaled) ground cost; `--outer sinkhorn` reports the
-//! transport cost ⟨P, C⟩ of the entropic plan and `--debiased` the Sinkhorn divergence.
+//! transport cost ⟨P, C⟩ of the entropic plan and `--debiased` the Sinkhorn divergence;
+//! `--outer geomloss` runs the reference's annealed solver (a fixed ~log₄(D²/ε) passes, the
+//! fast path) and reports geomloss's value (debiased with `--debiased`, as the reference's
+//! default `debiased_loss=True`).
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,8 @@ enum Inner {
 enum Outer {
     Exact,
     Sinkhorn,
+    /// microsoft/otdd's own outer solver (geomloss ε-annealing, dual value).
+    Geomloss,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -62,7 +67,7 @@ struct Args {
     /// Sub-sample each set to at most N points for the outer problem (0: no limit).
     #[arg(long, default_value_t = 10_000)]
     max_samples: usize,
-    /// Print the debiased Sinkhorn divergence (Sinkhorn outer only).
+    /// Print the debiased Sinkhorn divergence (sinkhorn/geomloss outer).
     #[arg(long)]
     debiased: bool,
     /// Seed of the sub-sampling.
@@ -185,6 +190,7 @@ fn main() -> Result<()> {
         outer: match args.outer {
             Outer::Exact => OuterMethod::Exact,
             Outer::Sinkhorn => OuterMethod::Sinkhorn,
+            Outer::Geomloss => OuterMethod::Geomloss,
         },
         entreg: args.entreg,
         scale: match args.scale {

@@ -478,6 +478,32 @@ dispatch!(knopp_row(k: &[f64], v: &[f64]) -> f64 {
     crate::kernels::dot(k, v)
 });
 
+dispatch!(plan_row(k: &mut [f64], c: &[f64], ui: f64, v: &[f64], lu_ai: f64, lv_b: &[f64], inv_eps: f64) -> (f64, f64) {
+    // k_j ← u_i·k_j·v_j; returns (Σ_j P_ij C_ij, Σ_j P_ij (lu_ai + lv_b_j − C_ij/ε)).
+    let mut pc = [0.0f64; 8];
+    let mut kl = [0.0f64; 8];
+    let n = k.len().min(c.len()).min(v.len()).min(lv_b.len());
+    let mut j = 0;
+    while j + 8 <= n {
+        for t in 0..8 {
+            let p = ui * k[j + t] * v[j + t];
+            k[j + t] = p;
+            pc[t] += p * c[j + t];
+            kl[t] += p * (lu_ai + lv_b[j + t] - c[j + t] * inv_eps);
+        }
+        j += 8;
+    }
+    let (mut pt, mut kt) = (0.0, 0.0);
+    while j < n {
+        let p = ui * k[j] * v[j];
+        k[j] = p;
+        pt += p * c[j];
+        kt += p * (lu_ai + lv_b[j] - c[j] * inv_eps);
+        j += 1;
+    }
+    (pc.iter().sum::<f64>() + pt, kl.iter().sum::<f64>() + kt)
+});
+
 dispatch!(exp_scale(c: &[f64], inv_neg_reg: f64, k: &mut [f64]) -> () {
     for (kv, &cv) in k.iter_mut().zip(c) {
         *kv = crate::kernels::exp::<F>(cv * inv_neg_reg);
@@ -623,20 +649,25 @@ fn row_update(cost: &dyn CostSource, a: &[f64], f: &mut [f64], g: &[f64], eps: f
         }
         colsum
     } else {
-        // Online: a row pass (tiles of rows × columns, nothing stored), then a column pass.
+        // Online: one pass over recomputed tiles. A block of rows keeps its exponentials
+        // (rows × m, about 2 MB per thread, never the n×m matrix) until its row sums are
+        // complete; then the new f_i and the block's contribution e_ij·a_i/r_i to the column
+        // sums follow without recomputing the tile (the dense path's fusion, blocked).
         let ranges = row_ranges(n);
+        let block = (BLOCK_BYTES / (8 * m)).clamp(1, TILE_R);
         let fs: Vec<&mut [f64]> = split_ranges(f, &ranges);
-        let bad: Vec<Vec<usize>> = ranges
+        let parts: Vec<(Vec<f64>, Vec<usize>)> = ranges
             .par_iter()
             .zip(fs)
             .map(|(&(lo, hi), fch)| {
                 let mut buf = Vec::new();
-                let mut e = vec![0.0; TILE_C.min(m)];
-                let mut r = vec![0.0; TILE_R];
+                let mut e = vec![0.0; block * m];
+                let mut r = vec![0.0; block];
+                let mut col = vec![0.0; m];
                 let mut bad = Vec::new();
                 let mut r0 = lo;
                 while r0 < hi {
-                    let nr = TILE_R.min(hi - r0);
+                    let nr = block.min(hi - r0);
                     r[..nr].fill(0.0);
                     let mut c0 = 0;
                     while c0 < m {
@@ -649,7 +680,7 @@ fn row_update(cost: &dyn CostSource, a: &[f64], f: &mut [f64], g: &[f64], eps: f
                                 &g[c0..c0 + nc],
                                 fch[r0 + k - lo],
                                 inv,
-                                &mut e[..nc],
+                                &mut e[k * m + c0..k * m + c0 + nc],
                             );
                         }
                         c0 += nc;
@@ -660,19 +691,32 @@ fn row_update(cost: &dyn CostSource, a: &[f64], f: &mut [f64], g: &[f64], eps: f
                             bad.push(i);
                         } else {
                             fch[i - lo] += eps * (a[i].ln() - r[k].ln());
+                            axpy_row::run(a[i] / r[k], &e[k * m..(k + 1) * m], &mut col);
                         }
                     }
                     r0 += nr;
                 }
-                bad
+                (col, bad)
             })
             .collect();
-        for i in bad.into_iter().flatten() {
-            f[i] = exact_row(cost, i, g, eps, a[i].ln());
+        let bad: Vec<usize> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
+        let mut colsum = sum_partials(parts.into_iter().map(|p| p.0).collect(), m);
+        if !bad.is_empty() {
+            let mut e = vec![0.0; m];
+            let mut buf = Vec::new();
+            for i in bad {
+                f[i] = exact_row(cost, i, g, eps, a[i].ln());
+                let t = cost.tile(i, 1, 0, m, &mut buf);
+                exp_row::run(&t.data[..m], g, f[i], inv, &mut e);
+                axpy_row::run(1.0, &e, &mut colsum);
+            }
         }
-        col_sums(cost, f, g, eps)
+        colsum
     }
 }
+
+/// Per-thread buffer of exponentials kept by the online row update.
+const BLOCK_BYTES: usize = 2 << 20;
 
 fn split_ranges<'s>(mut v: &'s mut [f64], ranges: &[(usize, usize)]) -> Vec<&'s mut [f64]> {
     let mut out = Vec::with_capacity(ranges.len());
@@ -1210,20 +1254,24 @@ fn knopp(
         ii += 1;
     }
     let n_iter = if converged || numerical { ii + 1 } else { ii };
-    let mut plan = Array2::<f64>::zeros((n, m));
-    plan.as_slice_mut()
-        .expect("fresh")
+    // The plan P_ij = (u_i K_ij) v_j (POT's order) overwrites K: no second n×m buffer (and no
+    // page faults on it). ⟨P, C⟩ and KL(P ‖ a⊗b) come from the same pass, with
+    // log P_ij = log u_i + log v_j − C_ij/ε instead of a logarithm per entry.
+    let mut kmat = kmat;
+    let lu_a: Vec<f64> = u.iter().zip(a).map(|(x, w)| x.ln() - w.ln()).collect();
+    let lv_b: Vec<f64> = v.iter().zip(b).map(|(x, w)| x.ln() - w.ln()).collect();
+    let inv = 1.0 / reg;
+    let terms: Vec<(f64, f64)> = kmat
         .par_chunks_mut(m)
+        .zip(cost.c.par_chunks(m))
         .enumerate()
-        .for_each(|(i, p)| {
-            let krow = &kmat[i * m..(i + 1) * m];
-            for j in 0..m {
-                p[j] = u[i] * krow[j] * v[j];
-            }
-        });
+        .map(|(i, (krow, crow))| plan_row::run(krow, crow, u[i], &v, lu_a[i], &lv_b, inv))
+        .collect();
+    let plan = Array2::from_shape_vec((n, m), kmat).expect("n*m entries");
+    let cs: f64 = terms.iter().map(|t| t.0).sum();
+    let kl: f64 = terms.iter().map(|t| t.1).sum();
     let f: Vec<f64> = u.iter().map(|x| reg * x.ln()).collect();
     let g: Vec<f64> = v.iter().map(|x| reg * x.ln()).collect();
-    let (cs, kl) = plan_terms(&plan, cost.c, a, b);
     Ok(SinkhornResult {
         plan,
         cost: cs,
