@@ -415,6 +415,20 @@ fn inv_block(ll: f64, ch: f64, cv: f64, cd: f64) -> (f64, f64, f64, f64) {
     )
 }
 
+/// `lut[v]` of a row pair (`2n` pixels) into `[row0 even, row0 odd, row1 even, row1 odd]`.
+#[inline(always)]
+fn deinterleave_lut(rows: &[u8], lut: &[f64; 256], q: &mut [f64]) {
+    let n = rows.len() / 2;
+    let h = n / 2;
+    for (r, row) in rows.chunks_exact(n).enumerate() {
+        let (e, o) = q[r * n..(r + 1) * n].split_at_mut(h);
+        for ((pair, e), o) in row.chunks_exact(2).zip(e).zip(o) {
+            *e = lut[pair[0] as usize];
+            *o = lut[pair[1] as usize];
+        }
+    }
+}
+
 /// LL of one Haar level: `x` is `n × n`, `y` receives `n/2 × n/2`.
 #[inline(always)]
 fn haar_ll_level(x: &[f64], n: usize, y: &mut [f64]) {
@@ -436,13 +450,14 @@ fn haar_inv_level(x: &mut [f64], n: usize, ll: &[f64]) {
     for (o, rows) in x[..n * n].chunks_exact_mut(2 * n).enumerate() {
         let (r0, r1) = rows.split_at_mut(n);
         let llo = &ll[o * h..(o + 1) * h];
-        for ((a, b), &l) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(llo) {
-            let (_, ch, cv, cd) = fwd_block(a[0], a[1], b[0], b[1]);
-            let (y00, y01, y10, y11) = inv_block(l, ch, cv, cd);
-            a[0] = y00;
-            a[1] = y01;
-            b[0] = y10;
-            b[1] = y11;
+        let (r0, r1) = (&mut r0[..2 * h], &mut r1[..2 * h]);
+        for p in 0..h {
+            let (_, ch, cv, cd) = fwd_block(r0[2 * p], r0[2 * p + 1], r1[2 * p], r1[2 * p + 1]);
+            let (y00, y01, y10, y11) = inv_block(llo[p], ch, cv, cd);
+            r0[2 * p] = y00;
+            r0[2 * p + 1] = y01;
+            r1[2 * p] = y10;
+            r1[2 * p + 1] = y11;
         }
     }
 }
@@ -462,19 +477,18 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
     buf.clear();
     buf.resize(off[levels + 1], 0.0);
     let h = n / 2;
-    let mut p0 = vec![0.0f64; n];
-    let mut p1 = vec![0.0f64; n];
+    // Row pair 2o, 2o+1 as x·s products, split by column parity: [row0 even, row0 odd,
+    // row1 even, row1 odd], each h long, so that the block arithmetic runs on contiguous lanes.
+    let mut q = vec![0.0f64; 2 * n];
     // Level 1 from the pixels.
     for o in 0..h {
-        for (d, &v) in p0.iter_mut().zip(&px[2 * o * n..(2 * o + 1) * n]) {
-            *d = lut[v as usize];
-        }
-        for (d, &v) in p1.iter_mut().zip(&px[(2 * o + 1) * n..(2 * o + 2) * n]) {
-            *d = lut[v as usize];
-        }
+        deinterleave_lut(&px[2 * o * n..(2 * o + 2) * n], lut, &mut q);
+        let (e0, rest) = q.split_at(h);
+        let (o0, rest) = rest.split_at(h);
+        let (e1, o1) = rest.split_at(h);
         let yo = &mut buf[o * h..(o + 1) * h];
-        for ((v, a), b) in yo.iter_mut().zip(p0.chunks_exact(2)).zip(p1.chunks_exact(2)) {
-            *v = fwd_block_s(a[0], a[1], b[0], b[1]).0;
+        for p in 0..h {
+            yo[p] = fwd_block_s(e0[p], o0[p], e1[p], o1[p]).0;
         }
     }
     // Levels 2..=levels.
@@ -498,18 +512,15 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
         Vec::new()
     };
     for o in 0..h {
-        for (d, &v) in p0.iter_mut().zip(&px[2 * o * n..(2 * o + 1) * n]) {
-            *d = lut[v as usize];
-        }
-        for (d, &v) in p1.iter_mut().zip(&px[(2 * o + 1) * n..(2 * o + 2) * n]) {
-            *d = lut[v as usize];
-        }
+        deinterleave_lut(&px[2 * o * n..(2 * o + 2) * n], lut, &mut q);
+        let (e0, rest) = q.split_at(h);
+        let (o0, rest) = rest.split_at(h);
+        let (e1, o1) = rest.split_at(h);
         let llo = &mut buf[o * h..(o + 1) * h];
         if dwt_level == 0 {
             let (r0, r1) = full[2 * o * n..(2 * o + 2) * n].split_at_mut(n);
             for (p, &l) in llo.iter().enumerate() {
-                let (_, ch, cv, cd) =
-                    fwd_block_s(p0[2 * p], p0[2 * p + 1], p1[2 * p], p1[2 * p + 1]);
+                let (_, ch, cv, cd) = fwd_block_s(e0[p], o0[p], e1[p], o1[p]);
                 let (y00, y01, y10, y11) = inv_block(l, ch, cv, cd);
                 r0[2 * p] = y00;
                 r0[2 * p + 1] = y01;
@@ -517,10 +528,10 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
                 r1[2 * p + 1] = y11;
             }
         } else {
-            for ((l, a), b) in llo.iter_mut().zip(p0.chunks_exact(2)).zip(p1.chunks_exact(2)) {
-                let (_, ch, cv, cd) = fwd_block_s(a[0], a[1], b[0], b[1]);
-                let (y00, y01, y10, y11) = inv_block(*l, ch, cv, cd);
-                *l = fwd_ll(y00, y01, y10, y11);
+            for p in 0..h {
+                let (_, ch, cv, cd) = fwd_block_s(e0[p], o0[p], e1[p], o1[p]);
+                let (y00, y01, y10, y11) = inv_block(llo[p], ch, cv, cd);
+                llo[p] = fwd_ll(y00, y01, y10, y11);
             }
         }
     }

@@ -1,5 +1,7 @@
 //! MSE, PSNR and SSIM with scikit-image 0.26 semantics.
 
+use std::cell::RefCell;
+
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -50,13 +52,12 @@ fn check_pair<T, U>(a: &ArrayView2<T>, b: &ArrayView2<U>) -> Result<()> {
     Ok(())
 }
 
-/// Row-major `f64` copy of an image, rejecting NaN/inf (scikit-image would return NaN).
-fn to_f64_vec<T: Pixel>(a: &ArrayView2<T>, what: &'static str) -> Result<Vec<f64>> {
-    let v: Vec<f64> = a.iter().map(|&p| p.to_f64()).collect();
-    if T::IS_FLOAT && v.iter().any(|x| !x.is_finite()) {
+/// Rejects NaN/inf in floating-point images (scikit-image would return NaN).
+fn check_finite<T: Pixel>(a: &ArrayView2<T>, what: &'static str) -> Result<()> {
+    if T::IS_FLOAT && a.iter().any(|&p| !p.to_f64().is_finite()) {
         return Err(Error::NonFinite(what));
     }
-    Ok(v)
+    Ok(())
 }
 
 /// Mean squared error, `skimage.metrics.mean_squared_error` (computed in `f64`).
@@ -300,9 +301,9 @@ pub fn ssim_full<T: Pixel>(
     ssim_impl(a, b, params, true).map(|(m, s)| (m, s.expect("full map requested")))
 }
 
-/// Rows of output computed by one rayon task (the horizontal pass is redone on the `2·r`
-/// halo rows of each block, which keeps the working set in cache).
-const BLOCK_ROWS: usize = 32;
+/// Fewest output rows per rayon task (each task recomputes the horizontal sums of its
+/// `2·r` halo rows).
+const MIN_BLOCK_ROWS: usize = 32;
 
 fn ssim_impl<T: Pixel>(
     a: ArrayView2<T>,
@@ -325,8 +326,22 @@ fn ssim_impl<T: Pixel>(
         None if T::IS_FLOAT => return Err(Error::DataRangeRequired(T::DTYPE)),
         None => T::RANGE.1 - T::RANGE.0,
     };
-    let x = to_f64_vec(&a, "first image")?;
-    let y = to_f64_vec(&b, "second image")?;
+    check_finite(&a, "first image")?;
+    check_finite(&b, "second image")?;
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let (sa, sb) = (
+        a.as_slice().expect("standard layout"),
+        b.as_slice().expect("standard layout"),
+    );
+    // Rows are converted to f64 on the fly (exact for every pixel type).
+    let fetch = |row: usize, xr: &mut [f64], yr: &mut [f64]| {
+        for (d, &v) in xr.iter_mut().zip(&sa[row * w..(row + 1) * w]) {
+            *d = v.to_f64();
+        }
+        for (d, &v) in yr.iter_mut().zip(&sb[row * w..(row + 1) * w]) {
+            *d = v.to_f64();
+        }
+    };
     let (taps, scale) = window_taps(p, win);
     let r = taps.len() / 2;
     let np = (win * win) as f64;
@@ -351,17 +366,31 @@ fn ssim_impl<T: Pixel>(
         h,
         w,
     };
+    // One block per thread and a few more for balance; a single block on one thread.
+    let threads = rayon::current_num_threads();
+    let n_blocks = if threads <= 1 {
+        1
+    } else {
+        (threads * 4).min(h.div_ceil(MIN_BLOCK_ROWS)).max(1)
+    };
+    let block = h.div_ceil(n_blocks);
+    thread_local! {
+        static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    }
+    let run = |y0: usize, out: Option<&mut [f64]>| {
+        let y1 = (y0 + block).min(h);
+        SCRATCH.with(|s| ssim_rows(&fetch, &consts, y0, y1, out, &mut s.borrow_mut()))
+    };
     let mut map = if full { vec![0.0; h * w] } else { Vec::new() };
-    let n_blocks = h.div_ceil(BLOCK_ROWS);
     let sum: f64 = if full {
-        map.par_chunks_mut(BLOCK_ROWS * w)
+        map.par_chunks_mut(block * w)
             .enumerate()
-            .map(|(bi, out)| ssim_block(&x, &y, &consts, bi * BLOCK_ROWS, Some(out)))
+            .map(|(bi, out)| run(bi * block, Some(out)))
             .sum()
     } else {
-        (0..n_blocks)
+        (0..h.div_ceil(block))
             .into_par_iter()
-            .map(|bi| ssim_block(&x, &y, &consts, bi * BLOCK_ROWS, None))
+            .map(|bi| run(bi * block, None))
             .sum()
     };
     let count = ((h - 2 * pad) * (w - 2 * pad)) as f64;
@@ -387,96 +416,127 @@ struct Consts<'a> {
     w: usize,
 }
 
-/// SSIM of output rows `y0 .. y0 + BLOCK_ROWS`; returns the sum of S over the cropped part
-/// of those rows and writes the rows of the map when asked.
-fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64]>) -> f64 {
-    let (h, w, r) = (c.h, c.w, c.r);
-    let y1 = (y0 + BLOCK_ROWS).min(h);
-    let nt = c.taps.len();
-    // Horizontal pass on the rows y0 - r .. y1 + r (reflected), 5 planes: x, y, xx, yy, xy.
-    let rows = y1 - y0 + 2 * r;
-    let mut hp = vec![0.0f64; 5 * rows * w];
-    let mut px = vec![0.0f64; w + 2 * r];
-    let mut py = vec![0.0f64; w + 2 * r];
-    let mut pxx = vec![0.0f64; w + 2 * r];
-    let mut pyy = vec![0.0f64; w + 2 * r];
-    let mut pxy = vec![0.0f64; w + 2 * r];
-    let plane = rows * w;
-    for lr in 0..rows {
-        let src = reflect(y0 as isize + lr as isize - r as isize, h);
-        let xr = &x[src * w..(src + 1) * w];
-        let yr = &y[src * w..(src + 1) * w];
-        // Reflected padding: only the 2r border samples need the index fold.
-        px[r..r + w].copy_from_slice(xr);
-        py[r..r + w].copy_from_slice(yr);
-        for i in (0..r).chain(r + w..w + 2 * r) {
-            let s = reflect(i as isize - r as isize, w);
-            px[i] = xr[s];
-            py[i] = yr[s];
-        }
-        for i in 0..w + 2 * r {
-            let (a, b) = (px[i], py[i]);
-            pxx[i] = a * a;
-            pyy[i] = b * b;
-            pxy[i] = a * b;
-        }
-        let (h0, rest) = hp.split_at_mut(plane);
-        let (h1, rest) = rest.split_at_mut(plane);
-        let (h2, rest) = rest.split_at_mut(plane);
-        let (h3, h4) = rest.split_at_mut(plane);
-        let o = lr * w;
-        for (dst, src) in [
-            (&mut h0[o..o + w], &px),
-            (&mut h1[o..o + w], &py),
-            (&mut h2[o..o + w], &pxx),
-            (&mut h3[o..o + w], &pyy),
-            (&mut h4[o..o + w], &pxy),
-        ] {
-            if c.uniform {
-                // Running box sum (exact for integer-valued images).
-                let mut acc: f64 = src[..nt].iter().sum();
-                dst[0] = acc;
-                for i in 1..w {
-                    acc += src[i + nt - 1] - src[i - 1];
-                    dst[i] = acc;
+/// Fills `x`, `y` (one image row each, as f64) for an image row index.
+type RowFetch<'a> = dyn Fn(usize, &mut [f64], &mut [f64]) + Sync + 'a;
+
+/// The five horizontally filtered planes (x, y, x², y², xy) of image row `row` (reflected at
+/// the edges) into `dst` (5 × w). Each filter is a sum over the taps vectorised across the
+/// row; for the uniform window the unit-weight sums are exact for integer images, like
+/// scikit-image's (whose `uniform_filter` result is then only divided once).
+#[inline(always)]
+fn hrow(fetch: &RowFetch, c: &Consts, row: usize, pads: &mut [f64], dst: &mut [f64]) {
+    let (w, r) = (c.w, c.r);
+    let wp = w + 2 * r;
+    let (px, rest) = pads.split_at_mut(wp);
+    let (py, rest) = rest.split_at_mut(wp);
+    let (pxx, rest) = rest.split_at_mut(wp);
+    let (pyy, rest) = rest.split_at_mut(wp);
+    let pxy = &mut rest[..wp];
+    fetch(row, &mut px[r..r + w], &mut py[r..r + w]);
+    // Reflected padding (scipy.ndimage mode='reflect'): only the 2r border samples.
+    for i in (0..r).chain(r + w..wp) {
+        let s = r + reflect(i as isize - r as isize, w);
+        px[i] = px[s];
+        py[i] = py[s];
+    }
+    for i in 0..wp {
+        let (a, b) = (px[i], py[i]);
+        pxx[i] = a * a;
+        pyy[i] = b * b;
+        pxy[i] = a * b;
+    }
+    let srcs: [&[f64]; 5] = [px, py, pxx, pyy, pxy];
+    for (q, src) in srcs.iter().enumerate() {
+        let d = &mut dst[q * w..(q + 1) * w];
+        if c.uniform {
+            d.copy_from_slice(&src[..w]);
+            for k in 1..c.taps.len() {
+                for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
+                    *d += v;
                 }
-            } else {
-                for (k, &t) in c.taps.iter().enumerate() {
-                    let s = &src[k..k + w];
-                    for (d, &v) in dst.iter_mut().zip(s) {
-                        *d += t * v;
-                    }
+            }
+        } else {
+            let t0 = c.taps[0];
+            for (d, &v) in d.iter_mut().zip(&src[..w]) {
+                *d = t0 * v;
+            }
+            for (k, &t) in c.taps.iter().enumerate().skip(1) {
+                for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
+                    *d += t * v;
                 }
             }
         }
     }
-    // Vertical pass and the SSIM formula, one output row at a time.
-    let mut acc = vec![0.0f64; 5 * w];
+}
+
+multiversion! {
+/// SSIM of output rows `y0 .. y1`: returns the sum of S over the cropped part of those rows
+/// and writes the rows of the map when asked.
+///
+/// The horizontal sums of the `2r + 1` rows under the window live in a ring buffer; the
+/// uniform window keeps running column sums (add the entering row, drop the leaving one,
+/// exact for integer images), the Gaussian sums its taps down the ring.
+fn ssim_rows(
+    fetch: &RowFetch,
+    c: &Consts,
+    y0: usize,
+    y1: usize,
+    out: Option<&mut [f64]>,
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    let (h, w, r) = (c.h, c.w, c.r);
+    let nt = 2 * r + 1;
+    let wp = w + 2 * r;
+    let plane = 5 * w;
+    scratch.clear();
+    scratch.resize(5 * wp + nt * plane + 2 * plane + w, 0.0);
+    let (pads, rest) = scratch.split_at_mut(5 * wp);
+    let (ring, rest) = rest.split_at_mut(nt * plane);
+    let (acc, rest) = rest.split_at_mut(plane);
+    let (tmp, srow) = rest.split_at_mut(plane);
+    let src_row = |oy: usize, k: usize| reflect(oy as isize + k as isize - r as isize, h);
+    // Rows y0 - r .. y0 + r; ring slot of window row k of output row oy: (oy + k) % nt.
+    for k in 0..nt {
+        let slot = (y0 + k) % nt;
+        hrow(fetch, c, src_row(y0, k), pads, &mut ring[slot * plane..(slot + 1) * plane]);
+    }
+    if c.uniform {
+        acc.copy_from_slice(&ring[((y0) % nt) * plane..((y0) % nt + 1) * plane]);
+        for k in 1..nt {
+            let slot = (y0 + k) % nt;
+            for (a, &v) in acc.iter_mut().zip(&ring[slot * plane..(slot + 1) * plane]) {
+                *a += v;
+            }
+        }
+    }
     let mut total = 0.0;
     let mut out = out;
     for oy in y0..y1 {
-        let lr0 = oy - y0; // local row of tap 0
-        if c.uniform && oy > y0 {
-            // Running box sum down the columns: add the entering row, drop the leaving one.
-            for q in 0..5 {
-                let base = q * plane;
-                let dst = &mut acc[q * w..(q + 1) * w];
-                let add = &hp[base + (lr0 + nt - 1) * w..base + (lr0 + nt) * w];
-                let sub = &hp[base + (lr0 - 1) * w..base + lr0 * w];
-                for ((d, &a), &s) in dst.iter_mut().zip(add).zip(sub) {
-                    *d += a - s;
+        if oy > y0 {
+            // Window row nt-1 enters, in the slot of the row that leaves.
+            let slot = (oy + nt - 1) % nt;
+            let ring_slot = &mut ring[slot * plane..(slot + 1) * plane];
+            if c.uniform {
+                hrow(fetch, c, src_row(oy, nt - 1), pads, tmp);
+                for ((a, &new), old) in acc.iter_mut().zip(tmp.iter()).zip(ring_slot.iter_mut()) {
+                    *a += new - *old;
+                    *old = new;
                 }
+            } else {
+                hrow(fetch, c, src_row(oy, nt - 1), pads, ring_slot);
             }
-        } else {
-            acc.iter_mut().for_each(|v| *v = 0.0);
-            for q in 0..5 {
-                let dst = &mut acc[q * w..(q + 1) * w];
-                for k in 0..nt {
-                    let t = c.taps[k];
-                    let s = &hp[q * plane + (lr0 + k) * w..q * plane + (lr0 + k + 1) * w];
-                    for (d, &v) in dst.iter_mut().zip(s) {
-                        *d += t * v;
-                    }
+        }
+        if !c.uniform {
+            let t0 = c.taps[0];
+            let s0 = oy % nt;
+            for (a, &v) in acc.iter_mut().zip(&ring[s0 * plane..(s0 + 1) * plane]) {
+                *a = t0 * v;
+            }
+            for k in 1..nt {
+                let t = c.taps[k];
+                let slot = (oy + k) % nt;
+                for (a, &v) in acc.iter_mut().zip(&ring[slot * plane..(slot + 1) * plane]) {
+                    *a += t * v;
                 }
             }
         }
@@ -484,8 +544,6 @@ fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64
         let (uy, rest) = rest.split_at(w);
         let (uxx, rest) = rest.split_at(w);
         let (uyy, uxy) = rest.split_at(w);
-        let in_crop = oy >= c.pad && oy < h - c.pad;
-        let mut row_sum = 0.0;
         for i in 0..w {
             let (mx, my) = (ux[i] * c.scale, uy[i] * c.scale);
             let (mxx, myy, mxy) = (uxx[i] * c.scale, uyy[i] * c.scale, uxy[i] * c.scale);
@@ -497,15 +555,15 @@ fn ssim_block(x: &[f64], y: &[f64], c: &Consts, y0: usize, out: Option<&mut [f64
             let a2 = 2.0 * vxy + c.c2;
             let b1 = mx * mx + my * my + c.c1;
             let b2 = vx + vy + c.c2;
-            let s = (a1 * a2) / (b1 * b2);
-            if let Some(o) = out.as_deref_mut() {
-                o[(oy - y0) * w + i] = s;
-            }
-            if in_crop && i >= c.pad && i < w - c.pad {
-                row_sum += s;
-            }
+            srow[i] = (a1 * a2) / (b1 * b2);
         }
-        total += row_sum;
+        if let Some(o) = out.as_deref_mut() {
+            o[(oy - y0) * w..(oy - y0 + 1) * w].copy_from_slice(srow);
+        }
+        if oy >= c.pad && oy < h - c.pad {
+            total += srow[c.pad..w - c.pad].iter().sum::<f64>();
+        }
     }
     total
+}
 }
