@@ -116,9 +116,11 @@ fn min_times() {
         .num_threads(1)
         .build_global();
     fn t<R>(name: &str, samples: usize, mut f: impl FnMut() -> R) {
-        let c = cpu_ns();
+        // Calibrate on wall time (schedstat can lag by a tick on a short call), two calls.
         black_box(f());
-        let one = (cpu_ns() - c).max(1);
+        let t0 = std::time::Instant::now();
+        black_box(f());
+        let one = (t0.elapsed().as_nanos() as u64).max(1);
         let k = (30_000_000 / one).clamp(1, 10_000) as usize;
         let mut ts: Vec<f64> = (0..samples)
             .map(|_| {

@@ -377,6 +377,8 @@ struct Flat {
     ntaps: usize,
     idx: Vec<usize>,
     w: Vec<f64>,
+    /// The largest index, checked once against the line length before a gather.
+    max_idx: usize,
 }
 
 impl Flat {
@@ -390,7 +392,13 @@ impl Flat {
                 w.push(*t.w.get(j).unwrap_or(&0.0));
             }
         }
-        Flat { ntaps, idx, w }
+        let max_idx = idx.iter().copied().max().unwrap_or(0);
+        Flat {
+            ntaps,
+            idx,
+            w,
+            max_idx,
+        }
     }
 }
 
@@ -537,7 +545,278 @@ fn resample_planes<S: Voxel, O: Voxel + Default>(
     out
 }
 
-/// Nearest neighbour needs no arithmetic: gather in the voxel type itself.
+/// `out[i] = Σ_t w[t] · rows[t][i]` in f64, stored as `O`, with the same operation order
+/// as the volume passes above (two taps: `a·w0 + b·w1`; otherwise `0 + w0·a + w1·b + …`),
+/// so the streamed resampler below gives the same numbers as a pass over a whole axis.
+fn combine_rows<S: Voxel, O: Voxel>(rows: &[&[S]], w: &[f64], out: &mut [O]) {
+    let n = out.len();
+    match (rows, w) {
+        ([a], [w0]) => {
+            let a = &a[..n];
+            for (o, &a) in out.iter_mut().zip(a) {
+                *o = O::from_f64(0.0 + *w0 * a.to_f64());
+            }
+        }
+        ([a, b], [w0, w1]) => {
+            let (a, b) = (&a[..n], &b[..n]);
+            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                *o = O::from_f64(a.to_f64() * w0 + b.to_f64() * w1);
+            }
+        }
+        _ => {
+            // Blocks of lanes so the accumulator stays in registers / L1.
+            const B: usize = 256;
+            let mut acc = [0f64; B];
+            for start in (0..n).step_by(B) {
+                let len = B.min(n - start);
+                let acc = &mut acc[..len];
+                acc.iter_mut().for_each(|v| *v = 0.0);
+                for (r, &w) in rows.iter().zip(w) {
+                    for (a, &v) in acc.iter_mut().zip(&r[start..start + len]) {
+                        *a += w * v.to_f64();
+                    }
+                }
+                for (o, &a) in out[start..start + len].iter_mut().zip(acc.iter()) {
+                    *o = O::from_f64(a);
+                }
+            }
+        }
+    }
+}
+
+/// One line through a flat tap table, input already in f64 (no copy), no bounds checks in
+/// the gather (every index was checked against the line length once).
+fn gather_line<O: Voxel>(s: &[f64], dst: &mut [O], plan: &Flat) {
+    assert!(plan.max_idx < s.len() && plan.idx.len() == dst.len() * plan.ntaps);
+    let at = |i: usize| -> f64 {
+        // SAFETY: every entry of `plan.idx` is <= plan.max_idx < s.len() (asserted above).
+        unsafe { *s.get_unchecked(i) }
+    };
+    let taps = plan
+        .idx
+        .chunks_exact(plan.ntaps)
+        .zip(plan.w.chunks_exact(plan.ntaps));
+    match plan.ntaps {
+        1 => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                *o = O::from_f64(0.0 + w[0] * at(i[0]));
+            }
+        }
+        2 => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                *o = O::from_f64(at(i[0]) * w[0] + at(i[1]) * w[1]);
+            }
+        }
+        4 => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                *o = O::from_f64(
+                    w[0] * at(i[0]) + w[1] * at(i[1]) + w[2] * at(i[2]) + w[3] * at(i[3]),
+                );
+            }
+        }
+        _ => {
+            for (o, (i, w)) in dst.iter_mut().zip(taps) {
+                let mut acc = 0.0;
+                for (&i, &w) in i.iter().zip(w) {
+                    acc += w * at(i);
+                }
+                *o = O::from_f64(acc);
+            }
+        }
+    }
+}
+
+/// In-plane resampling of single z-planes (no spline prefilter: linear, Lanczos-3, area),
+/// y and x passes in the same order as [`resample_planes`], fused row by row so the
+/// intermediate is one row, not one plane.
+struct PlanePlan {
+    ny: usize,
+    nx: usize,
+    mx: usize,
+    /// `None` when the axis keeps its length (identity, as scipy's zoom factor 1 is).
+    py: Option<Vec<Taps>>,
+    px: Option<Flat>,
+    y_first: bool,
+}
+
+/// Reusable buffers of one worker.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<f64>,
+    line: Vec<f64>,
+    plane: Vec<f64>,
+}
+
+impl PlanePlan {
+    fn new(ny: usize, nx: usize, my: usize, mx: usize, method: Interpolation) -> PlanePlan {
+        PlanePlan {
+            ny,
+            nx,
+            mx,
+            py: (my != ny).then(|| plan_axis(ny, my, method)),
+            px: (mx != nx).then(|| Flat::new(&plan_axis(nx, mx, method))),
+            y_first: (my as f64 / ny as f64) <= (mx as f64 / nx as f64),
+        }
+    }
+
+    fn is_identity(&self) -> bool {
+        self.py.is_none() && self.px.is_none()
+    }
+
+    /// Resamples one plane `src` (ny·nx, row-major) into `out` (my·mx).
+    fn run<S: Voxel, O: Voxel>(&self, src: &[S], out: &mut [O], sc: &mut Scratch) {
+        let (nx, mx) = (self.nx, self.mx);
+        let srow = |i: usize| &src[i * nx..(i + 1) * nx];
+        match (&self.py, &self.px) {
+            (None, None) => {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    *o = O::from_f64(v.to_f64());
+                }
+            }
+            (Some(py), None) => {
+                for (orow, t) in out.chunks_exact_mut(mx).zip(py) {
+                    let rows: Vec<&[S]> = t.idx.iter().map(|&i| srow(i)).collect();
+                    combine_rows(&rows, &t.w, orow);
+                }
+            }
+            (None, Some(px)) => {
+                for (orow, s) in out.chunks_exact_mut(mx).zip(src.chunks_exact(nx)) {
+                    sc.line.clear();
+                    sc.line.extend(s.iter().map(|v| v.to_f64()));
+                    gather_line(&sc.line, orow, px);
+                }
+            }
+            (Some(py), Some(px)) if self.y_first => {
+                sc.row.resize(nx, 0.0);
+                let mut rows: Vec<&[S]> = Vec::with_capacity(8);
+                for (orow, t) in out.chunks_exact_mut(mx).zip(py) {
+                    rows.clear();
+                    rows.extend(t.idx.iter().map(|&i| srow(i)));
+                    combine_rows(&rows, &t.w, &mut sc.row);
+                    gather_line(&sc.row, orow, px);
+                }
+            }
+            (Some(py), Some(px)) => {
+                // x first: every input row once into an (ny, mx) buffer, then y.
+                sc.plane.resize(self.ny * mx, 0.0);
+                for (prow, s) in sc.plane.chunks_exact_mut(mx).zip(src.chunks_exact(nx)) {
+                    sc.line.clear();
+                    sc.line.extend(s.iter().map(|v| v.to_f64()));
+                    gather_line(&sc.line, prow, px);
+                }
+                let buf = &sc.plane;
+                let mut rows: Vec<&[f64]> = Vec::with_capacity(8);
+                for (orow, t) in out.chunks_exact_mut(mx).zip(py) {
+                    rows.clear();
+                    rows.extend(t.idx.iter().map(|&i| &buf[i * mx..(i + 1) * mx]));
+                    combine_rows(&rows, &t.w, orow);
+                }
+            }
+        }
+    }
+}
+
+/// Non-cubic resampling (linear, Lanczos-3, area) streamed over output z-planes: the same
+/// passes, in the same order and arithmetic, as the axis-by-axis path (`zoom` picks the
+/// order: the axis that shrinks most first), but no volume-sized intermediate. When the
+/// in-plane passes come first, each worker keeps the in-plane results of the few input
+/// planes its current output plane needs (a sliding window along z), so every input plane
+/// is resampled once per worker.
+fn zoom_streamed<T: Voxel>(
+    input: ArrayView3<'_, T>,
+    out_shape: [usize; 3],
+    method: Interpolation,
+) -> Array3<T> {
+    let (nz, ny, nx) = input.dim();
+    let [mz, my, mx] = out_shape;
+    let src_std = input.as_standard_layout();
+    let src = src_std.as_slice().expect("standard layout");
+    let (ip, op) = (ny * nx, my * mx);
+    let plane_plan = PlanePlan::new(ny, nx, my, mx, method);
+    let mut out = Array3::<T>::default(out_shape);
+    let dst = out.as_slice_mut().expect("standard layout");
+    let in_plane = |k: usize| &src[k * ip..(k + 1) * ip];
+    if mz == nz {
+        dst.par_chunks_mut(op)
+            .enumerate()
+            .for_each_init(Scratch::default, |sc, (k, o)| {
+                plane_plan.run(in_plane(k), o, sc)
+            });
+        return out;
+    }
+    let pz = plan_axis(nz, mz, method);
+    if plane_plan.is_identity() {
+        dst.par_chunks_mut(op).enumerate().for_each(|(k, o)| {
+            let rows: Vec<&[T]> = pz[k].idx.iter().map(|&i| in_plane(i)).collect();
+            combine_rows(&rows, &pz[k].w, o);
+        });
+        return out;
+    }
+    let rz = mz as f64 / nz as f64;
+    let rp = (my as f64 / ny as f64).min(mx as f64 / nx as f64);
+    if rz < rp {
+        // z shrinks most: z first into one f64 plane, then in-plane.
+        dst.par_chunks_mut(op).enumerate().for_each_init(
+            || (Vec::<f64>::new(), Scratch::default()),
+            |(zbuf, sc), (k, o)| {
+                zbuf.resize(ip, 0.0);
+                let rows: Vec<&[T]> = pz[k].idx.iter().map(|&i| in_plane(i)).collect();
+                combine_rows(&rows, &pz[k].w, zbuf);
+                plane_plan.run(zbuf, o, sc);
+            },
+        );
+        return out;
+    }
+    // In-plane first, z last. Contiguous runs of output planes per task, so the window of
+    // resampled input planes slides (few recomputations at run boundaries).
+    let tasks = rayon::current_num_threads().max(1);
+    let per = mz.div_ceil(tasks);
+    dst.par_chunks_mut(per * op)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let mut sc = Scratch::default();
+            // (input plane index, its in-plane resampling), at most one per tap + 1.
+            let mut cache: Vec<(usize, Vec<f64>)> = Vec::new();
+            let mut spare: Vec<Vec<f64>> = Vec::new();
+            for (j, o) in chunk.chunks_exact_mut(op).enumerate() {
+                let t = &pz[c * per + j];
+                let lo = *t.idx.iter().min().expect("taps");
+                // The taps move forward with the output plane: planes below `lo` are done.
+                let mut i = 0;
+                while i < cache.len() {
+                    if cache[i].0 < lo {
+                        spare.push(cache.swap_remove(i).1);
+                    } else {
+                        i += 1;
+                    }
+                }
+                for &z in &t.idx {
+                    if !cache.iter().any(|(cz, _)| *cz == z) {
+                        let mut buf = spare.pop().unwrap_or_else(|| vec![0f64; op]);
+                        plane_plan.run(in_plane(z), &mut buf, &mut sc);
+                        cache.push((z, buf));
+                    }
+                }
+                let rows: Vec<&[f64]> = t
+                    .idx
+                    .iter()
+                    .map(|&z| {
+                        cache
+                            .iter()
+                            .find(|(cz, _)| *cz == z)
+                            .map(|(_, b)| b.as_slice())
+                            .expect("cached")
+                    })
+                    .collect();
+                combine_rows(&rows, &t.w, o);
+            }
+        });
+    out
+}
+
+/// Nearest neighbour needs no arithmetic: gather in the voxel type itself. Output planes
+/// (and rows) that repeat the previous one's source (up-sampling) are copied, not gathered
+/// again.
 fn zoom_nearest<T: Voxel + Default>(input: ArrayView3<'_, T>, out_shape: [usize; 3]) -> Array3<T> {
     let (a, b, c) = input.dim();
     let pick = |n: usize, m: usize| -> Vec<usize> {
@@ -551,20 +830,45 @@ fn zoom_nearest<T: Voxel + Default>(input: ArrayView3<'_, T>, out_shape: [usize;
         pick(b, out_shape[1]),
         pick(c, out_shape[2]),
     );
+    assert!(xi.iter().all(|&x| x < c));
     let src_std = input.as_standard_layout();
     let src = src_std.as_slice().expect("standard layout");
     let mut out = Array3::<T>::default(out_shape);
-    let plane = out_shape[1] * out_shape[2];
-    out.as_slice_mut()
-        .expect("standard layout")
-        .par_chunks_mut(plane)
-        .enumerate()
-        .for_each(|(k, o)| {
-            for (j, orow) in o.chunks_exact_mut(out_shape[2]).enumerate() {
-                let srow = &src[(zi[k] * b + yi[j]) * c..(zi[k] * b + yi[j] + 1) * c];
-                orow.iter_mut().zip(&xi).for_each(|(d, &x)| *d = srow[x]);
+    let (mx, plane) = (out_shape[2], out_shape[1] * out_shape[2]);
+    // Split the output into runs of planes with the same source plane.
+    let mut runs: Vec<(usize, &mut [T])> = Vec::new();
+    let mut rest = out.as_slice_mut().expect("standard layout");
+    let mut k = 0;
+    while k < zi.len() {
+        let mut len = 1;
+        while k + len < zi.len() && zi[k + len] == zi[k] {
+            len += 1;
+        }
+        let (run, tail) = rest.split_at_mut(len * plane);
+        runs.push((zi[k], run));
+        rest = tail;
+        k += len;
+    }
+    runs.into_par_iter().for_each(|(z, run)| {
+        let (first, copies) = run.split_at_mut(plane);
+        let sp = &src[z * b * c..(z + 1) * b * c];
+        for j in 0..yi.len() {
+            let (done, todo) = first.split_at_mut(j * mx);
+            let orow = &mut todo[..mx];
+            if j > 0 && yi[j] == yi[j - 1] {
+                orow.copy_from_slice(&done[(j - 1) * mx..]);
+                continue;
             }
-        });
+            let srow = &sp[yi[j] * c..(yi[j] + 1) * c];
+            for (d, &x) in orow.iter_mut().zip(&xi) {
+                // SAFETY: every x in `xi` is < c = srow.len() (asserted above).
+                *d = unsafe { *srow.get_unchecked(x) };
+            }
+        }
+        for p in copies.chunks_exact_mut(plane) {
+            p.copy_from_slice(first);
+        }
+    });
     out
 }
 
@@ -598,6 +902,12 @@ pub fn zoom<T: Voxel>(
     let input = std_input.view();
     if method == Interpolation::Nearest {
         return Ok(zoom_nearest(input, out_shape));
+    }
+    if out_shape == in_shape {
+        return Ok(input.to_owned());
+    }
+    if method != Interpolation::Cubic {
+        return Ok(zoom_streamed(input, out_shape, method));
     }
     // Shrinking axes first keeps the intermediate volumes small.
     let mut axes: Vec<usize> = (0..3).filter(|&ax| out_shape[ax] != in_shape[ax]).collect();
@@ -764,6 +1074,73 @@ mod tests {
         let a = Array3::from_shape_fn((1, 1, 3), |(_, _, x)| (x * 10) as f64);
         let z = zoom(a.view(), [1, 1, 5], Interpolation::Linear).unwrap();
         assert_eq!(z.as_slice().unwrap(), &[0.0, 5.0, 10.0, 15.0, 20.0]);
+    }
+
+    /// scipy's order-1 zoom written voxel by voxel (8-tap tensor product, edge clamping):
+    /// the streamed separable path must agree for every combination of growing, shrinking
+    /// and unchanged axes (z first, planes first, z only, plane only), and the result must
+    /// not depend on the number of threads (the per-task plane windows).
+    #[test]
+    fn streamed_linear_matches_direct_formula() {
+        fn coords(n: usize, m: usize) -> Vec<(usize, usize, f64)> {
+            let zoom = if m > 1 {
+                (n as f64 - 1.0) / (m as f64 - 1.0)
+            } else {
+                1.0
+            };
+            (0..m)
+                .map(|k| {
+                    let c = k as f64 * zoom;
+                    let f = c.floor();
+                    let i0 = (f as usize).min(n - 1);
+                    (i0, (i0 + 1).min(n - 1), c - f)
+                })
+                .collect()
+        }
+        let a = Array3::from_shape_fn((7, 9, 11), |(z, y, x)| {
+            ((z * 131 + y * 37 + x * 11) % 97) as f64 - 40.0 + 0.25 * (x as f64).sin()
+        });
+        let shapes = [
+            [13, 4, 5],
+            [3, 17, 19],
+            [7, 5, 23],
+            [12, 9, 11],
+            [2, 9, 4],
+            [7, 4, 4],
+            [1, 1, 1],
+            [20, 30, 3],
+        ];
+        for s in shapes {
+            let (cz, cy, cx) = (coords(7, s[0]), coords(9, s[1]), coords(11, s[2]));
+            let want = Array3::from_shape_fn((s[0], s[1], s[2]), |(k, j, i)| {
+                let mut v = 0.0;
+                for (zz, wz) in [(cz[k].0, 1.0 - cz[k].2), (cz[k].1, cz[k].2)] {
+                    for (yy, wy) in [(cy[j].0, 1.0 - cy[j].2), (cy[j].1, cy[j].2)] {
+                        for (xx, wx) in [(cx[i].0, 1.0 - cx[i].2), (cx[i].1, cx[i].2)] {
+                            v += wz * wy * wx * a[[zz, yy, xx]];
+                        }
+                    }
+                }
+                v
+            });
+            let one = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let three = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let g1 = one.install(|| zoom(a.view(), s, Interpolation::Linear).unwrap());
+            let g3 = three.install(|| zoom(a.view(), s, Interpolation::Linear).unwrap());
+            assert_eq!(g1, g3, "{s:?}: thread count changed the result");
+            let d = g1
+                .iter()
+                .zip(want.iter())
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f64::max);
+            assert!(d < 1e-9, "{s:?}: max |diff| {d}");
+        }
     }
 
     #[test]
