@@ -351,13 +351,6 @@ fn dct_matrix_uncached(n: usize) -> Vec<f64> {
 /// PyWavelets' Haar filter value (`0.7071067811865476` in every filter of `pywt.Wavelet('haar')`).
 const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
-/// `(v / 255.) · s` for every u8: the first product PyWavelets forms from imagehash's
-/// `numpy.asarray(image) / 255.` pixels, computed with the same two roundings.
-fn pixel_times_s() -> &'static [f64; 256] {
-    static LUT: OnceLock<[f64; 256]> = OnceLock::new();
-    LUT.get_or_init(|| std::array::from_fn(|v| (v as f64 / 255.0) * S))
-}
-
 /// The Haar transforms of `whash`, with PyWavelets' operation order on every value.
 ///
 /// PyWavelets' `dwt2` on a 2×2 block `[[x00, x01], [x10, x11]]` transforms axis 0 first, then
@@ -415,18 +408,30 @@ fn inv_block(ll: f64, ch: f64, cv: f64, cd: f64) -> (f64, f64, f64, f64) {
     )
 }
 
-/// `lut[v]` of a row pair (`2n` pixels) into `[row0 even, row0 odd, row1 even, row1 odd]`.
+/// `(v / 255.) · s` of a row pair (`2n` pixels) into `[row0 even, row0 odd, row1 even,
+/// row1 odd]`, vectorised: `v / 255` as `q = v·r` (r = fl(1/255)) corrected once with the exact
+/// residual `v − 255·q` (two FMAs), which is the correctly rounded quotient for every u8 (the
+/// test `division_by_255_is_exact` checks all 256 values against `/`).
 #[inline(always)]
-fn deinterleave_lut(rows: &[u8], lut: &[f64; 256], q: &mut [f64]) {
+fn deinterleave_scaled(rows: &[u8], q: &mut [f64]) {
     let n = rows.len() / 2;
     let h = n / 2;
     for (r, row) in rows.chunks_exact(n).enumerate() {
         let (e, o) = q[r * n..(r + 1) * n].split_at_mut(h);
-        for ((pair, e), o) in row.chunks_exact(2).zip(e).zip(o) {
-            *e = lut[pair[0] as usize];
-            *o = lut[pair[1] as usize];
+        for p in 0..h {
+            e[p] = div255(row[2 * p] as f64) * S;
+            o[p] = div255(row[2 * p + 1] as f64) * S;
         }
     }
+}
+
+/// `v / 255.0` for integer `0 <= v <= 255`, bit for bit, without a division.
+#[inline(always)]
+fn div255(v: f64) -> f64 {
+    const R: f64 = 1.0 / 255.0;
+    let q = v * R;
+    let e = (-q).mul_add(255.0, v);
+    e.mul_add(R, q)
 }
 
 /// LL of one Haar level: `x` is `n × n`, `y` receives `n/2 × n/2`.
@@ -466,7 +471,6 @@ multiversion! {
 /// `imagehash.whash`'s wavelet part on the `n × n` (power of two) u8 image `px`: returns the
 /// `hash_size²` LL band of `wavedec2(waverec2(wavedec2(px/255) with LL zeroed), dwt_level)`.
 fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f64> {
-    let lut = pixel_times_s();
     let levels = n.trailing_zeros() as usize;
     // LL pyramid: level k (1..=levels) has side n >> k, at offset off[k].
     let mut off = vec![0usize; levels + 2];
@@ -482,7 +486,7 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
     let mut q = vec![0.0f64; 2 * n];
     // Level 1 from the pixels.
     for o in 0..h {
-        deinterleave_lut(&px[2 * o * n..(2 * o + 2) * n], lut, &mut q);
+        deinterleave_scaled(&px[2 * o * n..(2 * o + 2) * n], &mut q);
         let (e0, rest) = q.split_at(h);
         let (o0, rest) = rest.split_at(h);
         let (e1, o1) = rest.split_at(h);
@@ -512,7 +516,7 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
         Vec::new()
     };
     for o in 0..h {
-        deinterleave_lut(&px[2 * o * n..(2 * o + 2) * n], lut, &mut q);
+        deinterleave_scaled(&px[2 * o * n..(2 * o + 2) * n], &mut q);
         let (e0, rest) = q.split_at(h);
         let (o0, rest) = rest.split_at(h);
         let (e1, o1) = rest.split_at(h);
@@ -814,6 +818,17 @@ mod reference {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((s >> 33) % levels) as u8 * (255 / (levels as u8 - 1).max(1))
         })
+    }
+
+    #[test]
+    fn division_by_255_is_exact() {
+        for v in 0..=255u8 {
+            let want = v as f64 / 255.0;
+            assert_eq!(div255(v as f64).to_bits(), want.to_bits(), "{v}");
+            let mut q = [0.0; 4];
+            deinterleave_scaled(&[v, 0, 0, v], &mut q);
+            assert_eq!(q[0].to_bits(), (want * S).to_bits(), "{v}");
+        }
     }
 
     #[test]

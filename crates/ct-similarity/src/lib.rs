@@ -30,11 +30,11 @@
 //! # Ok::<(), ct_similarity::Error>(())
 //! ```
 
-/// Defines a function whose body is compiled twice, for the baseline target and for AVX2,
-/// and picks the AVX2 copy at run time when the CPU has it (detected once, cached by std).
+/// Defines a function whose body is compiled three times, for the baseline target, for AVX2
+/// and AVX-512, and picks the best copy at run time when the CPU has it (detected once, cached by std).
 /// The kernels defined this way are plain loops that LLVM vectorises with 256-bit lanes.
-/// FMA is *not* enabled, so floating-point results are bit-identical on both copies (Rust
-/// never contracts `a * b + c` by itself).
+/// FMA is enabled for explicit `mul_add` calls only: Rust never contracts `a * b + c` by
+/// itself, so floating-point results are bit-identical on every copy.
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -42,17 +42,18 @@ macro_rules! multiversion {
             #[inline(always)]
             fn inner($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2")]
+            #[target_feature(enable = "avx2,fma")]
             fn avx2($($arg: $ty),*) $(-> $ret)? {
                 inner($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
             fn avx512($($arg: $ty),*) $(-> $ret)? {
                 inner($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512dq")
@@ -61,8 +62,10 @@ macro_rules! multiversion {
                 return unsafe { avx512($($arg),*) };
             }
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked just above.
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
                 return unsafe { avx2($($arg),*) };
             }
             inner($($arg),*)
