@@ -99,12 +99,28 @@ def main():
         print("summarize: no `bench` or `burn-like` lines found", file=sys.stderr)
         return 1
 
-    def fmt(v):
-        return "–" if v is None else f"{v:.1f}"
+    if bench:
+        bench_table(bench, order)
+    if split:
+        split_table(split, order)
+    if replay:
+        replay_table(replay, replay_order)
+    if notes:
+        print()
+        for n in notes:
+            print(f"- {n}")
+    return 0
 
-    def ratio(v, ref):
-        return "–" if v is None or not ref else f"{v / ref:.2f}×"
 
+def fmt(v):
+    return "–" if v is None else f"{v:.1f}"
+
+
+def ratio(v, ref):
+    return "–" if v is None or not ref else f"{v / ref:.2f}×"
+
+
+def bench_table(bench, order):
     print("| model | batch (B×S×C×H×W) | backend | dtype | train slices/s | vs PyTorch | "
           "inference slices/s | vs PyTorch | CPU ms/step train | CPU ms/batch infer | runs |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -119,40 +135,39 @@ def main():
             f"{ratio(b['infer'], ref.get('infer'))} | {fmt(b.get('cpu_train'))} | "
             f"{fmt(b.get('cpu_infer'))} | {b['runs']} |"
         )
-    if split:
-        print()
-        print("Training step split (ms, min over steps and runs; each phase ends with a sync):")
-        print()
-        print("| model | batch | backend | dtype | forward+loss | backward | optimizer | sum | "
-              "CPU forward | CPU backward | CPU optimizer |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
-        for key in order:
-            if key in split:
-                depth, shape, dtype, name = key
-                f, b, o, cf, cb, co = split[key]
-                print(f"| COVNet-ResNet-{depth} | {shape} | {name} | {dtype} | {f:.1f} | "
-                      f"{b:.1f} | {o:.1f} | {f + b + o:.1f} | {cf:.0f} | {cb:.0f} | {co:.0f} |")
-    if replay:
-        print()
-        print("PyTorch replaying Burn's algorithms (burn_like_torch.py; ms, min over steps; "
-              "native = PyTorch as is, burn = Burn's conv backward + batch norm + Adam):")
-        print()
-        print("| model | batch | variant | forward+loss | backward | optimizer | step | vs native "
-              "| CPU forward | CPU backward | CPU optimizer | CPU step |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for key in replay_order:
-            depth, shape, variant = key
-            f, b, o, cf, cb, co = replay[key]
-            nat = replay.get((depth, shape, "native"))
-            rel = f"{(f + b + o) / sum(nat[:3]):.2f}×" if nat else "–"
-            print(f"| COVNet-ResNet-{depth} | {shape} | {variant} | {f:.1f} | {b:.1f} | "
-                  f"{o:.1f} | {f + b + o:.1f} | {rel} | {cf:.0f} | {cb:.0f} | {co:.0f} | "
-                  f"{cf + cb + co:.0f} |")
-    if notes:
-        print()
-        for n in notes:
-            print(f"- {n}")
-    return 0
+
+
+def split_table(split, order):
+    print()
+    print("Training step split (ms, min over steps and runs; each phase ends with a sync):")
+    print()
+    print("| model | batch | backend | dtype | forward+loss | backward | optimizer | sum | "
+          "CPU forward | CPU backward | CPU optimizer |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in order:
+        if key in split:
+            depth, shape, dtype, name = key
+            f, b, o, cf, cb, co = split[key]
+            print(f"| COVNet-ResNet-{depth} | {shape} | {name} | {dtype} | {f:.1f} | "
+                  f"{b:.1f} | {o:.1f} | {f + b + o:.1f} | {cf:.0f} | {cb:.0f} | {co:.0f} |")
+
+
+def replay_table(replay, replay_order):
+    print()
+    print("PyTorch replaying Burn's algorithms (burn_like_torch.py; ms, min over steps; "
+          "native = PyTorch as is, burn = Burn's conv backward + batch norm + Adam):")
+    print()
+    print("| model | batch | variant | forward+loss | backward | optimizer | step | vs native "
+          "| CPU forward | CPU backward | CPU optimizer | CPU step |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in replay_order:
+        depth, shape, variant = key
+        f, b, o, cf, cb, co = replay[key]
+        nat = replay.get((depth, shape, "native"))
+        rel = f"{(f + b + o) / sum(nat[:3]):.2f}×" if nat else "–"
+        print(f"| COVNet-ResNet-{depth} | {shape} | {variant} | {f:.1f} | {b:.1f} | "
+              f"{o:.1f} | {f + b + o:.1f} | {rel} | {cf:.0f} | {cb:.0f} | {co:.0f} | "
+              f"{cf + cb + co:.0f} |")
 
 
 if __name__ == "__main__":
