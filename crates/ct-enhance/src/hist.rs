@@ -30,7 +30,11 @@ pub(crate) fn saturate_round(v: f32, max: i32) -> i32 {
 #[inline(always)]
 pub(crate) fn saturate_round_small(v: f32, max: i32) -> i32 {
     const MAGIC: f32 = 12_582_912.0;
-    (((v + MAGIC) - MAGIC) as i32).clamp(0, max)
+    // v + 1.5·2^23 lies in [2^23, 2^24), where the f32 spacing is 1: the addition rounds v
+    // half-to-even and leaves the integer in the low mantissa bits, so the difference of
+    // the bit patterns is that integer. Integer operations only (a float-to-int `as` is
+    // saturating and NaN-checked, which keeps the loop from vectorising).
+    ((v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32).clamp(0, max)
 }
 
 /// Histogram of a u8 image. Four interleaved sub-histograms hide the store-to-load
@@ -254,6 +258,20 @@ fn interp(v: f64, xp: &[f64], fp: &[f64], slopes: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// Both rounding shortcuts against `round_ties_even` + clamp, ties and negatives included.
+    #[test]
+    fn magic_rounding_is_cvround() {
+        for i in -40_000..140_000 {
+            let v = i as f32 * 0.5 + if i % 7 == 0 { 0.0001 } else { 0.0 };
+            let want = (v.round_ties_even() as i32).clamp(0, 65535);
+            assert_eq!(saturate_round(v, 65535), want, "{v}");
+            assert_eq!(saturate_round_small(v, 65535), want, "{v}");
+        }
+        assert_eq!(saturate_round_small(254.5, 255), 254);
+        assert_eq!(saturate_round_small(255.5, 255), 255);
+        assert_eq!(saturate_round_small(-0.5, 255), 0);
+    }
 
     #[test]
     fn constant_and_two_level_images() {
