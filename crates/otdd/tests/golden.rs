@@ -100,17 +100,25 @@ fn emd_matches_pot() {
 
 /// Iterate-for-iterate ports: same plan to 1e-6 relative to the largest entry (the kernel
 /// and the matrix-vector products round differently), same iteration count and cost.
+/// `KnoppSingle` (kernel stored in f32 for the iterations) is held to the same tolerances,
+/// except the last marginal error, compared in absolute terms (1e-9: f32 rounding of K moves
+/// the column sums by ~1e-11 when the error itself is ~1e-10).
 #[test]
 fn sinkhorn_ports_match_pot() {
     let g = goldens();
     let (a, b, m) = (npy1("sk_a.npy"), npy1("sk_b.npy"), npy2("sk_M.npy"));
-    for tag in ["knopp", "log", "knopp_small", "knopp_cap", "log_small"] {
+    let runs = [
+        ("knopp", SinkhornMethod::Knopp),
+        ("knopp", SinkhornMethod::KnoppSingle),
+        ("log", SinkhornMethod::Log),
+        ("knopp_small", SinkhornMethod::Knopp),
+        ("knopp_small", SinkhornMethod::KnoppSingle),
+        ("knopp_cap", SinkhornMethod::Knopp),
+        ("knopp_cap", SinkhornMethod::KnoppSingle),
+        ("log_small", SinkhornMethod::Log),
+    ];
+    for (tag, method) in runs {
         let gg = &g["sinkhorn"][tag];
-        let method = if gg["method"] == "sinkhorn" {
-            SinkhornMethod::Knopp
-        } else {
-            SinkhornMethod::Log
-        };
         let reg = gg["reg"].as_f64().unwrap();
         let p = SinkhornParams {
             max_iter: gg["numItermax"].as_u64().unwrap() as usize,
@@ -140,11 +148,12 @@ fn sinkhorn_ports_match_pot() {
         let expect = niter + 1;
         assert_eq!(r.n_iter, expect, "{tag}: iterations");
         let last = errs.last().unwrap().as_f64().unwrap();
-        assert!(
-            rel(r.err, last) < 1e-4 || (r.err < 1e-12 && last < 1e-12),
-            "{tag}: err {} vs {last}",
-            r.err
-        );
+        let err_ok = if method == SinkhornMethod::KnoppSingle {
+            (r.err - last).abs() < 1e-9
+        } else {
+            rel(r.err, last) < 1e-4 || (r.err < 1e-12 && last < 1e-12)
+        };
+        assert!(err_ok, "{tag} {method:?}: err {} vs {last}", r.err);
         // potentials: defined up to a constant shift (f + c, g - c)
         let (wf, wg) = (
             npy1(&format!("sk_{tag}_f.npy")),
