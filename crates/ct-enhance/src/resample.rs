@@ -814,6 +814,52 @@ fn zoom_streamed<T: Voxel>(
     out
 }
 
+/// A run of output columns whose source columns advance by a constant step.
+struct Segment {
+    out: usize,
+    src: usize,
+    len: usize,
+    stride: usize,
+}
+
+/// Splits a column index table into runs of step 1 (a copy), step 2 (every other voxel)
+/// or anything else (a gather). `None` when the runs are too short to pay (up-sampling
+/// repeats columns: steps 0, 1, 0, 1, ...), so the plain gather is used.
+fn stride_segments(xi: &[usize], c: usize) -> Option<Vec<Segment>> {
+    let mut segs: Vec<Segment> = Vec::new();
+    let mut k = 0;
+    while k < xi.len() {
+        let stride = if k + 1 < xi.len() && xi[k + 1] > xi[k] {
+            xi[k + 1] - xi[k]
+        } else {
+            0
+        };
+        let mut len = 1;
+        if stride == 1 || stride == 2 {
+            // Step 2 reads pairs, so its last pair must lie inside the row.
+            while k + len < xi.len()
+                && xi[k + len] == xi[k] + stride * len
+                && (stride == 1 || xi[k + len] + 1 < c)
+            {
+                len += 1;
+            }
+        }
+        if stride == 2 && xi[k] + 2 * len > c {
+            len -= 1;
+        }
+        let len = len.max(1);
+        let stride = if len == 1 { 0 } else { stride };
+        segs.push(Segment {
+            out: k,
+            src: xi[k],
+            len,
+            stride,
+        });
+        k += len;
+    }
+    (segs.len() * 8 <= xi.len()).then_some(segs)
+}
+
 /// Nearest neighbour needs no arithmetic: gather in the voxel type itself. Output planes
 /// (and rows) that repeat the previous one's source (up-sampling) are copied, not gathered
 /// again.
@@ -831,6 +877,7 @@ fn zoom_nearest<T: Voxel + Default>(input: ArrayView3<'_, T>, out_shape: [usize;
         pick(c, out_shape[2]),
     );
     assert!(xi.iter().all(|&x| x < c));
+    let segs = stride_segments(&xi, c);
     let src_std = input.as_standard_layout();
     let src = src_std.as_slice().expect("standard layout");
     let mut out = Array3::<T>::default(out_shape);
@@ -860,9 +907,30 @@ fn zoom_nearest<T: Voxel + Default>(input: ArrayView3<'_, T>, out_shape: [usize;
                 continue;
             }
             let srow = &sp[yi[j] * c..(yi[j] + 1) * c];
-            for (d, &x) in orow.iter_mut().zip(&xi) {
-                // SAFETY: every x in `xi` is < c = srow.len() (asserted above).
-                *d = unsafe { *srow.get_unchecked(x) };
+            match &segs {
+                Some(segs) => {
+                    for sg in segs {
+                        let o = &mut orow[sg.out..sg.out + sg.len];
+                        match sg.stride {
+                            1 => o.copy_from_slice(&srow[sg.src..sg.src + sg.len]),
+                            // Every other voxel (halving): vectorises as loads + shuffles.
+                            2 => o
+                                .iter_mut()
+                                .zip(srow[sg.src..sg.src + 2 * sg.len].chunks_exact(2))
+                                .for_each(|(d, p)| *d = p[0]),
+                            _ => o
+                                .iter_mut()
+                                .zip(&xi[sg.out..sg.out + sg.len])
+                                .for_each(|(d, &x)| *d = srow[x]),
+                        }
+                    }
+                }
+                None => {
+                    for (d, &x) in orow.iter_mut().zip(&xi) {
+                        // SAFETY: every x in `xi` is < c = srow.len() (asserted above).
+                        *d = unsafe { *srow.get_unchecked(x) };
+                    }
+                }
             }
         }
         for p in copies.chunks_exact_mut(plane) {
@@ -1140,6 +1208,36 @@ mod tests {
                 .map(|(p, q)| (p - q).abs())
                 .fold(0.0, f64::max);
             assert!(d < 1e-9, "{s:?}: max |diff| {d}");
+        }
+    }
+
+    /// The nearest path (runs of step 1 / 2, copied planes and rows) against the direct
+    /// index formula, for halving, odd, growing and mixed shapes.
+    #[test]
+    fn nearest_matches_direct_formula() {
+        let idx = |k: usize, n: usize, m: usize| -> usize {
+            let zoom = if m > 1 {
+                (n as f64 - 1.0) / (m as f64 - 1.0)
+            } else {
+                1.0
+            };
+            ((k as f64 * zoom + 0.5).floor() as usize).min(n - 1)
+        };
+        let a = Array3::from_shape_fn((5, 40, 67), |(z, y, x)| (z * 10_000 + y * 100 + x) as i32);
+        for s in [
+            [3, 20, 34],
+            [8, 20, 33],
+            [5, 80, 130],
+            [2, 13, 67],
+            [7, 40, 20],
+            [1, 1, 1],
+            [5, 39, 66],
+        ] {
+            let got = zoom(a.view(), s, Interpolation::Nearest).unwrap();
+            let want = Array3::from_shape_fn((s[0], s[1], s[2]), |(k, j, i)| {
+                a[[idx(k, 5, s[0]), idx(j, 40, s[1]), idx(i, 67, s[2])]]
+            });
+            assert_eq!(got, want, "{s:?}");
         }
     }
 
