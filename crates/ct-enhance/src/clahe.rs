@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ct_core::Volume;
 
 use crate::error::{Error, Result, check_image};
-use crate::hist::{apply_lut_u8, equalize_lut_u8, hist_u8, saturate_round, saturate_round_small};
+use crate::hist::{equalize_lut_u8, saturate_round, saturate_round_small};
 
 /// Pixel types CLAHE accepts (OpenCV's `CV_8UC1` and `CV_16UC1`).
 pub trait ClaheSample: Copy + Send + Sync + Default + 'static {
@@ -149,8 +149,7 @@ impl Clahe {
     /// `clahe.apply(cv2.equalizeHist(img))`.
     pub fn apply_after_he(&self, img: ArrayView2<'_, u8>) -> Result<Array2<u8>> {
         self.check(img.dim())?;
-        let he = apply_lut_u8(img, &equalize_lut_u8(&hist_u8(img)));
-        Ok(clahe_unchecked(he.view(), self))
+        Ok(clahe_impl(img, self, true))
     }
 
     /// [`Clahe::apply_after_he`] on every slice of a volume, slices in parallel.
@@ -162,10 +161,7 @@ impl Clahe {
         out.axis_iter_mut(Axis(0))
             .into_par_iter()
             .zip(data.axis_iter(Axis(0)).into_par_iter())
-            .for_each(|(mut o, s)| {
-                let he = apply_lut_u8(s, &equalize_lut_u8(&hist_u8(s)));
-                o.assign(&clahe_unchecked(he.view(), self))
-            });
+            .for_each(|(mut o, s)| o.assign(&clahe_impl(s, self, true)));
         Ok(vol.with_data(out)?)
     }
 }
@@ -188,6 +184,16 @@ fn reflect101(mut p: isize, len: usize) -> usize {
 }
 
 fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<T> {
+    clahe_impl(img, p, false)
+}
+
+/// CLAHE; with `he` (8-bit only) of the globally equalised image, without writing that
+/// image: equalisation is a per-value map `e`, so a tile's histogram of `e(img)` is its
+/// histogram of `img` with bin `v` moved to `e(v)`, the global histogram is the sum of the
+/// tile histograms (when the tiles cover the image exactly), and the blend looks LUTs up at
+/// `e(v)`. Same LUTs, same blend: identical to `clahe.apply(equalizeHist(img))`.
+fn clahe_impl<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe, he: bool) -> Array2<T> {
+    assert!(!he || T::HIST_SIZE == 256, "HE + CLAHE is 8-bit only");
     let (h, w) = img.dim();
     let (tx, ty) = (p.tiles_x, p.tiles_y);
     let hs = T::HIST_SIZE;
@@ -217,27 +223,60 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
     // LUTs as f32 (exact small integers) so the interpolation needs no conversion.
     let mut lut = vec![0f32; tx * ty * hs];
     let mut hist = vec![0i32; hs];
+    // 8-bit: every tile's histogram first (64 KiB for 8×8 tiles), so the global one (HE)
+    // can be their sum.
+    let tile_hists: Vec<[i32; 256]> = if hs == 256 {
+        (0..tx * ty)
+            .map(|k| {
+                let (ky, kx) = (k / tx, k % tx);
+                // Four interleaved sub-histograms: neighbouring pixels often share a value.
+                let mut h4 = [[0i32; 256]; 4];
+                for y in ky * th..(ky + 1) * th {
+                    let row = &lut_src[y * ew + kx * tw..y * ew + (kx + 1) * tw];
+                    let mut c4 = row.chunks_exact(4);
+                    for c in &mut c4 {
+                        h4[0][c[0].bin() & 255] += 1;
+                        h4[1][c[1].bin() & 255] += 1;
+                        h4[2][c[2].bin() & 255] += 1;
+                        h4[3][c[3].bin() & 255] += 1;
+                    }
+                    for &v in c4.remainder() {
+                        h4[0][v.bin() & 255] += 1;
+                    }
+                }
+                std::array::from_fn(|i| h4[0][i] + h4[1][i] + h4[2][i] + h4[3][i])
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pre: Option<[u8; 256]> = he.then(|| {
+        let mut global = [0u32; 256];
+        if (eh, ew) == (h, w) {
+            for t in &tile_hists {
+                for (g, &c) in global.iter_mut().zip(t) {
+                    *g += c as u32;
+                }
+            }
+        } else {
+            // Padded: the tiles also count reflected pixels; count the image itself.
+            for &v in img.iter() {
+                global[v.bin() & 255] += 1;
+            }
+        }
+        equalize_lut_u8(&global)
+    });
     for (k, tile_lut) in lut.chunks_exact_mut(hs).enumerate() {
         let (ky, kx) = (k / tx, k % tx);
         hist.iter_mut().for_each(|v| *v = 0);
         if hs == 256 {
-            // Four interleaved sub-histograms: neighbouring pixels often share a value.
-            let mut h4 = [[0i32; 256]; 4];
-            for y in ky * th..(ky + 1) * th {
-                let row = &lut_src[y * ew + kx * tw..y * ew + (kx + 1) * tw];
-                let mut c4 = row.chunks_exact(4);
-                for c in &mut c4 {
-                    h4[0][c[0].bin() & 255] += 1;
-                    h4[1][c[1].bin() & 255] += 1;
-                    h4[2][c[2].bin() & 255] += 1;
-                    h4[3][c[3].bin() & 255] += 1;
+            match &pre {
+                Some(e) => {
+                    for (v, &c) in tile_hists[k].iter().enumerate() {
+                        hist[e[v] as usize] += c;
+                    }
                 }
-                for &v in c4.remainder() {
-                    h4[0][v.bin() & 255] += 1;
-                }
-            }
-            for (i, h) in hist.iter_mut().enumerate() {
-                *h = h4[0][i] + h4[1][i] + h4[2][i] + h4[3][i];
+                None => hist.copy_from_slice(&tile_hists[k]),
             }
         } else {
             for y in ky * th..(ky + 1) * th {
@@ -305,7 +344,7 @@ fn clahe_unchecked<T: ClaheSample>(img: ArrayView2<'_, T>, p: &Clahe) -> Array2<
         xa1: &xa1,
     };
     match hs {
-        256 => interpolate_packed(&geo, &lut, src, &mut out),
+        256 => interpolate_packed(&geo, &lut, pre.as_ref(), src, &mut out),
         _ => interpolate::<T, 65536>(&geo, &lut, src, &mut out),
     }
     Array2::from_shape_vec((h, w), out).expect("shape")
@@ -327,7 +366,17 @@ struct Geometry<'a> {
 /// table of `u32` (`l11 | l12 << 8 | l21 << 16 | l22 << 24`; 8-bit LUT values fit a byte),
 /// so a pixel costs one table load instead of four. The arithmetic is OpenCV's f32
 /// expression on the same values in the same order: bit-exact.
-fn interpolate_packed<T: ClaheSample>(g: &Geometry<'_>, lut: &[f32], src: &[T], out: &mut [T]) {
+///
+/// `pre` (HE + CLAHE): the blend reads the LUTs at `pre[v]`; folded into the tables.
+fn interpolate_packed<T: ClaheSample>(
+    g: &Geometry<'_>,
+    lut: &[f32],
+    pre: Option<&[u8; 256]>,
+    src: &[T],
+    out: &mut [T],
+) {
+    let ident: [u8; 256] = std::array::from_fn(|i| i as u8);
+    let pre = pre.unwrap_or(&ident);
     // Column runs sharing a pair of tile columns.
     let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut x0 = 0;
@@ -358,7 +407,8 @@ fn interpolate_packed<T: ClaheSample>(g: &Geometry<'_>, lut: &[f32], src: &[T], 
             band = (p1, p2);
             for (pk, &(_, _, c1, c2)) in packed.iter_mut().zip(&runs) {
                 let (a11, a12, a21, a22) = (tile(p1, c1), tile(p1, c2), tile(p2, c1), tile(p2, c2));
-                for (v, e) in pk.iter_mut().enumerate() {
+                for (&v, e) in pre.iter().zip(pk.iter_mut()) {
+                    let v = v as usize;
                     *e = a11[v] as u32
                         | (a12[v] as u32) << 8
                         | (a21[v] as u32) << 16
@@ -575,6 +625,35 @@ mod tests {
                     + (l(2) * xa1[i] + l(3) * xa[i]) * ya;
                 assert_eq!(o1[i] as i32, saturate_round(v, 255));
             }
+        }
+    }
+
+    /// The fused HE + CLAHE equals the two calls, for sizes that divide the grid (global
+    /// histogram from the tile histograms) and sizes that do not (padded tiles).
+    #[test]
+    fn fused_he_clahe_equals_two_calls() {
+        let mut x = 99u32;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for (h, w, tx, ty, clip) in [
+            (64, 64, 8, 8, 2.0),
+            (61, 77, 8, 8, 2.0),
+            (40, 30, 3, 5, 1.0),
+            (33, 48, 4, 4, 40.0),
+        ] {
+            // Clustered values, so equalisation and clipping both matter.
+            let img = Array2::from_shape_fn((h, w), |(y, xx)| {
+                ((y * 3 + xx) / 7 * 11 % 90 + (rnd() % 9) as usize) as u8
+            });
+            let c = Clahe::new(clip, tx, ty).unwrap();
+            let two = c
+                .apply(crate::hist::equalize_hist(img.view()).unwrap().view())
+                .unwrap();
+            assert_eq!(c.apply_after_he(img.view()).unwrap(), two, "{h}x{w}");
         }
     }
 
