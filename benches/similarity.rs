@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench --bench similarity -- --warm-up-time 1 --measurement-time 3
-//! ANCHORS_WORK=/tmp/anchors python3 /work/shared/anchors/bench_anchors.py --modes single --only ssim,psnr,hash
+//! ANCHORS_WORK=/tmp/anchors python3 tools/ct-similarity/bench_reference.py
 //! ```
 
 use std::hint::black_box;
@@ -85,6 +85,30 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("mse", |bb| {
         one.install(|| bb.iter(|| mse(black_box(a.view()), black_box(b.view())).unwrap()))
+    });
+    // Memory-speed references for PSNR: a copy of the bytes it reads, in cache (2 slices)
+    // and out of it (slices 0..63 against 1..64, two 15.75 MiB images).
+    let (sa, sb) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+    let (mut da, mut db) = (vec![0u8; sa.len()], vec![0u8; sb.len()]);
+    g.bench_function("memcpy_2x256KiB", |bb| {
+        bb.iter(|| {
+            da.copy_from_slice(black_box(sa));
+            db.copy_from_slice(black_box(sb));
+        })
+    });
+    let flat = vol.as_slice().unwrap();
+    let n = 63 * 512 * 512;
+    let va = ndarray::ArrayView2::from_shape((63 * 512, 512), &flat[..n]).unwrap();
+    let vb = ndarray::ArrayView2::from_shape((63 * 512, 512), &flat[512 * 512..]).unwrap();
+    g.bench_function("psnr_63_slices", |bb| {
+        one.install(|| bb.iter(|| psnr(black_box(va), black_box(vb), Some(255.0)).unwrap()))
+    });
+    let mut big = vec![0u8; 2 * n];
+    g.bench_function("memcpy_2x15.75MiB", |bb| {
+        bb.iter(|| {
+            big[..n].copy_from_slice(black_box(&flat[..n]));
+            big[n..].copy_from_slice(black_box(&flat[512 * 512..]));
+        })
     });
     for kind in HashKind::ALL {
         g.bench_function(kind.name(), |bb| {

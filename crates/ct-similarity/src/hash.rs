@@ -1,9 +1,9 @@
 //! Perceptual hashes bit-exact with Python imagehash 4.3.2.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use image::DynamicImage;
@@ -441,7 +441,11 @@ fn haar_ll_level(x: &[f64], n: usize, y: &mut [f64]) {
     for (o, yo) in y[..h * h].chunks_exact_mut(h).enumerate() {
         let r0 = &x[2 * o * n..(2 * o + 1) * n];
         let r1 = &x[(2 * o + 1) * n..(2 * o + 2) * n];
-        for ((v, a), b) in yo.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+        for ((v, a), b) in yo
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
             *v = fwd_ll(a[0], a[1], b[0], b[1]);
         }
     }
@@ -742,7 +746,6 @@ mod reference {
         }
     }
 
-
     /// `imagehash.whash(img, hash_size)` with its defaults (`mode='haar'`,
     /// `remove_max_haar_ll=True`, `image_scale=None`).
     ///
@@ -811,11 +814,12 @@ mod reference {
         ImageHash::from_bits(&bits, hash_size, hash_size)
     }
 
-
     fn lcg_image(h: usize, w: usize, seed: u64, levels: u64) -> ndarray::Array2<u8> {
         let mut s = seed;
         ndarray::Array2::from_shape_fn((h, w), |_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) % levels) as u8 * (255 / (levels as u8 - 1).max(1))
         })
     }
