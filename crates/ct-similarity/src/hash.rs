@@ -820,7 +820,8 @@ mod reference {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            ((s >> 33) % levels) as u8 * (255 / (levels as u8 - 1).max(1))
+            // `levels` grey values spread over 0..=255 (256: every value).
+            ((s >> 33) % levels * (255 / (levels - 1).clamp(1, 255))) as u8
         })
     }
 
