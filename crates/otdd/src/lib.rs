@@ -9,13 +9,16 @@
 //! * [`emd`] / [`emd2`]: exact OT by the network simplex, a port of POT's
 //!   `network_simplex_simple.h` (same pivots, same plan on degenerate problems).
 //! * [`sinkhorn`] / [`sinkhorn2`]: entropic OT; [`SinkhornMethod::Stabilized`] (log-domain,
-//!   ε-scaling) by default, and iterate-for-iterate ports of POT's `sinkhorn_knopp` and
-//!   `sinkhorn_log`; [`sinkhorn_lazy`] never stores the n×m cost; [`sinkhorn_divergence`]
+//!   ε-scaling) by default, iterate-for-iterate ports of POT's `sinkhorn_knopp` and
+//!   `sinkhorn_log` ([`SinkhornMethod::KnoppSingle`]: the Knopp iteration on an f32 kernel),
+//!   and geomloss's ε-annealing ([`SinkhornMethod::Annealed`], microsoft/otdd's outer
+//!   solver); [`sinkhorn_lazy`] never stores the n×m cost; [`sinkhorn_divergence`]
 //!   is the debiased divergence `S_ε(α,β) = OT_ε(α,β) − ½OT_ε(α,α) − ½OT_ε(β,β)`.
 //! * [`gaussian_w2_sq`]: `‖μ1−μ2‖² + Bures²(Σ1,Σ2)` with symmetric-eigen square roots.
 //! * [`otdd()`]: the Optimal Transport Dataset Distance (Alvarez-Melis & Fusi 2020) with
-//!   Gaussian, exact or means-only label distances, exact or entropic outer problem,
-//!   and [`otdd_matrix`] between several data sets.
+//!   Gaussian, exact or means-only label distances, exact, entropic or the reference's
+//!   geomloss outer problem ([`OuterMethod::Geomloss`]), and [`otdd_matrix`] between several
+//!   data sets.
 //!
 //! Definitions and the differences from the references are written down in `docs/otdd.md`.
 //!

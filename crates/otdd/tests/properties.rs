@@ -398,3 +398,50 @@ fn geomloss_self_distance_is_zero() {
     };
     assert!(otdd(&d, &d, &p).unwrap().distance.abs() < 1e-9);
 }
+
+/// New parameters are validated: typed errors, no panic.
+#[test]
+fn annealing_bad_inputs_are_typed_errors() {
+    let c = array![[0.0, 1.0], [1.0, 0.0]];
+    let e = Array1::<f64>::zeros(0);
+    for p in [
+        SinkhornParams {
+            anneal_scaling: 1.0,
+            ..SinkhornParams::annealed()
+        },
+        SinkhornParams {
+            anneal_scaling: f64::NAN,
+            ..SinkhornParams::annealed()
+        },
+        SinkhornParams {
+            anneal_diameter: Some(0.0),
+            ..SinkhornParams::annealed()
+        },
+    ] {
+        assert!(matches!(
+            sinkhorn(e.view(), e.view(), c.view(), 0.1, &p),
+            Err(Error::Param { .. })
+        ));
+    }
+    // All-zero cost: no diameter to anneal from.
+    let z = Array2::<f64>::zeros((2, 2));
+    assert!(matches!(
+        sinkhorn(
+            e.view(),
+            e.view(),
+            z.view(),
+            0.1,
+            &SinkhornParams::annealed()
+        ),
+        Err(Error::Numerical(_))
+    ));
+    // Zero ε with the geomloss outer problem.
+    let (x, y) = cloud(10, 2, 2, 1);
+    let d = LabeledData::new(x.view(), &y).unwrap();
+    let p = OtddParams {
+        outer: OuterMethod::Geomloss,
+        entreg: 0.0,
+        ..OtddParams::default()
+    };
+    assert!(matches!(otdd(&d, &d, &p), Err(Error::Param { .. })));
+}
