@@ -71,6 +71,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sinkhorn_2000_knopp", |b| {
         b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &pot).unwrap())
     });
+    let single = SinkhornParams::pot(SinkhornMethod::KnoppSingle);
+    g.bench_function("sinkhorn_2000_knopp_single", |b| {
+        b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &single).unwrap())
+    });
     let stab = SinkhornParams::pot(SinkhornMethod::Stabilized);
     g.bench_function("sinkhorn_2000_stabilized", |b| {
         b.iter(|| sinkhorn(e.view(), e.view(), black_box(cn.view()), 0.1, &stab).unwrap())
@@ -108,6 +112,13 @@ fn bench(c: &mut Criterion) {
     let ps = OtddParams::default();
     g.bench_function("otdd_sinkhorn_5000x64_10class", |b| {
         b.iter(|| otdd_fn(black_box(&d1), &d2, &ps).unwrap())
+    });
+    let pg = OtddParams {
+        outer: OuterMethod::Geomloss,
+        ..OtddParams::default()
+    };
+    g.bench_function("otdd_geomloss_5000x64_10class", |b| {
+        b.iter(|| otdd_fn(black_box(&d1), &d2, &pg).unwrap())
     });
     g.finish();
 }
