@@ -532,24 +532,78 @@ fn hrow(fetch: &RowFetch, c: &Consts, row: usize, pads: &mut [f64], dst: &mut [f
     let srcs: [&[f64]; 5] = [px, py, pxx, pyy, pxy];
     for (q, src) in srcs.iter().enumerate() {
         let d = &mut dst[q * w..(q + 1) * w];
-        if c.uniform {
-            d.copy_from_slice(&src[..w]);
-            for k in 1..c.taps.len() {
-                for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
-                    *d += v;
-                }
+        match c.taps.len() {
+            // The default windows with the tap count known at compile time: the taps stay in
+            // registers and the loop runs across the row (same sums, same order).
+            7 => hfilter_n::<7>(src, c.taps, c.uniform, d),
+            11 => hfilter_n::<11>(src, c.taps, c.uniform, d),
+            _ => hfilter_any(src, c.taps, c.uniform, d),
+        }
+    }
+}
+
+/// `d[i] = Σ_k t[k]·src[i + k]` (uniform: `Σ_k src[i + k]`), summed in tap order.
+#[inline(always)]
+fn hfilter_n<const N: usize>(src: &[f64], taps: &[f64], uniform: bool, d: &mut [f64]) {
+    let t: [f64; N] = taps.try_into().expect("N taps");
+    let src = &src[..d.len() + N - 1];
+    if uniform {
+        for (d, win) in d.iter_mut().zip(src.windows(N)) {
+            let win: &[f64; N] = win.try_into().expect("window of N");
+            let mut s = win[0];
+            for v in &win[1..] {
+                s += v;
             }
-        } else {
-            let t0 = c.taps[0];
-            for (d, &v) in d.iter_mut().zip(&src[..w]) {
-                *d = t0 * v;
+            *d = s;
+        }
+    } else {
+        for (d, win) in d.iter_mut().zip(src.windows(N)) {
+            let win: &[f64; N] = win.try_into().expect("window of N");
+            let mut s = t[0] * win[0];
+            for k in 1..N {
+                s += t[k] * win[k];
             }
-            for (k, &t) in c.taps.iter().enumerate().skip(1) {
-                for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
-                    *d += t * v;
-                }
+            *d = s;
+        }
+    }
+}
+
+/// [`hfilter_n`] for any tap count (one pass over the row per tap).
+#[inline(always)]
+fn hfilter_any(src: &[f64], taps: &[f64], uniform: bool, d: &mut [f64]) {
+    let w = d.len();
+    if uniform {
+        d.copy_from_slice(&src[..w]);
+        for k in 1..taps.len() {
+            for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
+                *d += v;
             }
         }
+    } else {
+        let t0 = taps[0];
+        for (d, &v) in d.iter_mut().zip(&src[..w]) {
+            *d = t0 * v;
+        }
+        for (k, &t) in taps.iter().enumerate().skip(1) {
+            for (d, &v) in d.iter_mut().zip(&src[k..k + w]) {
+                *d += t * v;
+            }
+        }
+    }
+}
+
+/// `acc[i] = Σ_k t[k]·rows[k][i]`, summed in tap order, `N` known at compile time.
+#[inline(always)]
+fn vfilter_n<const N: usize>(rows: [&[f64]; N], taps: &[f64], acc: &mut [f64]) {
+    let t: [f64; N] = taps.try_into().expect("N taps");
+    let n = acc.len();
+    let rows = rows.map(|r| &r[..n]);
+    for i in 0..n {
+        let mut s = t[0] * rows[0][i];
+        for k in 1..N {
+            s += t[k] * rows[k][i];
+        }
+        acc[i] = s;
     }
 }
 
@@ -610,7 +664,13 @@ fn ssim_rows(
                 hrow(fetch, c, src_row(oy, nt - 1), pads, ring_slot);
             }
         }
-        if !c.uniform {
+        if !c.uniform && nt == 11 {
+            let rows: [&[f64]; 11] = std::array::from_fn(|k| {
+                let slot = (oy + k) % nt;
+                &ring[slot * plane..(slot + 1) * plane]
+            });
+            vfilter_n::<11>(rows, c.taps, acc);
+        } else if !c.uniform {
             let t0 = c.taps[0];
             let s0 = oy % nt;
             for (a, &v) in acc.iter_mut().zip(&ring[s0 * plane..(s0 + 1) * plane]) {
