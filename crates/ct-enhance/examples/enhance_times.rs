@@ -15,30 +15,37 @@ use ct_enhance::{Clahe, Interpolation, equalize_hist, zoom};
 use ndarray::{Array2, Array3};
 use ndarray_npy::read_npy;
 
-/// CPU time of this process (all threads) in ns, from /proc/self/task/*/schedstat.
+/// CPU time of this process (all threads) in ns: `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`,
+/// the clock behind Python's `time.process_time_ns`. (`/proc/self/task/*/schedstat`, used
+/// before, lags by up to a scheduler tick for a running thread, which biased short batches.)
 fn cpu_ns() -> u64 {
-    let mut t = 0;
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for e in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(e.path().join("schedstat")) {
-                t += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
     }
-    t
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a pointer to a live, properly laid out timespec (Linux,
+    // 64-bit: two i64 fields).
+    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// min / median CPU ms per call over `samples` batches of at least 30 ms of CPU each.
 fn time<R>(name: &str, samples: usize, mut f: impl FnMut() -> R) {
-    // Calibrate on wall time (schedstat can lag by a tick on a short call), two calls.
+    // Calibrate on the second call (the first may fault pages in).
     black_box(f());
-    let t0 = std::time::Instant::now();
+    let c = cpu_ns();
     black_box(f());
-    let one = (t0.elapsed().as_nanos() as u64).max(1);
+    let one = (cpu_ns() - c).max(1);
     let k = (30_000_000 / one).clamp(1, 10_000) as usize;
     let mut ts: Vec<f64> = (0..samples)
         .map(|_| {
