@@ -529,6 +529,30 @@ dispatch!(small_d_row(xi: &[f64], xxi: f64, yt: &[f64], m: usize, c0: usize, yy:
     }
 });
 
+dispatch!(axpy_prefetch(alpha: f64, x: &[f64], y: &mut [f64], next: &[f64]) -> () {
+    let n = x.len().min(y.len());
+    let mut j = 0;
+    while j + 8 <= n {
+        #[cfg(target_arch = "x86_64")]
+        if j < next.len() {
+            // SAFETY: prefetch is a hint; the address is inside `next`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    next.as_ptr().add(j) as *const i8,
+                )
+            };
+        }
+        for t in 0..8 {
+            y[j + t] += alpha * x[j + t];
+        }
+        j += 8;
+    }
+    while j < n {
+        y[j] += alpha * x[j];
+        j += 1;
+    }
+});
+
 dispatch!(knopp_row32(k: &[f32], v: &[f64]) -> f64 {
     // Same 8-accumulator order as `kernels::dot`, widening each f32 kernel entry.
     let n = k.len().min(v.len());
@@ -1349,7 +1373,17 @@ fn knopp(
                     let kv = kmat.dot(i, m, &v);
                     let ui = 1.0 / (kv / a[i]);
                     uch[i - lo] = ui;
-                    kmat.axpy(i, m, ui, &mut sl);
+                    match &kmat {
+                        // While the row in cache is added to Kᵀu, prefetch the next row so
+                        // the memory stream does not stall between the two phases.
+                        KStore::Double(k) if i + 1 < hi => axpy_prefetch::run(
+                            ui,
+                            &k[i * m..(i + 1) * m],
+                            &mut sl,
+                            &k[(i + 1) * m..(i + 2) * m],
+                        ),
+                        _ => kmat.axpy(i, m, ui, &mut sl),
+                    }
                 }
                 sl
             })
