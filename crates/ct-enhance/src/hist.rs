@@ -37,6 +37,57 @@ pub(crate) fn saturate_round_small(v: f32, max: i32) -> i32 {
     ((v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32).clamp(0, max)
 }
 
+/// `dst[i] = lut[src[i]]`. With AVX-512 VBMI a 64-byte vector is looked up in the whole
+/// 256-entry table with two two-register byte permutes and a blend on the top bit, about
+/// 20× fewer instructions than one load per pixel; elsewhere the scalar loop.
+pub(crate) fn lut_slice(src: &[u8], lut: &[u8; 256], dst: &mut [u8]) {
+    assert_eq!(src.len(), dst.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512vbmi")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: the CPU has AVX-512 F/BW/VBMI (VBMI implies F; checked above).
+            unsafe { lut_slice_vbmi(src, lut, dst) };
+            return;
+        }
+    }
+    lut_slice_scalar(src, lut, dst);
+}
+
+fn lut_slice_scalar(src: &[u8], lut: &[u8; 256], dst: &mut [u8]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = lut[s as usize];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn lut_slice_vbmi(src: &[u8], lut: &[u8; 256], dst: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let n = src.len().min(dst.len());
+    let mut i = 0;
+    // SAFETY: the four table loads read lut[0..256]; each vector load/store reads or
+    // writes [i, i + 64) with i + 64 <= n <= both lengths.
+    unsafe {
+        let t = lut.as_ptr();
+        let t0 = _mm512_loadu_si512(t as *const _);
+        let t1 = _mm512_loadu_si512(t.add(64) as *const _);
+        let t2 = _mm512_loadu_si512(t.add(128) as *const _);
+        let t3 = _mm512_loadu_si512(t.add(192) as *const _);
+        while i + 64 <= n {
+            let idx = _mm512_loadu_si512(src.as_ptr().add(i) as *const _);
+            // Bits 0-5 pick a byte, bit 6 the register: entries 0-127 and 128-255.
+            let lo = _mm512_permutex2var_epi8(t0, idx, t1);
+            let hi = _mm512_permutex2var_epi8(t2, idx, t3);
+            let r = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi);
+            _mm512_storeu_si512(dst.as_mut_ptr().add(i) as *mut _, r);
+            i += 64;
+        }
+    }
+    lut_slice_scalar(&src[i..n], lut, &mut dst[i..n]);
+}
+
 /// Histogram of a u8 image. Four interleaved sub-histograms hide the store-to-load
 /// dependency when neighbouring pixels share a value (common in CT: air, bone).
 pub(crate) fn hist_u8(img: ArrayView2<'_, u8>) -> [u32; 256] {
@@ -96,7 +147,8 @@ pub fn equalize_lut_u8(hist: &[u32; 256]) -> [u8; 256] {
 /// Applies a 256-entry LUT to every pixel.
 pub(crate) fn apply_lut_u8(img: ArrayView2<'_, u8>, lut: &[u8; 256]) -> Array2<u8> {
     if let Some(s) = img.as_slice() {
-        let v: Vec<u8> = s.iter().map(|&p| lut[p as usize]).collect();
+        let mut v = vec![0u8; s.len()];
+        lut_slice(s, lut, &mut v);
         return Array2::from_shape_vec(img.raw_dim(), v).expect("shape");
     }
     let mut out = Array2::<u8>::zeros(img.raw_dim());
@@ -258,6 +310,20 @@ fn interp(v: f64, xp: &[f64], fp: &[f64], slopes: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// The vector LUT (where the CPU has it) equals the scalar one, tails included.
+    #[test]
+    fn lut_paths_agree() {
+        let lut: [u8; 256] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+        for n in [0, 1, 63, 64, 65, 200, 4099] {
+            let src: Vec<u8> = (0..n).map(|i| (i * 7 + i / 3) as u8).collect();
+            let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
+            lut_slice(&src, &lut, &mut a);
+            lut_slice_scalar(&src, &lut, &mut b);
+            assert_eq!(a, b, "{n}");
+            assert!(a.iter().zip(&src).all(|(&d, &s)| d == lut[s as usize]));
+        }
+    }
 
     /// Both rounding shortcuts against `round_ties_even` + clamp, ties and negatives included.
     #[test]
