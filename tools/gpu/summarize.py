@@ -94,7 +94,8 @@ def main():
             continue
         if (line.startswith("check ") or line.startswith("FAILED")
                 or line.startswith("torch ") and " on " in line):
-            notes.append(line)
+            if line not in notes:
+                notes.append(line)
     if not bench and not replay:
         print("summarize: no `bench` or `burn-like` lines found", file=sys.stderr)
         return 1

@@ -105,7 +105,9 @@ fn min_median(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 fn sync(device: &Device) -> Res<()> {
-    device.sync().map_err(|e| format!("device sync failed: {e:?}"))
+    device
+        .sync()
+        .map_err(|e| format!("device sync failed: {e:?}"))
 }
 
 fn bench(args: &[String]) -> Res<()> {
@@ -188,7 +190,10 @@ fn bench(args: &[String]) -> Res<()> {
                 fwd.push(t_fwd);
                 bwd.push(t_bwd - t_fwd);
                 opt.push(t_all - t_bwd);
-                for (v, x) in cpu.iter_mut().zip([c_all, c_fwd, c_bwd - c_fwd, c_all - c_bwd]) {
+                for (v, x) in cpu
+                    .iter_mut()
+                    .zip([c_all, c_fwd, c_bwd - c_fwd, c_all - c_bwd])
+                {
                     v.push(x);
                 }
             }
