@@ -24,12 +24,18 @@ Usage: python3 tools/covnet-models/burn_like_torch.py [--device cpu|cuda] [--dep
 author; prints the largest relative difference of each).
 """
 import argparse
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
+
+# The same COVNet as the PyTorch baseline (torchvision's ResNet, or its built-in copy when the
+# GPU machine's python3 has no torchvision).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
+from torch_covnet import CovNet  # noqa: E402
 
 
 # ---------------------------------------------------------------- conv backward as Burn does it
@@ -147,22 +153,6 @@ class BurnAdam:
 
 
 # ---------------------------------------------------------------- model and timing
-class CovNet(nn.Module):
-    def __init__(self, depth, channels, classes=3):
-        super().__init__()
-        self.backbone = getattr(torchvision.models, f"resnet{depth}")()
-        if channels != 3:
-            self.backbone.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
-        feats = self.backbone.fc.in_features
-        self.backbone.fc = nn.Identity()
-        self.fc = nn.Linear(feats, classes)
-
-    def forward(self, x):
-        b, s = x.shape[:2]
-        f = self.backbone(x.flatten(0, 1)).view(b, s, -1)
-        return self.fc(f.max(dim=1).values)
-
-
 def swap_modules(model, conv, bn):
     for name, mod in list(model.named_modules()):
         for cname, child in list(mod.named_children()):

@@ -19,13 +19,74 @@ import time
 
 import torch
 import torch.nn as nn
-import torchvision
+
+try:
+    import torchvision
+except ImportError:  # the GPU machine's python3 may have torch only
+    torchvision = None
+
+
+class _Block(nn.Module):
+    """torchvision's BasicBlock (expansion 1) / Bottleneck (expansion 4, stride on the 3x3)."""
+
+    def __init__(self, inplanes, planes, stride, bottleneck):
+        super().__init__()
+        out = planes * (4 if bottleneck else 1)
+        if bottleneck:
+            layers = [nn.Conv2d(inplanes, planes, 1, bias=False), nn.BatchNorm2d(planes),
+                      nn.ReLU(inplace=True),
+                      nn.Conv2d(planes, planes, 3, stride, 1, bias=False),
+                      nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+                      nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out)]
+        else:
+            layers = [nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False),
+                      nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+                      nn.Conv2d(planes, planes, 3, 1, 1, bias=False), nn.BatchNorm2d(planes)]
+        self.body = nn.Sequential(*layers)
+        self.down = None
+        if stride != 1 or inplanes != out:
+            self.down = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride, bias=False),
+                                      nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        identity = x if self.down is None else self.down(x)
+        return torch.relu(self.body(x) + identity)
+
+
+class _ResNet(nn.Module):
+    """The same network as torchvision.models.resnet{18,34,50}() (same layers, shapes and
+    FLOPs; parameter names differ), used only when torchvision is not installed."""
+
+    def __init__(self, depth):
+        super().__init__()
+        blocks = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3]}[depth]
+        bottleneck = depth == 50
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        stem = [nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+        layers, inplanes = [], 64
+        for stage, n in enumerate(blocks):
+            planes = 64 << stage
+            for i in range(n):
+                layers.append(_Block(inplanes, planes, 2 if i == 0 and stage > 0 else 1,
+                                     bottleneck))
+                inplanes = planes * (4 if bottleneck else 1)
+        self.rest = nn.Sequential(*stem, *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(inplanes, 1000)
+
+    def forward(self, x):
+        return self.fc(self.rest(self.conv1(x)))
+
+
+def resnet(depth):
+    if torchvision is not None:
+        return getattr(torchvision.models, f"resnet{depth}")()
+    return _ResNet(depth)
 
 
 class CovNet(nn.Module):
     def __init__(self, depth=50, channels=3, classes=3):
         super().__init__()
-        self.backbone = getattr(torchvision.models, f"resnet{depth}")()
+        self.backbone = resnet(depth)
         if channels != 3:
             self.backbone.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
         features = self.backbone.fc.in_features
@@ -64,7 +125,8 @@ def main():
     else:
         card = f"CPU, {torch.get_num_threads()} threads"
         sync = lambda: None  # noqa: E731 (eager CPU ops are synchronous)
-    print(f"torch {torch.__version__} on {card}")
+    tv = f"torchvision {torchvision.__version__}" if torchvision else "no torchvision: built-in ResNet"
+    print(f"torch {torch.__version__} on {card} ({tv})")
     shape = f"{a.scans}x{a.slices}x{a.channels}x{a.size}x{a.size}"
     n = a.scans * a.slices
     g = torch.Generator().manual_seed(0)
