@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use ct_pipeline::{PipelineConfig, Stage};
+use ct_pipeline::{FeatureSet, PipelineConfig, Stage};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StageArg {
@@ -67,6 +67,22 @@ struct Args {
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Phantom scans per class that train the voxel-level lesion detector (their own seed).
+    #[arg(long, default_value_t = PipelineConfig::default().lesion_train_per_class)]
+    lesion_train: usize,
+    /// Feature columns the classifiers see.
+    #[arg(long, value_enum, default_value = "lesion")]
+    classifier_features: FeatureArg,
+    /// One model per contrast group (the seed's design) instead of one model with the gate's
+    /// decision as a feature.
+    #[arg(long)]
+    gated_models: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FeatureArg {
+    All,
+    Lesion,
 }
 
 fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
@@ -106,6 +122,12 @@ fn real_main() -> anyhow::Result<()> {
             StageArg::Merge => Stage::Merge,
         },
         threads: a.threads,
+        lesion_train_per_class: a.lesion_train,
+        classifier_features: match a.classifier_features {
+            FeatureArg::All => FeatureSet::All,
+            FeatureArg::Lesion => FeatureSet::Lesion,
+        },
+        gated_models: a.gated_models,
         ..PipelineConfig::default()
     };
     if cfg.threads > 0 {

@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::PipelineConfig;
+use crate::config::{FeatureSet, PipelineConfig};
 use crate::preprocess::ScanRecord;
 use crate::{Error, Result};
 
@@ -220,6 +220,10 @@ fn fit_gated(
     let mut infos = Vec::new();
     let mut gated_ok = true;
     for g in Contrast::ALL {
+        if !cfg.gated_models {
+            gated_ok = false;
+            break;
+        }
         let idx: Vec<usize> = (0..y.len()).filter(|&i| groups[i] == g).collect();
         let yg: Vec<usize> = idx.iter().map(|&i| y[i]).collect();
         let classes = yg.iter().collect::<std::collections::BTreeSet<_>>().len();
@@ -263,8 +267,28 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
             message: format!("only {} labelled scans; need at least 6", recs.len()),
         });
     }
-    let d = recs[0].features.len();
-    let x = Array2::from_shape_fn((recs.len(), d), |(i, j)| recs[i].features[j]);
+    let names = crate::preprocess::feature_names(cfg);
+    let cols: Vec<usize> = match cfg.classifier_features {
+        FeatureSet::All => (0..recs[0].features.len()).collect(),
+        FeatureSet::Lesion => names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
+            .map(|(j, _)| j)
+            .collect(),
+    };
+    if let Some(r) = recs.iter().find(|r| r.features.len() != names.len()) {
+        return Err(Error::Stage {
+            stage: "classification",
+            message: format!(
+                "{} has {} features, the table names {}",
+                r.id,
+                r.features.len(),
+                names.len()
+            ),
+        });
+    }
+    let x = Array2::from_shape_fn((recs.len(), cols.len()), |(i, j)| recs[i].features[cols[j]]);
     let y: Vec<usize> = recs
         .iter()
         .map(|r| r.label.map_or(0, Label::index))
@@ -318,6 +342,22 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
         )
     } else {
         (None, vec![Contrast::High; test.len()])
+    };
+
+    // One model for both groups: the group (known for training subjects, the gate's
+    // decision for test subjects) becomes a feature column.
+    let (xtr, xte) = if cfg.gated_models || !known_contrast {
+        (xtr, xte)
+    } else {
+        let col = |x: &Array2<f64>, g: &[Contrast]| {
+            let mut out = Array2::<f64>::zeros((x.nrows(), x.ncols() + 1));
+            out.slice_mut(ndarray::s![.., ..x.ncols()]).assign(x);
+            for (i, gi) in g.iter().enumerate() {
+                out[[i, x.ncols()]] = (*gi == Contrast::Low) as u8 as f64;
+            }
+            out
+        };
+        (col(&xtr, &gtr), col(&xte, &gte_route))
     };
 
     // Stratified k-fold on the training subjects (gated by their known groups).

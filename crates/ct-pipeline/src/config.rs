@@ -19,6 +19,16 @@ pub enum Stage {
     Merge,
 }
 
+/// Which feature columns the classifiers see (the feature table always holds them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeatureSet {
+    /// Every column: radiomic, enhanced-image and lesion features.
+    All,
+    /// The lesion detector's per-scan features and the lung-shape asymmetry features
+    /// (measured best on the phantom cohort: see `docs/pipeline.md`).
+    Lesion,
+}
+
 /// Everything the run depends on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineConfig {
@@ -60,6 +70,16 @@ pub struct PipelineConfig {
     pub otdd_samples: usize,
     /// Per-scan feature settings.
     pub features: FeatureConfig,
+    /// Phantom scans per class in the lesion detector's training cohort.
+    pub lesion_train_per_class: usize,
+    /// Boosting rounds of the lesion detector.
+    pub lesion_rounds: usize,
+    /// Feature columns given to the classifiers.
+    pub classifier_features: FeatureSet,
+    /// One model per contrast group (the seed's design) instead of one model that gets the
+    /// gate's decision as a feature. With tens of subjects per group, separate models
+    /// overfit: see `docs/pipeline.md` for the measured difference.
+    pub gated_models: bool,
     /// Shard `(index, count)` of the preprocessing stage.
     pub shard: (usize, usize),
     /// What to run.
@@ -89,6 +109,10 @@ impl Default for PipelineConfig {
             gbdt_rounds: 150,
             otdd_samples: 600,
             features: FeatureConfig::default(),
+            lesion_train_per_class: 12,
+            lesion_rounds: 120,
+            classifier_features: FeatureSet::Lesion,
+            gated_models: false,
             shard: (0, 1),
             stage: Stage::All,
             threads: 0,

@@ -7,6 +7,8 @@
 //!    back through `ct-io`, or a real data set;
 //! 2. per scan, one volume in memory per worker ([`preprocess`]): cleaning of out-of-place
 //!    slices (seed's hash rule), lung segmentation (3-D morphology), radiomic [`features`],
+//!    [`lesion`] features from a voxel-level lesion detector trained on a separate phantom
+//!    cohort,
 //!    contrast statistics, CLAHE, resampling, EDA accumulators;
 //! 3. OTDD between contrast groups and between original and enhanced slices;
 //! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,
@@ -17,10 +19,11 @@ pub mod classify;
 pub mod config;
 mod error;
 pub mod features;
+pub mod lesion;
 pub mod preprocess;
 mod report;
 mod run;
 
-pub use config::{PipelineConfig, Stage};
+pub use config::{FeatureSet, PipelineConfig, Stage};
 pub use error::{Error, Result};
 pub use run::{Failure, FeatureTable, OtddSummary, Summary, metrics_json, peak_rss_mib, run};

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
+use crate::lesion::{LESION_FEATURE_NAMES, LesionDetector, candidates, hull_mask, lesion_features};
 use crate::{Error, Result};
 
 /// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
@@ -37,6 +38,9 @@ pub struct KnownTruth {
     /// Reference lung mask, bit-packed in raster order (phantoms only; not serialised).
     #[serde(skip)]
     pub lung_bits: Option<Vec<u64>>,
+    /// Reference lesion mask, bit-packed in raster order (phantoms only; not serialised).
+    #[serde(skip)]
+    pub lesion_bits: Option<Vec<u64>>,
 }
 
 /// What preprocessing learned about one scan (one row of the feature table).
@@ -62,6 +66,10 @@ pub struct ScanRecord {
     pub lung_dice: Option<f64>,
     /// Dice of the lesion-inclusive mask the features use ([`lesion_inclusive_mask`]).
     pub lung_dice_closed: Option<f64>,
+    /// Dice of the lesion detector's voxels (probability ≥ ½) against the reference lesion
+    /// mask, when one is known and not empty.
+    #[serde(default)]
+    pub lesion_dice: Option<f64>,
     /// Radiomic features followed by the enhanced-image features (see [`feature_names`]).
     pub features: Vec<f64>,
     /// Contrast statistics of the lung-windowed scan (for the fitted gate).
@@ -92,6 +100,7 @@ pub const ENHANCED_NAMES: [&str; 6] = [
 pub fn feature_names(cfg: &PipelineConfig) -> Vec<String> {
     let mut n = crate::features::feature_names(&cfg.features);
     n.extend(ENHANCED_NAMES.iter().map(|s| s.to_string()));
+    n.extend(LESION_FEATURE_NAMES.iter().map(|s| s.to_string()));
     n
 }
 
@@ -239,7 +248,12 @@ pub fn lesion_inclusive_mask(mask: &Volume<u8>, radius_mm: f64) -> Result<Array3
 }
 
 /// Runs every per-scan step on one scan.
-pub fn process_scan(scan: &Scan, truth: &KnownTruth, cfg: &PipelineConfig) -> Result<Processed> {
+pub fn process_scan(
+    scan: &Scan,
+    truth: &KnownTruth,
+    cfg: &PipelineConfig,
+    detector: &LesionDetector,
+) -> Result<Processed> {
     let mut timings = BTreeMap::new();
     let mut tick = Instant::now();
     let mut lap = |name: &str, timings: &mut BTreeMap<String, f64>| {
@@ -343,7 +357,30 @@ pub fn process_scan(scan: &Scan, truth: &KnownTruth, cfg: &PipelineConfig) -> Re
     features.extend([mean, std, q(0.1), q(0.5), q(0.9), bright]);
     lap("enhance", &mut timings);
 
-    // 6. Resampling to the fixed-length slice-model input (kept small here; the CNN stage
+    // 6. Lesion detector: candidate voxels scored, summarised per scan.
+    let region = hull_mask(lung.view())?;
+    let cands = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
+    let prob = detector.predict(&cands)?;
+    features.extend(lesion_features(&cands, &prob, hu.spacing())?);
+    let lesion_dice = match &truth.lesion_bits {
+        Some(bits) if bits.iter().any(|&w| w != 0) => {
+            let kept: Vec<usize> = (0..n_slices)
+                .filter(|z| removed.binary_search(z).is_err())
+                .collect();
+            let mut full = Array3::<u8>::zeros(raw.data().dim());
+            for (q, &pv) in cands.positions.iter().zip(prob.iter()) {
+                if pv >= 0.5 {
+                    full[[kept[q[0] as usize], q[1] as usize, q[2] as usize]] = 1;
+                }
+            }
+            Some(dice_bits(&pack_bits(full.view()), bits))
+        }
+        _ => None,
+    };
+    drop(cands);
+    lap("lesion", &mut timings);
+
+    // 7. Resampling to the fixed-length slice-model input (kept small here; the CNN stage
     //    consumes the same call) and OTDD thumbnails.
     let _fixed = ct_enhance::resample_to_slices(&boxed, cfg.resample_slices, Interpolation::Linear)
         .and_then(|v| {
@@ -357,7 +394,7 @@ pub fn process_scan(scan: &Scan, truth: &KnownTruth, cfg: &PipelineConfig) -> Re
     let th_e = thumbs(enhanced.view(), THUMB_SLICES, THUMB_SIDE)?;
     lap("resample", &mut timings);
 
-    // 7. EDA contributions.
+    // 8. EDA contributions.
     let mut eda = Eda::new(cfg.eda_size);
     if let Some(l) = scan.label {
         let small = ct_enhance::resize_slices(
@@ -391,6 +428,7 @@ pub fn process_scan(scan: &Scan, truth: &KnownTruth, cfg: &PipelineConfig) -> Re
             lung_voxels,
             lung_dice,
             lung_dice_closed,
+            lesion_dice,
             features,
             contrast_stats,
             graygate_counts,

@@ -14,9 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{ClassifyOutput, classify};
 use crate::config::{PipelineConfig, Stage};
-use crate::preprocess::{Eda, KnownTruth, ScanRecord, pack_bits, process_scan, thumb_matrix};
+use crate::lesion::{LesionDetector, TrainingSample, candidates, hull_mask, sample_training};
+use crate::preprocess::{
+    Eda, KnownTruth, ScanRecord, lesion_inclusive_mask, pack_bits, process_scan, thumb_matrix,
+};
 use crate::report::{Figures, write_report};
 use crate::{Error, Result};
+use ct_morph::lung::{LungParams, segment};
 
 /// A scan that could not be read or processed (reported and skipped).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +166,7 @@ fn write_phantoms(cfg: &PipelineConfig, dir: &Path) -> Result<BTreeMap<String, K
                 contrast: Some(ps.truth.contrast),
                 injected: Some(ps.truth.injected.clone()),
                 lung_bits: Some(pack_bits(ps.truth.lung_mask.view())),
+                lesion_bits: Some(pack_bits(ps.truth.lesion_mask.view())),
             };
             let json = serde_json::to_value(&ps.truth).unwrap_or(serde_json::Value::Null);
             pb.inc(1);
@@ -175,12 +180,57 @@ fn write_phantoms(cfg: &PipelineConfig, dir: &Path) -> Result<BTreeMap<String, K
     Ok(truths.into_iter().map(|(id, kt, _)| (id, kt)).collect())
 }
 
+/// Seed offset of the lesion detector's training cohort (different patients from the
+/// evaluated phantom cohort, which uses `cfg.seed`).
+pub const LESION_SEED_OFFSET: u64 = 0x1e51_0000;
+
+/// Generates the detector's training phantoms, segments them as the pipeline does and trains
+/// the voxel-level [`LesionDetector`] on their lesion masks.
+pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
+    let pc = CohortConfig {
+        n_per_class: cfg.lesion_train_per_class,
+        seed: cfg.seed.wrapping_add(LESION_SEED_OFFSET),
+        size: cfg.phantom_size,
+        slices: cfg.phantom_slices,
+        inject_fraction: 0.0,
+        ..CohortConfig::default()
+    };
+    pc.validate().map_err(|e| Error::Stage {
+        stage: "lesion model",
+        message: e.to_string(),
+    })?;
+    let pb = bar(pc.len() as u64, "lesion model");
+    let data: Vec<TrainingSample> = (0..pc.len())
+        .into_par_iter()
+        .map(|i| {
+            let ps = generate_scan(&pc, i).map_err(|e| Error::Stage {
+                stage: "lesion model",
+                message: e.to_string(),
+            })?;
+            let hu = &ps.scan.volume;
+            let seg = segment(hu, &LungParams::default()).map_err(|e| Error::Stage {
+                stage: "lesion model",
+                message: e.to_string(),
+            })?;
+            let lung = lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?;
+            let region = hull_mask(lung.view())?;
+            let c = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
+            let sample = sample_training(&c, ps.truth.lesion_mask.view(), 3000)?;
+            pb.inc(1);
+            Ok(sample)
+        })
+        .collect::<Result<_>>()?;
+    pb.finish();
+    LesionDetector::train(&data, cfg.lesion_rounds, cfg.seed)
+}
+
 /// Reads the data set and preprocesses every scan of this shard (one volume per worker).
 fn preprocess(
     cfg: &PipelineConfig,
     dir: &Path,
     truths: &BTreeMap<String, KnownTruth>,
     figures: &Mutex<Figures>,
+    detector: &LesionDetector,
 ) -> Result<FeatureTable> {
     let ds = Dataset::open(dir).map_err(|e| Error::Stage {
         stage: "reading the data set",
@@ -214,7 +264,7 @@ fn preprocess(
                         truth.contrast = e.contrast;
                     }
                     scan.meta.contrast = truth.contrast;
-                    process_scan(&scan, &truth, cfg).map_err(|err| fail(err.to_string()))
+                    process_scan(&scan, &truth, cfg, detector).map_err(|err| fail(err.to_string()))
                 });
             pb.inc(1);
             let p = res?;
@@ -327,9 +377,13 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             }
         };
         timings.insert("data".to_string(), t.elapsed().as_secs_f64());
-        // 2-4. Per-scan preprocessing.
+        // 2. The lesion detector, trained on its own phantom cohort (another seed).
         let t = Instant::now();
-        let table = preprocess(cfg, &dir, &truths, &figures)?;
+        let detector = train_lesion_detector(cfg)?;
+        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
+        // 3-5. Per-scan preprocessing.
+        let t = Instant::now();
+        let table = preprocess(cfg, &dir, &truths, &figures, &detector)?;
         timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
         if cfg.stage == Stage::Preprocess {
             std::fs::create_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
@@ -457,6 +511,13 @@ fn dice_summary(records: &[ScanRecord]) -> BTreeMap<String, f64> {
         out.insert(
             "all, lesion-inclusive mask".to_string(),
             closed.iter().sum::<f64>() / closed.len() as f64,
+        );
+    }
+    let les: Vec<f64> = records.iter().filter_map(|r| r.lesion_dice).collect();
+    if !les.is_empty() {
+        out.insert(
+            "lesions (detector vs reference, scans with lesions)".to_string(),
+            les.iter().sum::<f64>() / les.len() as f64,
         );
     }
     out
