@@ -553,21 +553,47 @@ dispatch!(axpy_prefetch(alpha: f64, x: &[f64], y: &mut [f64], next: &[f64]) -> (
     }
 });
 
-dispatch!(knopp_row32(k: &[f32], v: &[f64]) -> f64 {
-    // Same 8-accumulator order as `kernels::dot`, widening each f32 kernel entry.
-    let n = k.len().min(v.len());
-    let mut acc = [0.0f64; 8];
-    let mut j = 0;
-    while j + 8 <= n {
-        for t in 0..8 {
-            acc[t] += f64::from(k[j + t]) * v[j + t];
+dispatch!(axpy_prefetch32(alpha: f64, x: &[f32], y: &mut [f64], next: &[f32]) -> () {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &mut y[..n]);
+    let mut cx = x.chunks_exact(16);
+    let mut cy = y.chunks_exact_mut(16);
+    for (j, (xs, ys)) in (&mut cx).zip(&mut cy).enumerate() {
+        #[cfg(target_arch = "x86_64")]
+        if j * 16 < next.len() {
+            // SAFETY: prefetch is a hint; the address is inside `next`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    next.as_ptr().add(j * 16) as *const i8,
+                )
+            };
         }
-        j += 8;
+        for t in 0..16 {
+            ys[t] += alpha * f64::from(xs[t]);
+        }
+    }
+    for (yv, &xv) in cy.into_remainder().iter_mut().zip(cx.remainder()) {
+        *yv += alpha * f64::from(xv);
+    }
+});
+
+dispatch!(knopp_row32(k: &[f32], v: &[f64]) -> f64 {
+    // Same 8-accumulator order as `kernels::dot`, widening each f32 kernel entry
+    // (chunks_exact so the bounds checks go and the loop vectorises).
+    let n = k.len().min(v.len());
+    let (k, v) = (&k[..n], &v[..n]);
+    let mut acc = [0.0f64; 8];
+    let ck = k.chunks_exact(8);
+    let cv = v.chunks_exact(8);
+    let (rk, rv) = (ck.remainder(), cv.remainder());
+    for (x, y) in ck.zip(cv) {
+        for t in 0..8 {
+            acc[t] += f64::from(x[t]) * y[t];
+        }
     }
     let mut tail = 0.0;
-    while j < n {
-        tail += f64::from(k[j]) * v[j];
-        j += 1;
+    for (x, y) in rk.iter().zip(rv) {
+        tail += f64::from(*x) * y;
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 });
@@ -580,26 +606,34 @@ dispatch!(axpy_row32(alpha: f64, x: &[f32], y: &mut [f64]) -> () {
 
 dispatch!(plan_row(k: &mut [f64], c: &[f64], ui: f64, v: &[f64], lu_ai: f64, lv_b: &[f64], inv_eps: f64) -> (f64, f64) {
     // k_j ← u_i·k_j·v_j; returns (Σ_j P_ij C_ij, Σ_j P_ij (lu_ai + lv_b_j − C_ij/ε)).
+    let n = k.len().min(c.len()).min(v.len()).min(lv_b.len());
+    let (k, c, v, lv_b) = (&mut k[..n], &c[..n], &v[..n], &lv_b[..n]);
     let mut pc = [0.0f64; 8];
     let mut kl = [0.0f64; 8];
-    let n = k.len().min(c.len()).min(v.len()).min(lv_b.len());
-    let mut j = 0;
-    while j + 8 <= n {
+    let mut ck = k.chunks_exact_mut(8);
+    let mut cc = c.chunks_exact(8);
+    let mut cv = v.chunks_exact(8);
+    let mut cl = lv_b.chunks_exact(8);
+    for (((kx, cx), vx), lx) in (&mut ck).zip(&mut cc).zip(&mut cv).zip(&mut cl) {
         for t in 0..8 {
-            let p = ui * k[j + t] * v[j + t];
-            k[j + t] = p;
-            pc[t] += p * c[j + t];
-            kl[t] += p * (lu_ai + lv_b[j + t] - c[j + t] * inv_eps);
+            let p = ui * kx[t] * vx[t];
+            kx[t] = p;
+            pc[t] += p * cx[t];
+            kl[t] += p * (lu_ai + lx[t] - cx[t] * inv_eps);
         }
-        j += 8;
     }
     let (mut pt, mut kt) = (0.0, 0.0);
-    while j < n {
-        let p = ui * k[j] * v[j];
-        k[j] = p;
-        pt += p * c[j];
-        kt += p * (lu_ai + lv_b[j] - c[j] * inv_eps);
-        j += 1;
+    let rest = ck
+        .into_remainder()
+        .iter_mut()
+        .zip(cc.remainder())
+        .zip(cv.remainder())
+        .zip(cl.remainder());
+    for (((kx, cx), vx), lx) in rest {
+        let p = ui * *kx * vx;
+        *kx = p;
+        pt += p * cx;
+        kt += p * (lu_ai + lx - cx * inv_eps);
     }
     (pc.iter().sum::<f64>() + pt, kl.iter().sum::<f64>() + kt)
 });
@@ -1278,17 +1312,34 @@ enum KStore {
 
 impl KStore {
     fn build(c: &[f64], m: usize, inv_neg: f64, single: bool) -> Self {
+        if single {
+            // Row by row through an f64 scratch row (no n×m f64 buffer). Single precision
+            // only when every entry stays a normal f32: below 1.2e-38 the rounding is no
+            // longer relative (and exp(−C/ε) easily reaches 1e-300 in f64).
+            let mut k32 = vec![0.0f32; c.len()];
+            let ok = k32
+                .par_chunks_mut(m)
+                .zip(c.par_chunks(m))
+                .map_init(
+                    || vec![0.0; m],
+                    |row, (k, c)| {
+                        exp_scale::run(c, inv_neg, row);
+                        for (o, &x) in k.iter_mut().zip(row.iter()) {
+                            *o = x as f32;
+                        }
+                        row.iter().all(|&x| x >= f64::from(f32::MIN_POSITIVE))
+                    },
+                )
+                .reduce(|| true, |p, q| p && q);
+            if ok {
+                return KStore::Single(k32);
+            }
+        }
         let mut k = vec![0.0; c.len()];
         k.par_chunks_mut(m)
             .zip(c.par_chunks(m))
             .for_each(|(k, c)| exp_scale::run(c, inv_neg, k));
-        // Single precision only when every entry stays a normal f32: below 1.2e-38 the
-        // rounding is no longer relative (and exp(−C/ε) easily reaches 1e-300 in f64).
-        if single && k.par_iter().all(|&x| x >= f64::from(f32::MIN_POSITIVE)) {
-            KStore::Single(k.par_iter().map(|&x| x as f32).collect())
-        } else {
-            KStore::Double(k)
-        }
+        KStore::Double(k)
     }
 
     #[inline]
@@ -1377,6 +1428,12 @@ fn knopp(
                         // While the row in cache is added to Kᵀu, prefetch the next row so
                         // the memory stream does not stall between the two phases.
                         KStore::Double(k) if i + 1 < hi => axpy_prefetch::run(
+                            ui,
+                            &k[i * m..(i + 1) * m],
+                            &mut sl,
+                            &k[(i + 1) * m..(i + 2) * m],
+                        ),
+                        KStore::Single(k) if i + 1 < hi => axpy_prefetch32::run(
                             ui,
                             &k[i * m..(i + 1) * m],
                             &mut sl,
