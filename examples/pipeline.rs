@@ -70,6 +70,9 @@ struct Args {
     /// Phantom scans per class that train the voxel-level lesion detector (their own seed).
     #[arg(long, default_value_t = PipelineConfig::default().lesion_train_per_class)]
     lesion_train: usize,
+    /// Boosting rounds of the lesion detector.
+    #[arg(long, default_value_t = PipelineConfig::default().lesion_rounds)]
+    lesion_rounds: usize,
     /// Feature columns the classifiers see.
     #[arg(long, value_enum, default_value = "lesion")]
     classifier_features: FeatureArg,
@@ -123,6 +126,7 @@ fn real_main() -> anyhow::Result<()> {
         },
         threads: a.threads,
         lesion_train_per_class: a.lesion_train,
+        lesion_rounds: a.lesion_rounds,
         classifier_features: match a.classifier_features {
             FeatureArg::All => FeatureSet::All,
             FeatureArg::Lesion => FeatureSet::Lesion,

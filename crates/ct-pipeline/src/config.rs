@@ -109,7 +109,7 @@ impl Default for PipelineConfig {
             gbdt_rounds: 150,
             otdd_samples: 600,
             features: FeatureConfig::default(),
-            lesion_train_per_class: 12,
+            lesion_train_per_class: 30,
             lesion_rounds: 120,
             classifier_features: FeatureSet::Lesion,
             gated_models: false,
@@ -154,6 +154,15 @@ impl PipelineConfig {
         }
         if self.resample_slices == 0 || self.resample_size < 8 || self.eda_size < 8 {
             return bad("resample", "slices must be > 0 and sizes >= 8".into());
+        }
+        if self.lesion_train_per_class == 0 || self.lesion_rounds == 0 {
+            return bad(
+                "lesion_train_per_class / lesion_rounds",
+                format!(
+                    "{} scans per class and {} rounds: both must be >= 1",
+                    self.lesion_train_per_class, self.lesion_rounds
+                ),
+            );
         }
         if self.phantom_size < 64 {
             return bad(

@@ -49,7 +49,7 @@ pub const VOXEL_FEATURE_NAMES: [&str; 18] = [
 ];
 
 /// Names of the per-scan lesion features appended to the feature table.
-pub const LESION_FEATURE_NAMES: [&str; 20] = [
+pub const LESION_FEATURE_NAMES: [&str; 26] = [
     "lesion_pct",
     "lesion_prob_pct",
     "lesion_top1_ml",
@@ -70,6 +70,12 @@ pub const LESION_FEATURE_NAMES: [&str; 20] = [
     "hull_fill_min_side",
     "hull_fill_max_side",
     "slice_asymmetry_p90",
+    "lesion_strong_pct",
+    "lesion_top1_mean_prob",
+    "lesion_top1_z_extent_mm",
+    "lesion_top1_bbox_fill",
+    "lesion_top1_y_relative",
+    "lesion_top1_aerated_fraction",
 ];
 
 /// Candidate voxels of one scan: their context features and positions.
@@ -512,8 +518,9 @@ pub struct TrainingSample {
     pub labels: Vec<usize>,
 }
 
-/// Samples at most `per_scan` lesion and `2·per_scan` other candidates of one scan (evenly
-/// spaced in raster order, so the result is deterministic); `mask` is the reference lesion
+/// Samples at most `per_scan` lesion candidates, `per_scan` blob-like other candidates and
+/// `per_scan` remaining ones from one scan (evenly spaced in raster order, so the result is
+/// deterministic); `mask` is the reference lesion
 /// mask (`(z, y, x)`, non-zero = lesion).
 pub fn sample_training(
     c: &Candidates,
@@ -535,16 +542,24 @@ pub fn sample_training(
         .iter()
         .map(|p| mask[[p[0] as usize, p[1] as usize, p[2] as usize]] != 0)
         .collect();
+    // Negatives in two halves: blob-like dense voxels (surviving the 4 mm opening 80 HU
+    // above the background: nodules, atelectasis, effusion, vessel crossings, the hard
+    // confounders) and the rest; an even draw over all candidates would be mostly easy
+    // parenchyma and vessel walls.
+    let blob = |i: usize| c.features[[i, 4]] > 80.0;
+    let strata: [(&dyn Fn(usize) -> bool, usize, usize); 3] = [
+        (&|i| is_lesion[i], per_scan, 1),
+        (&|i| !is_lesion[i] && blob(i), per_scan, 0),
+        (&|i| !is_lesion[i] && !blob(i), per_scan, 0),
+    ];
     let mut out = TrainingSample::default();
-    for (want, cap) in [(true, per_scan), (false, 2 * per_scan)] {
-        let idx: Vec<usize> = (0..is_lesion.len())
-            .filter(|&i| is_lesion[i] == want)
-            .collect();
+    for (keep, cap, label) in strata {
+        let idx: Vec<usize> = (0..is_lesion.len()).filter(|&i| keep(i)).collect();
         let step = (idx.len() as f64 / cap.max(1) as f64).max(1.0);
         let mut k = 0.0;
         while (k as usize) < idx.len() {
             out.rows.extend(c.features.row(idx[k as usize]).iter());
-            out.labels.push(want as usize);
+            out.labels.push(label);
             k += step;
         }
     }
@@ -650,6 +665,12 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
             c.shape_features[1],
             c.shape_features[2],
             c.shape_features[3],
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.5,
+            1.0,
         ]);
     }
     // 3-D components of the detected voxels (26-connectivity).
@@ -696,6 +717,25 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         }
     }
     let top1 = order[0];
+    // Shape and context of the strongest component: atelectasis bands are dependent and
+    // flat, nodules small and round, opacities spread over slices.
+    let (mut zr, mut yr, mut xr) = ((u32::MAX, 0u32), (u32::MAX, 0u32), (u32::MAX, 0u32));
+    let (mut t_y, mut t_air, mut t_p) = (0f64, 0f64, 0f64);
+    for &i in &hit {
+        let q = c.positions[i];
+        if labels[[q[0] as usize, q[1] as usize, q[2] as usize]] as usize != top1 {
+            continue;
+        }
+        zr = (zr.0.min(q[0]), zr.1.max(q[0]));
+        yr = (yr.0.min(q[1]), yr.1.max(q[1]));
+        xr = (xr.0.min(q[2]), xr.1.max(q[2]));
+        t_y += c.features[[i, 10]];
+        t_air += c.features[[i, 6]];
+        t_p += p[i];
+    }
+    let tn = comp_n[top1].max(1.0);
+    let bbox = ((zr.1 - zr.0 + 1) * (yr.1 - yr.0 + 1) * (xr.1 - xr.0 + 1)) as f64;
+    let strong = p.iter().filter(|&&v| v >= 0.9).count() as f64;
     Ok(vec![
         100.0 * nh / nl,
         100.0 * psum / nl,
@@ -717,6 +757,12 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         c.shape_features[1],
         c.shape_features[2],
         c.shape_features[3],
+        100.0 * strong / nl,
+        t_p / tn,
+        (zr.1 - zr.0 + 1) as f64 * sp[0],
+        tn / bbox,
+        t_y / tn,
+        t_air / tn,
     ])
 }
 
