@@ -341,7 +341,7 @@ pub fn write_report(
     }
     if !summary.otdd.is_empty() {
         let s = rep.section("Optimal-transport data-set distance");
-        s.text("OTDD (Gaussian inner label distance, entropic outer problem, ½/½ cost scaling as microsoft/otdd) on 16×16 lung-window thumbnails, classes as labels.");
+        s.text("OTDD (Gaussian inner label distance, outer problem by geomloss's annealed Sinkhorn as microsoft/otdd runs it, debiased, ½/½ cost scaling) on 16×16 lung-window thumbnails, classes as labels.");
         s.table(
             &["data sets", "distance", "samples", "seconds"],
             summary
