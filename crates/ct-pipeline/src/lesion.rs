@@ -49,7 +49,7 @@ pub const VOXEL_FEATURE_NAMES: [&str; 18] = [
 ];
 
 /// Names of the per-scan lesion features appended to the feature table.
-pub const LESION_FEATURE_NAMES: [&str; 26] = [
+pub const LESION_FEATURE_NAMES: [&str; 28] = [
     "lesion_pct",
     "lesion_prob_pct",
     "lesion_top1_ml",
@@ -76,6 +76,8 @@ pub const LESION_FEATURE_NAMES: [&str; 26] = [
     "lesion_top1_bbox_fill",
     "lesion_top1_y_relative",
     "lesion_top1_aerated_fraction",
+    "lesion_top20_mean_prob",
+    "lesion_top200_mean_prob",
 ];
 
 /// Candidate voxels of one scan: their context features and positions.
@@ -568,9 +570,12 @@ pub fn sample_training(
 
 impl LesionDetector {
     /// Trains the trees on labelled voxels sampled from several scans ([`sample_training`]).
-    pub fn train(samples: &[TrainingSample], rounds: usize, seed: u64) -> Result<LesionDetector> {
-        let mut rows: Vec<f64> = Vec::new();
-        let mut y: Vec<usize> = Vec::new();
+    /// Takes the samples by value and frees each as it is copied into the training matrix, so
+    /// that the voxels are held once.
+    pub fn train(samples: Vec<TrainingSample>, rounds: usize, seed: u64) -> Result<LesionDetector> {
+        let total: usize = samples.iter().map(|s| s.rows.len()).sum();
+        let mut rows: Vec<f64> = Vec::with_capacity(total);
+        let mut y: Vec<usize> = Vec::with_capacity(total / VOXEL_FEATURE_NAMES.len());
         for s in samples {
             if s.rows.len() != s.labels.len() * VOXEL_FEATURE_NAMES.len() {
                 return Err(Error::Stage {
@@ -643,6 +648,19 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
     let hit: Vec<usize> = (0..p.len()).filter(|&i| p[i] >= 0.5).collect();
     let psum: f64 = p.iter().sum();
     let max_p = p.iter().cloned().fold(0.0, f64::max);
+    // Mean of the k most confident voxels: a small, sure focus (a subtle lesion) against
+    // scattered middling scores (noise, confounders), without a threshold.
+    let mut sorted = p.to_vec();
+    sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+    let top_mean = |k: usize| {
+        let n = k.min(sorted.len());
+        if n == 0 {
+            0.0
+        } else {
+            sorted[..n].iter().sum::<f64>() / k as f64
+        }
+    };
+    let (top20, top200) = (top_mean(20), top_mean(200));
     if hit.is_empty() {
         return Ok(vec![
             0.0,
@@ -671,6 +689,8 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
             0.0,
             0.5,
             1.0,
+            top20,
+            top200,
         ]);
     }
     // 3-D components of the detected voxels (26-connectivity).
@@ -763,6 +783,8 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         tn / bbox,
         t_y / tn,
         t_air / tn,
+        top20,
+        top200,
     ])
 }
 
@@ -863,7 +885,7 @@ mod tests {
             assert_eq!(c.features.ncols(), VOXEL_FEATURE_NAMES.len());
             samples.push(sample_training(&c, les.view(), 500).expect("sample"));
         }
-        let det = LesionDetector::train(&samples, 20, 0).expect("train");
+        let det = LesionDetector::train(samples, 20, 0).expect("train");
         let (hu, lung, _) = synthetic(true);
         let c = candidates(hu.view(), lung.view(), lung.view(), spacing()).expect("cands");
         let f = det.scan_features(&c, spacing()).expect("features");
@@ -883,7 +905,7 @@ mod tests {
         let c = candidates(hu.view(), lung.view(), lung.view(), spacing()).expect("cands");
         assert!(sample_training(&c, small.view(), 10).is_err());
         let none = sample_training(&c, Array3::<u8>::zeros(les.dim()).view(), 10).expect("sample");
-        assert!(LesionDetector::train(&[none], 5, 0).is_err());
+        assert!(LesionDetector::train(vec![none], 5, 0).is_err());
         let empty = Array3::<u8>::zeros(lung.dim());
         let c = candidates(hu.view(), empty.view(), empty.view(), spacing()).expect("empty");
         assert_eq!(c.features.nrows(), 0);

@@ -221,7 +221,7 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
         })
         .collect::<Result<_>>()?;
     pb.finish();
-    LesionDetector::train(&data, cfg.lesion_rounds, cfg.seed)
+    LesionDetector::train(data, cfg.lesion_rounds, cfg.seed)
 }
 
 /// Reads the data set and preprocesses every scan of this shard (one volume per worker).
