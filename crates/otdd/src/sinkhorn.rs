@@ -701,18 +701,23 @@ fn exact_row(cost: &dyn CostSource, i: usize, g: &[f64], eps: f64, ln_a: f64) ->
     let (_, m) = cost.shape();
     let mut buf = Vec::new();
     let t = cost.tile(i, 1, 0, m, &mut buf);
-    let row = &t.data[..m];
-    let mx = row
+    softmin_update(&t.data[..m], g, eps, ln_a)
+}
+
+/// `ε·ln w − ε·log Σ_k exp((p_k − c_k)/ε)`, max-shifted: the exact log-domain update of one
+/// potential from one row or column of costs `c` and the other side's potential `p`.
+fn softmin_update(c: &[f64], p: &[f64], eps: f64, ln_w: f64) -> f64 {
+    let mx = c
         .iter()
-        .zip(g)
-        .map(|(&c, &gv)| gv - c)
+        .zip(p)
+        .map(|(&c, &pv)| pv - c)
         .fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = row
+    let s: f64 = c
         .iter()
-        .zip(g)
-        .map(|(&c, &gv)| ((gv - c - mx) / eps).exp())
+        .zip(p)
+        .map(|(&c, &pv)| ((pv - c - mx) / eps).exp())
         .sum();
-    eps * ln_a - mx - eps * s.ln()
+    eps * ln_w - mx - eps * s.ln()
 }
 
 /// Exact column update for column `j` (slow path for underflowed columns).
@@ -724,17 +729,7 @@ fn exact_col(cost: &dyn CostSource, j: usize, f: &[f64], eps: f64, ln_b: f64) ->
         let t = cost.tile(i, 1, j, 1, &mut buf);
         col.push(t.data[0]);
     }
-    let mx = col
-        .iter()
-        .zip(f)
-        .map(|(&c, &fv)| fv - c)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = col
-        .iter()
-        .zip(f)
-        .map(|(&c, &fv)| ((fv - c - mx) / eps).exp())
-        .sum();
-    eps * ln_b - mx - eps * s.ln()
+    softmin_update(&col, f, eps, ln_b)
 }
 
 /// Smallest row/column sum trusted before falling back to the exact log-sum-exp.
