@@ -80,6 +80,10 @@ struct Args {
     /// decision as a feature.
     #[arg(long)]
     gated_models: bool,
+    /// Diagnostic (phantoms only): lesion features from the true lesion masks instead of the
+    /// detector, to measure the ceiling a perfect detector would give.
+    #[arg(long)]
+    oracle_lesions: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -132,6 +136,7 @@ fn real_main() -> anyhow::Result<()> {
             FeatureArg::Lesion => FeatureSet::Lesion,
         },
         gated_models: a.gated_models,
+        oracle_lesions: a.oracle_lesions,
         ..PipelineConfig::default()
     };
     if cfg.threads > 0 {

@@ -80,6 +80,12 @@ pub struct PipelineConfig {
     /// gate's decision as a feature. With tens of subjects per group, separate models
     /// overfit: see `docs/pipeline.md` for the measured difference.
     pub gated_models: bool,
+    /// Diagnostic, phantoms only: score the candidate voxels with the phantom's true lesion
+    /// masks instead of the detector. Everything downstream (features, classifiers) is
+    /// unchanged, so the run measures the ceiling that a perfect detector would give and
+    /// separates detection errors from classification errors.
+    #[serde(default)]
+    pub oracle_lesions: bool,
     /// Shard `(index, count)` of the preprocessing stage.
     pub shard: (usize, usize),
     /// What to run.
@@ -109,10 +115,11 @@ impl Default for PipelineConfig {
             gbdt_rounds: 150,
             otdd_samples: 600,
             features: FeatureConfig::default(),
-            lesion_train_per_class: 30,
+            lesion_train_per_class: 60,
             lesion_rounds: 120,
             classifier_features: FeatureSet::Lesion,
             gated_models: false,
+            oracle_lesions: false,
             shard: (0, 1),
             stage: Stage::All,
             threads: 0,
@@ -162,6 +169,12 @@ impl PipelineConfig {
                     "{} scans per class and {} rounds: both must be >= 1",
                     self.lesion_train_per_class, self.lesion_rounds
                 ),
+            );
+        }
+        if self.oracle_lesions && self.data.is_some() {
+            return bad(
+                "oracle_lesions",
+                "needs the phantom cohort's true lesion masks; a real data set has none".into(),
             );
         }
         if self.phantom_size < 64 {

@@ -6,7 +6,8 @@
 //! is denser than the parenchyma *around it* (whose density varies with inspiration and with
 //! the dependent gradient), that survives a grey opening (vessels are thin), and that continues
 //! on the neighbouring slices. So every candidate voxel of the lung (denser than −700 HU or
-//! 60 HU above its surroundings) is described by 13 context features ([`VOXEL_FEATURE_NAMES`])
+//! 60 HU above its surroundings) is described by 22 context features ([`VOXEL_FEATURE_NAMES`]:
+//! local and background density, openings, aerated fractions, in-plane Hessian eigenvalues)
 //! and scored by gradient-boosted trees trained on lesion masks.
 //!
 //! The detector is trained on its own phantom cohort, generated from a different seed than the
@@ -27,7 +28,7 @@ use rayon::prelude::*;
 use crate::{Error, Result};
 
 /// Names of the per-voxel context features.
-pub const VOXEL_FEATURE_NAMES: [&str; 18] = [
+pub const VOXEL_FEATURE_NAMES: [&str; 22] = [
     "hu_3x3",
     "hu_minus_background",
     "mean_10mm_minus_background",
@@ -46,6 +47,10 @@ pub const VOXEL_FEATURE_NAMES: [&str; 18] = [
     "opening_4mm_min_3slices_minus_background",
     "mean_20mm_minus_background",
     "outside_aerated_lung",
+    "hessian_min_2mm",
+    "hessian_max_2mm",
+    "hessian_min_5mm",
+    "hessian_max_5mm",
 ];
 
 /// Names of the per-scan lesion features appended to the feature table.
@@ -159,6 +164,40 @@ fn square_filter(a: &Array2<f32>, r: usize, max: bool) -> Array2<f32> {
         out.row_mut(y).assign(&row);
     }
     out
+}
+
+/// Eigenvalues (smaller, larger) of the in-plane Hessian of `a` smoothed by two box passes of
+/// radius `r` (close to a Gaussian of σ ≈ 0.8·r), scaled by r² so scales compare. A bright
+/// blob has both strongly negative, a vessel one, a plate or flat parenchyma neither.
+fn hessian_eigen(a: &Array2<f32>, r: usize) -> (Array2<f32>, Array2<f32>) {
+    let ones = Array2::<f32>::ones(a.dim());
+    let s = masked_box_mean(&masked_box_mean(a, &ones, r, 0.0), &ones, r, 0.0);
+    let (h, w) = s.dim();
+    let d = r.max(1);
+    let at = |y: isize, x: isize| {
+        s[[
+            y.clamp(0, h as isize - 1) as usize,
+            x.clamp(0, w as isize - 1) as usize,
+        ]]
+    };
+    let (mut lo, mut hi) = (Array2::zeros((h, w)), Array2::zeros((h, w)));
+    let di = d as isize;
+    let norm = (r * r) as f32 / (d * d) as f32;
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let c = at(y, x);
+            let hxx = at(y, x + di) - 2.0 * c + at(y, x - di);
+            let hyy = at(y + di, x) - 2.0 * c + at(y - di, x);
+            let hxy = (at(y + di, x + di) - at(y + di, x - di) - at(y - di, x + di)
+                + at(y - di, x - di))
+                / 4.0;
+            let tr = 0.5 * (hxx + hyy);
+            let disc = (0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy).sqrt();
+            lo[[y as usize, x as usize]] = (tr - disc) * norm;
+            hi[[y as usize, x as usize]] = (tr + disc) * norm;
+        }
+    }
+    (lo, hi)
 }
 
 fn opening(a: &Array2<f32>, r: usize) -> Array2<f32> {
@@ -396,6 +435,9 @@ pub fn candidates(
                 (g1[[y, x]] > bg[[y, x]] + 100.0) as u8 as f32
             });
             let dense = masked_box_mean(&dense_ind, &w, r(4.0), 0.0);
+            let body = h.mapv(|v| v.clamp(-1000.0, 100.0));
+            let (e2lo, e2hi) = hessian_eigen(&body, r(2.0));
+            let (e5lo, e5hi) = hessian_eigen(&body, r(5.0));
             let (za, zb) = (z.saturating_sub(1), (z + 1).min(nz - 1));
             for y in 0..ny {
                 for x in 0..nx {
@@ -431,6 +473,10 @@ pub fn candidates(
                             - b) as f64,
                         (m20[[y, x]] - b) as f64,
                         (air[[y, x]] == 0.0) as u8 as f64,
+                        e2lo[[y, x]] as f64,
+                        e2hi[[y, x]] as f64,
+                        e5lo[[y, x]] as f64,
+                        e5hi[[y, x]] as f64,
                     ]);
                     pos.push([z as u32, y as u32, x as u32]);
                 }
@@ -850,6 +896,37 @@ mod tests {
         let o = opening(&a, 1);
         assert_eq!(o[[10, 3]], -850.0);
         assert_eq!(o[[10, 12]], -400.0);
+    }
+
+    #[test]
+    fn hessian_tells_a_blob_from_a_vessel() {
+        let mut a = Array2::<f32>::from_elem((40, 40), -850.0);
+        for y in 0..40 {
+            for x in 8..10 {
+                a[[y, x]] = 0.0; // a two-pixel vessel along y
+            }
+        }
+        for y in 0..40usize {
+            for x in 0..40usize {
+                let d2 = (y as f32 - 20.0).powi(2) + (x as f32 - 28.0).powi(2);
+                if d2 <= 16.0 {
+                    a[[y, x]] = -400.0; // a disc of radius 4
+                }
+            }
+        }
+        let (lo, hi) = hessian_eigen(&a, 2);
+        // Disc centre: curved down in both directions.
+        assert!(
+            lo[[20, 28]] < -20.0 && hi[[20, 28]] < -20.0,
+            "{} {}",
+            lo[[20, 28]],
+            hi[[20, 28]]
+        );
+        // Vessel: strongly curved across, flat along.
+        assert!(lo[[20, 8]] < -100.0, "{}", lo[[20, 8]]);
+        assert!(hi[[20, 8]].abs() < 1.0, "{}", hi[[20, 8]]);
+        // Flat parenchyma: neither.
+        assert!(lo[[5, 30]].abs() < 1e-3 && hi[[5, 30]].abs() < 1e-3);
     }
 
     /// A synthetic lung (a block of −850 HU with noise-free vessels) with a ground-glass ball.

@@ -360,13 +360,25 @@ pub fn process_scan(
     // 6. Lesion detector: candidate voxels scored, summarised per scan.
     let region = hull_mask(lung.view())?;
     let cands = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
-    let prob = detector.predict(&cands)?;
+    let mut prob = detector.predict(&cands)?;
+    // Raw slice index of each kept slice (candidate positions index the kept slices).
+    let kept: Vec<usize> = (0..n_slices)
+        .filter(|z| removed.binary_search(z).is_err())
+        .collect();
+    if cfg.oracle_lesions {
+        let bits = truth.lesion_bits.as_ref().ok_or_else(|| Error::Stage {
+            stage: "lesion",
+            message: format!("--oracle-lesions: {} has no true lesion mask", scan.id),
+        })?;
+        let (_, ny, nx) = raw.data().dim();
+        for (q, pv) in cands.positions.iter().zip(prob.iter_mut()) {
+            let idx = (kept[q[0] as usize] * ny + q[1] as usize) * nx + q[2] as usize;
+            *pv = f64::from(u8::from(bits[idx / 64] >> (idx % 64) & 1 == 1));
+        }
+    }
     features.extend(lesion_features(&cands, &prob, hu.spacing())?);
     let lesion_dice = match &truth.lesion_bits {
         Some(bits) if bits.iter().any(|&w| w != 0) => {
-            let kept: Vec<usize> = (0..n_slices)
-                .filter(|z| removed.binary_search(z).is_err())
-                .collect();
             let mut full = Array3::<u8>::zeros(raw.data().dim());
             for (q, &pv) in cands.positions.iter().zip(prob.iter()) {
                 if pv >= 0.5 {

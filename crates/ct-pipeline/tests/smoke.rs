@@ -114,3 +114,38 @@ fn a_broken_scan_is_reported_and_skipped() {
         "the report lists the skipped scan"
     );
 }
+
+#[test]
+fn the_oracle_scores_candidates_with_the_true_masks_and_needs_phantoms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = PipelineConfig {
+        oracle_lesions: true,
+        stage: Stage::Preprocess,
+        ..tiny(dir.path(), "oracle")
+    };
+    run(&cfg).expect("oracle run");
+    let csv = std::fs::read_to_string(cfg.run_dir().join("features.csv")).expect("csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let maxp = col("lesion_max_prob");
+    let mut positives_seen = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let p: f64 = f[maxp].parse().expect("number");
+        // Probabilities are the truth: exactly 0 or 1.
+        assert!(p == 0.0 || p == 1.0, "{}: max prob {p}", f[0]);
+        // (A normal scan may hold an injected out-of-place slice with a lesion.)
+        if !f[0].starts_with("normal") && p == 1.0 {
+            positives_seen += 1;
+        }
+    }
+    assert!(positives_seen > 0, "no lesion reached the candidates");
+
+    let real = PipelineConfig {
+        data: Some(dir.path().to_path_buf()),
+        ..cfg
+    };
+    let err = run(&real).expect_err("a real data set has no true masks");
+    assert!(err.to_string().contains("oracle_lesions"), "{err}");
+}
