@@ -186,6 +186,12 @@ fn real_main() -> anyhow::Result<()> {
             println!("{g} contrast:\n{r}");
         }
         println!("accuracy={:.4}", c.accuracy);
+        if cfg.oracle_lesions {
+            println!(
+                "(oracle run: lesion probabilities from the true masks, not the detector; \
+                 this is the ceiling a perfect detector would give)"
+            );
+        }
     }
     let stages: Vec<String> = s
         .timings

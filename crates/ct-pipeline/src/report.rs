@@ -208,6 +208,14 @@ pub fn write_report(
             ("scans processed", summary.n_scans.to_string()),
             ("scans skipped", summary.failures.len().to_string()),
         ];
+        if cfg.oracle_lesions {
+            kv.push((
+                "lesion probabilities",
+                "ORACLE: the phantom's true lesion masks, not the detector (--oracle-lesions): \
+                 the accuracy below is the ceiling a perfect detector would give"
+                    .into(),
+            ));
+        }
         if let Some(c) = &summary.classification {
             kv.push(("test accuracy", fmt(c.accuracy)));
             for (g, r) in &c.by_contrast {
