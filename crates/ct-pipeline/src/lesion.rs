@@ -234,15 +234,28 @@ fn convex_hull(mut pts: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 }
 
 /// The lesion-inclusive lung for the detector: per slice, the convex hull of each lung
-/// component (the two lungs), united with the mask.
+/// component (the two lungs), kept only lateral of the component's aerated lung in each row,
+/// united with the mask.
 ///
 /// Dense consolidation against the chest wall is not air, so threshold-and-morphology
 /// segmentation leaves a bite where it is (in the phantom cohort 95–98 % of a large CAP
 /// consolidation falls outside the closed mask); the hull of the aerated lung around it puts
-/// it back. The price is the medial concavities (heart notch, hila), which the detector
-/// learns to reject from position and context.
+/// it back. The plain hull also fills the heart notch, where an unenhanced heart has the
+/// density of consolidation (the largest false detections in normal low-contrast scans); a
+/// bite against the chest wall has aerated lung on its medial side in the same row, the notch
+/// has lung only lateral of it, so fill is kept only where lung lies medial of it (rows with
+/// no lung of that component get none). The midline is halfway between the lungs' extreme
+/// columns over the volume.
 pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
     let (nz, ny, nx) = lung.dim();
+    // Midline: halfway between the lung's leftmost and rightmost columns over the volume.
+    let cols: Vec<usize> = (0..nx)
+        .filter(|&x| lung.index_axis(Axis(2), x).iter().any(|&v| v != 0))
+        .collect();
+    let x_mid = match (cols.first(), cols.last()) {
+        (Some(&a), Some(&b)) => (a + b) as f64 / 2.0,
+        _ => return Ok(lung.to_owned()),
+    };
     let s8 = generate_binary_structure(2, 2).map_err(|e| Error::Stage {
         stage: "lesion",
         message: e.to_string(),
@@ -263,12 +276,14 @@ pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
             // Per component and row: leftmost and rightmost pixel.
             let mut ext = vec![vec![(usize::MAX, 0usize); ny]; n + 1];
             let mut count = vec![0usize; n + 1];
+            let mut xsum = vec![0f64; n + 1];
             for ((y, x), &l) in labels.indexed_iter() {
                 if l != 0 {
                     let e = &mut ext[l as usize][y];
                     e.0 = e.0.min(x);
                     e.1 = e.1.max(x);
                     count[l as usize] += 1;
+                    xsum[l as usize] += x as f64;
                 }
             }
             for l in 1..=n {
@@ -285,6 +300,10 @@ pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
                 if h.len() < 3 {
                     continue;
                 }
+                // Only fill lateral of aerated lung in the same row: a bite against the chest
+                // wall has lung on its medial side, the heart notch (whose unenhanced density
+                // is consolidation's) has lung only lateral of it.
+                let medial_is_left = xsum[l] / count[l] as f64 > x_mid;
                 let ymin = h.iter().map(|p| p.1).min().unwrap_or(0);
                 let ymax = h.iter().map(|p| p.1).max().unwrap_or(0);
                 for y in ymin..=ymax {
@@ -305,7 +324,16 @@ pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
                             }
                         }
                     }
-                    if lo.is_finite() {
+                    let row = ext[l][y as usize];
+                    if row.0 == usize::MAX {
+                        continue;
+                    }
+                    if medial_is_left {
+                        lo = lo.max(row.0 as f64);
+                    } else {
+                        hi = hi.min(row.1 as f64);
+                    }
+                    if lo.is_finite() && lo <= hi {
                         let (x0, x1) = (lo.ceil().max(0.0) as usize, hi.floor() as usize);
                         for x in x0..=x1.min(nx - 1) {
                             out[[y as usize, x]] = 1;
@@ -850,21 +878,29 @@ mod tests {
     }
 
     #[test]
-    fn hull_mask_fills_a_bite_but_keeps_the_outside() {
-        // A disk of radius 12 with a bite (a notch from the edge) cut out.
-        let mut m = Array3::<u8>::zeros((1, 40, 40));
+    fn hull_mask_fills_a_lateral_bite_but_not_the_medial_notch() {
+        // Two lungs: disks of radius 12 centred at x = 20 and x = 60 (midline x = 40). The
+        // right one (image right) has a bite cut from its lateral edge (x >= 66, rows 16..24)
+        // and a notch cut from its medial edge (x <= 53, rows 16..24), as the heart does.
+        let mut m = Array3::<u8>::zeros((1, 40, 80));
         for y in 0..40 {
-            for x in 0..40 {
-                let (dy, dx) = (y as f64 - 20.0, x as f64 - 20.0);
-                if dy * dy + dx * dx <= 144.0 && !(x >= 26 && (16..24).contains(&y)) {
+            for x in 0..80 {
+                let dy = y as f64 - 20.0;
+                let left = dy * dy + (x as f64 - 20.0).powi(2) <= 144.0;
+                let right = dy * dy + (x as f64 - 60.0).powi(2) <= 144.0
+                    && !((16..24).contains(&y) && (x >= 66 || x <= 53));
+                if left || right {
                     m[[0, y, x]] = 1;
                 }
             }
         }
         let h = hull_mask(m.view()).expect("hull");
-        assert_eq!(m[[0, 20, 30]], 0);
-        assert_eq!(h[[0, 20, 30]], 1, "the bite is filled");
-        assert_eq!(h[[0, 20, 34]], 0, "beyond the disk stays outside");
+        assert_eq!(m[[0, 20, 70]], 0);
+        assert_eq!(h[[0, 20, 70]], 1, "the lateral bite is filled");
+        assert_eq!(m[[0, 20, 50]], 0);
+        assert_eq!(h[[0, 20, 50]], 0, "the medial notch is not");
+        assert_eq!(h[[0, 20, 74]], 0, "beyond the disk stays outside");
+        assert_eq!(h[[0, 20, 40]], 0, "the midline stays outside");
         assert_eq!(h[[0, 2, 2]], 0, "corners stay outside");
         assert!(
             h.iter().zip(m.iter()).all(|(a, b)| a >= b),
