@@ -206,6 +206,25 @@ impl FromStr for HashKind {
     }
 }
 
+/// imagehash's whash checks and working size: `hash_size` a power of two, the image resized
+/// to the largest power of two not above its shorter side (at least `hash_size`).
+fn whash_scale((h, w): (usize, usize), hash_size: usize) -> Result<usize> {
+    check_size(hash_size)?;
+    if !hash_size.is_power_of_two() {
+        return Err(Error::InvalidParam {
+            name: "hash_size",
+            value: hash_size.to_string(),
+            reason: "whash needs a power of 2",
+        });
+    }
+    let m = h.min(w);
+    if m == 0 {
+        return Err(Error::Empty([h, w]));
+    }
+    let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
+    Ok(natural.max(hash_size))
+}
+
 fn check_size(hash_size: usize) -> Result<()> {
     if hash_size < 2 {
         return Err(Error::InvalidParam {
@@ -565,21 +584,8 @@ fn whash_ll(px: &[u8], n: usize, hash_size: usize, buf: &mut Vec<f64>) -> Vec<f6
 ///
 /// Errors: `hash_size` not a power of two (imagehash asserts).
 pub fn whash(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
-    check_size(hash_size)?;
-    if !hash_size.is_power_of_two() {
-        return Err(Error::InvalidParam {
-            name: "hash_size",
-            value: hash_size.to_string(),
-            reason: "whash needs a power of 2",
-        });
-    }
+    let scale = whash_scale(grey.dim(), hash_size)?;
     let (h, w) = grey.dim();
-    let m = h.min(w);
-    if m == 0 {
-        return Err(Error::Empty([h, w]));
-    }
-    let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
-    let scale = natural.max(hash_size);
     // Pillow's resize to the same size is a copy: skip it.
     let resized;
     let px: &[u8] = match grey.as_slice() {
@@ -755,21 +761,7 @@ mod reference {
     ///
     /// Errors: `hash_size` not a power of two (imagehash asserts).
     pub(super) fn whash_ref(grey: ArrayView2<u8>, hash_size: usize) -> Result<ImageHash> {
-        check_size(hash_size)?;
-        if !hash_size.is_power_of_two() {
-            return Err(Error::InvalidParam {
-                name: "hash_size",
-                value: hash_size.to_string(),
-                reason: "whash needs a power of 2",
-            });
-        }
-        let (h, w) = grey.dim();
-        let m = h.min(w);
-        if m == 0 {
-            return Err(Error::Empty([h, w]));
-        }
-        let natural = 1usize << (usize::BITS - 1 - m.leading_zeros());
-        let scale = natural.max(hash_size);
+        let scale = super::whash_scale(grey.dim(), hash_size)?;
         let ll_max_level = scale.trailing_zeros() as usize;
         let dwt_level = ll_max_level - hash_size.trailing_zeros() as usize;
         let small = resize_lanczos(grey, scale, scale)?;
