@@ -361,6 +361,19 @@ struct Geometry<'a> {
     xa1: &'a [f32],
 }
 
+impl Geometry<'_> {
+    /// Row `y`'s two tile rows and their weights, as OpenCV computes them (f32).
+    #[inline]
+    fn row_tiles(&self, y: usize) -> (usize, usize, f32, f32) {
+        let tyf = y as f32 * self.inv_th - 0.5f32;
+        let t1 = tyf.floor() as isize;
+        let ya = tyf - t1 as f32;
+        let p1 = t1.max(0) as usize;
+        let p2 = (t1 + 1).min(self.ty as isize - 1) as usize;
+        (p1, p2, ya, 1.0f32 - ya)
+    }
+}
+
 /// The 8-bit blend: for each band of rows between two tile-row centres and each run of
 /// columns between two tile-column centres, the four LUTs involved are packed into one
 /// table of `u32` (`l11 | l12 << 8 | l21 << 16 | l22 << 24`; 8-bit LUT values fit a byte),
@@ -397,12 +410,7 @@ fn interpolate_packed<T: ClaheSample>(
         .zip(src.chunks_exact(g.w))
         .enumerate()
     {
-        let tyf = y as f32 * g.inv_th - 0.5f32;
-        let t1 = tyf.floor() as isize;
-        let ya = tyf - t1 as f32;
-        let ya1 = 1.0f32 - ya;
-        let p1 = t1.max(0) as usize;
-        let p2 = (t1 + 1).min(g.ty as isize - 1) as usize;
+        let (p1, p2, ya, ya1) = g.row_tiles(y);
         if band != (p1, p2) {
             band = (p1, p2);
             for (pk, &(_, _, c1, c2)) in packed.iter_mut().zip(&runs) {
@@ -534,12 +542,7 @@ fn interpolate<T: ClaheSample, const HS: usize>(
         .zip(src.chunks_exact(g.w))
         .enumerate()
     {
-        let tyf = y as f32 * g.inv_th - 0.5f32;
-        let t1 = tyf.floor() as isize;
-        let ya = tyf - t1 as f32;
-        let ya1 = 1.0f32 - ya;
-        let p1 = t1.max(0) as usize;
-        let p2 = (t1 + 1).min(g.ty as isize - 1) as usize;
+        let (p1, p2, ya, ya1) = g.row_tiles(y);
         // Runs of columns that share the same pair of tiles.
         let mut x0 = 0;
         while x0 < g.w {
