@@ -18,6 +18,14 @@
 //! Per scan, the voxels with probability ≥ ½ are grouped into 3-D components and summarised by
 //! [`LESION_FEATURE_NAMES`]: involvement, the largest components, how many foci, their density
 //! (ground glass vs consolidation), laterality, periphery and position.
+//!
+//! A second stage scores each component as a whole ([`component_table`],
+//! [`COMPONENT_FEATURE_NAMES`]: size, extent, compactness, probabilities, density, position,
+//! blob-ness), the false-positive reduction step of nodule CAD systems: a voxel classifier sees
+//! a few millimetres, while a vessel crossing, a heart-border sliver or a single-slice
+//! artefact is plain from the component's shape. It is trained on the components the voxel
+//! stage finds in its own training cohort, labelled by the masks, and its scores give the
+//! last features of [`LESION_FEATURE_NAMES`] (score-weighted volumes by density and side).
 
 use ct_core::Spacing;
 use ct_morph::{Components, PackedMask, generate_binary_structure};
@@ -53,8 +61,10 @@ pub const VOXEL_FEATURE_NAMES: [&str; 22] = [
     "hessian_max_5mm",
 ];
 
-/// Names of the per-scan lesion features appended to the feature table.
-pub const LESION_FEATURE_NAMES: [&str; 28] = [
+/// Names of the per-scan lesion features appended to the feature table: the first
+/// [`VOXEL_SUMMARY_LEN`] summarise the voxel probabilities ([`lesion_features`]), the rest the
+/// scored components ([`component_scan_features`]).
+pub const LESION_FEATURE_NAMES: [&str; 36] = [
     "lesion_pct",
     "lesion_prob_pct",
     "lesion_top1_ml",
@@ -83,7 +93,18 @@ pub const LESION_FEATURE_NAMES: [&str; 28] = [
     "lesion_top1_aerated_fraction",
     "lesion_top20_mean_prob",
     "lesion_top200_mean_prob",
+    "comp_max_score",
+    "comp_scored_ml",
+    "comp_scored_consolidation_ml",
+    "comp_scored_ggo_ml",
+    "comp_scored_balance",
+    "comp_confident_count",
+    "comp_confident_bilateral",
+    "comp_top_mean_hu",
 ];
+
+/// How many of [`LESION_FEATURE_NAMES`] [`lesion_features`] yields.
+pub const VOXEL_SUMMARY_LEN: usize = 28;
 
 /// Candidate voxels of one scan: their context features and positions.
 #[derive(Debug, Clone)]
@@ -570,12 +591,17 @@ fn shape_features(region: ArrayView3<'_, u8>, aerated: ArrayView3<'_, u8>, x_mid
     ]
 }
 
-/// Gradient-boosted trees that score candidate voxels as lesion / not lesion.
+/// Gradient-boosted trees that score candidate voxels as lesion / not lesion, and a second
+/// stage that scores the detected components (false-positive reduction, as in nodule CAD).
 #[derive(Debug, Clone)]
 pub struct LesionDetector {
     model: Gbdt,
+    components: Option<Gbdt>,
     /// Training voxels (lesion, other).
     pub training_voxels: (usize, usize),
+    /// Training components of the second stage (lesion, false), `(0, 0)` until
+    /// [`LesionDetector::train_components`] ran.
+    pub training_components: (usize, usize),
 }
 
 fn ens(e: ensemble::Error) -> Error {
@@ -693,8 +719,69 @@ impl LesionDetector {
         model.fit(x.view(), &y).map_err(ens)?;
         Ok(LesionDetector {
             model,
+            components: None,
             training_voxels: (n_pos, y.len() - n_pos),
+            training_components: (0, 0),
         })
+    }
+
+    /// Trains the second stage on components detected by this detector in labelled scans
+    /// ([`component_table`] with a reference mask, [`ComponentSample::from_table`]). Needs at
+    /// least 5 components of each kind; with fewer it returns `Ok(false)` and the stage keeps
+    /// scoring a component by its mean voxel probability.
+    pub fn train_components(&mut self, samples: Vec<ComponentSample>, seed: u64) -> Result<bool> {
+        let nf = COMPONENT_FEATURE_NAMES.len();
+        let mut rows = Vec::new();
+        let mut y = Vec::new();
+        for s in samples {
+            if s.rows.len() != s.labels.len() * nf {
+                return Err(Error::Stage {
+                    stage: "lesion",
+                    message: format!(
+                        "component sample has {} values for {} labels",
+                        s.rows.len(),
+                        s.labels.len()
+                    ),
+                });
+            }
+            rows.extend(s.rows);
+            y.extend(s.labels);
+        }
+        let n_pos = y.iter().filter(|&&v| v == 1).count();
+        if n_pos < 5 || y.len() - n_pos < 5 {
+            return Ok(false);
+        }
+        let x = Array2::from_shape_vec((y.len(), nf), rows).map_err(|e| Error::Stage {
+            stage: "lesion",
+            message: e.to_string(),
+        })?;
+        let mut model = Gbdt::new(GbdtParams {
+            n_estimators: 200,
+            learning_rate: 0.05,
+            max_depth: 4,
+            subsample: 0.8,
+            seed,
+            ..GbdtParams::default()
+        })
+        .map_err(ens)?;
+        model.fit(x.view(), &y).map_err(ens)?;
+        self.components = Some(model);
+        self.training_components = (n_pos, y.len() - n_pos);
+        Ok(true)
+    }
+
+    /// Lesion score of each component of `t`: the second stage's probability, or the mean
+    /// voxel probability when the stage is not trained.
+    pub fn component_scores(&self, t: &ComponentTable) -> Result<Vec<f64>> {
+        match &self.components {
+            _ if t.features.nrows() == 0 => Ok(Vec::new()),
+            Some(m) => Ok(m
+                .predict_proba(t.features.view())
+                .map_err(ens)?
+                .column(1)
+                .to_vec()),
+            None => Ok(t.features.column(1).to_vec()),
+        }
     }
 
     /// Lesion probability of each candidate.
@@ -709,11 +796,27 @@ impl LesionDetector {
     /// The per-scan lesion features ([`LESION_FEATURE_NAMES`]).
     pub fn scan_features(&self, c: &Candidates, spacing: Spacing) -> Result<Vec<f64>> {
         let p = self.predict(c)?;
-        lesion_features(c, &p, spacing)
+        self.scan_features_from(c, &p, spacing)
+    }
+
+    /// The per-scan lesion features ([`LESION_FEATURE_NAMES`]) from given voxel
+    /// probabilities (this detector's, or reference masks' for an oracle run).
+    pub fn scan_features_from(
+        &self,
+        c: &Candidates,
+        p: &[f64],
+        spacing: Spacing,
+    ) -> Result<Vec<f64>> {
+        let mut f = lesion_features(c, p, spacing)?;
+        let t = component_table(c, p, spacing, None)?;
+        let scores = self.component_scores(&t)?;
+        f.extend(component_scan_features(&t, &scores, c.x_mid));
+        Ok(f)
     }
 }
 
-/// Summarises candidate probabilities into [`LESION_FEATURE_NAMES`].
+/// Summarises candidate probabilities into the first [`VOXEL_SUMMARY_LEN`] of
+/// [`LESION_FEATURE_NAMES`].
 pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Vec<f64>> {
     let nl = c.lung_voxels.max(1) as f64;
     let sp = spacing.to_array();
@@ -768,28 +871,12 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         ]);
     }
     // 3-D components of the detected voxels (26-connectivity).
-    let mut mask = Array3::<bool>::from_elem(c.shape, false);
-    for &i in &hit {
-        let q = c.positions[i];
-        mask[[q[0] as usize, q[1] as usize, q[2] as usize]] = true;
-    }
-    let morph = |e: ct_morph::Error| Error::Stage {
-        stage: "lesion",
-        message: e.to_string(),
-    };
-    let comps = Components::new(
-        &PackedMask::from_bool(mask.view()).map_err(morph)?,
-        &generate_binary_structure(3, 3).map_err(morph)?,
-    )
-    .map_err(morph)?;
-    let labels = comps.labels();
-    let n = comps.len();
+    let (hit_label, n) = label_hits(c, &hit)?;
     let mut comp_p = vec![0f64; n + 1];
     let mut comp_hu = vec![0f64; n + 1];
     let mut comp_n = vec![0f64; n + 1];
-    for &i in &hit {
-        let q = c.positions[i];
-        let l = labels[[q[0] as usize, q[1] as usize, q[2] as usize]] as usize;
+    for (&i, &l) in hit.iter().zip(&hit_label) {
+        let l = l as usize;
         comp_p[l] += p[i];
         comp_hu[l] += c.features[[i, 0]];
         comp_n[l] += 1.0;
@@ -815,9 +902,9 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
     // flat, nodules small and round, opacities spread over slices.
     let (mut zr, mut yr, mut xr) = ((u32::MAX, 0u32), (u32::MAX, 0u32), (u32::MAX, 0u32));
     let (mut t_y, mut t_air, mut t_p) = (0f64, 0f64, 0f64);
-    for &i in &hit {
+    for (&i, &l) in hit.iter().zip(&hit_label) {
         let q = c.positions[i];
-        if labels[[q[0] as usize, q[1] as usize, q[2] as usize]] as usize != top1 {
+        if l as usize != top1 {
             continue;
         }
         zr = (zr.0.min(q[0]), zr.1.max(q[0]));
@@ -860,6 +947,269 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         top20,
         top200,
     ])
+}
+
+/// 3-D components (26-connectivity) of the candidates `hit`: the component (1-based) of each
+/// hit, and how many there are.
+fn label_hits(c: &Candidates, hit: &[usize]) -> Result<(Vec<u32>, usize)> {
+    let mut mask = Array3::<bool>::from_elem(c.shape, false);
+    for &i in hit {
+        let q = c.positions[i];
+        mask[[q[0] as usize, q[1] as usize, q[2] as usize]] = true;
+    }
+    let morph = |e: ct_morph::Error| Error::Stage {
+        stage: "lesion",
+        message: e.to_string(),
+    };
+    let comps = Components::new(
+        &PackedMask::from_bool(mask.view()).map_err(morph)?,
+        &generate_binary_structure(3, 3).map_err(morph)?,
+    )
+    .map_err(morph)?;
+    let labels = comps.labels();
+    let per_hit = hit
+        .iter()
+        .map(|&i| {
+            let q = c.positions[i];
+            labels[[q[0] as usize, q[1] as usize, q[2] as usize]]
+        })
+        .collect();
+    Ok((per_hit, comps.len()))
+}
+
+/// Voxel-feature columns whose mean and maximum over a component describe it: density, its
+/// excess over the background, the 4 mm opening, the aerated surroundings, the position, the
+/// share outside the aerated lung, the blob-ness and the wider context.
+const COMPONENT_VOXEL_COLUMNS: [usize; 12] = [0, 1, 4, 6, 9, 10, 14, 17, 18, 20, 2, 16];
+
+/// Names of the per-component features of the second (false-positive reduction) stage.
+pub const COMPONENT_FEATURE_NAMES: [&str; 32] = [
+    "log_volume_ul",
+    "mean_prob",
+    "max_prob",
+    "z_extent_mm",
+    "in_plane_extent_mm",
+    "bbox_fill",
+    "strong_share",
+    "scan_noise",
+    "mean_hu_3x3",
+    "max_hu_3x3",
+    "mean_hu_minus_background",
+    "max_hu_minus_background",
+    "mean_opening_4mm",
+    "max_opening_4mm",
+    "mean_aerated_fraction_20mm",
+    "max_aerated_fraction_20mm",
+    "mean_z_relative",
+    "max_z_relative",
+    "mean_y_relative",
+    "max_y_relative",
+    "mean_x_lateral",
+    "max_x_lateral",
+    "mean_outside_aerated_lung",
+    "max_outside_aerated_lung",
+    "mean_hessian_min_2mm",
+    "max_hessian_min_2mm",
+    "mean_hessian_min_5mm",
+    "max_hessian_min_5mm",
+    "mean_mean_10mm",
+    "max_mean_10mm",
+    "mean_mean_20mm",
+    "max_mean_20mm",
+];
+
+/// The detected components of one scan (voxels with probability ≥ ½, 26-connected).
+#[derive(Debug, Clone)]
+pub struct ComponentTable {
+    /// One row per component, columns [`COMPONENT_FEATURE_NAMES`].
+    pub features: Array2<f64>,
+    /// Voxels of each component.
+    pub voxels: Vec<usize>,
+    /// Mean column of each component (for the left/right side against [`Candidates::x_mid`]).
+    pub mean_x: Vec<f64>,
+    /// Share of each component's voxels inside the reference lesion mask, when one was given.
+    pub lesion_share: Option<Vec<f64>>,
+    /// Volume of one voxel (ml).
+    pub voxel_ml: f64,
+}
+
+/// Groups the detected voxels (`p ≥ ½`) into components and describes each
+/// ([`COMPONENT_FEATURE_NAMES`]); with a reference lesion `mask` (`(z, y, x)`), also the
+/// share of each component inside it (the training label of the second stage).
+pub fn component_table(
+    c: &Candidates,
+    p: &[f64],
+    spacing: Spacing,
+    mask: Option<ArrayView3<'_, u8>>,
+) -> Result<ComponentTable> {
+    if p.len() != c.positions.len() {
+        return Err(Error::Stage {
+            stage: "lesion",
+            message: format!(
+                "{} probabilities for {} candidates",
+                p.len(),
+                c.positions.len()
+            ),
+        });
+    }
+    if let Some(m) = &mask
+        && m.dim() != c.shape
+    {
+        return Err(Error::Stage {
+            stage: "lesion",
+            message: format!(
+                "lesion mask {:?} does not match the scan {:?}",
+                m.dim(),
+                c.shape
+            ),
+        });
+    }
+    let sp = spacing.to_array();
+    let voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
+    let hit: Vec<usize> = (0..p.len()).filter(|&i| p[i] >= 0.5).collect();
+    let (hit_label, n) = label_hits(c, &hit)?;
+    let nf = COMPONENT_FEATURE_NAMES.len();
+    let nc = COMPONENT_VOXEL_COLUMNS.len();
+    let mut cnt = vec![0f64; n];
+    let mut psum = vec![0f64; n];
+    let mut pmax = vec![0f64; n];
+    let mut strong = vec![0f64; n];
+    let mut xsum = vec![0f64; n];
+    let mut inside = vec![0f64; n];
+    let mut lo = vec![[u32::MAX; 3]; n];
+    let mut hi = vec![[0u32; 3]; n];
+    let mut csum = vec![0f64; n * nc];
+    let mut cmax = vec![f64::NEG_INFINITY; n * nc];
+    for (&i, &l) in hit.iter().zip(&hit_label) {
+        let k = l as usize - 1;
+        let q = c.positions[i];
+        cnt[k] += 1.0;
+        psum[k] += p[i];
+        pmax[k] = pmax[k].max(p[i]);
+        strong[k] += f64::from(u8::from(p[i] >= 0.9));
+        xsum[k] += q[2] as f64;
+        if let Some(m) = &mask {
+            inside[k] += f64::from(u8::from(
+                m[[q[0] as usize, q[1] as usize, q[2] as usize]] != 0,
+            ));
+        }
+        for a in 0..3 {
+            lo[k][a] = lo[k][a].min(q[a]);
+            hi[k][a] = hi[k][a].max(q[a]);
+        }
+        for (j, &col) in COMPONENT_VOXEL_COLUMNS.iter().enumerate() {
+            let v = c.features[[i, col]];
+            csum[k * nc + j] += v;
+            cmax[k * nc + j] = cmax[k * nc + j].max(v);
+        }
+    }
+    let noise = c.features.column(11).first().copied().unwrap_or(0.0);
+    let mut features = Array2::<f64>::zeros((n, nf));
+    for k in 0..n {
+        let ext = |a: usize| (hi[k][a] - lo[k][a] + 1) as f64;
+        let mut row = vec![
+            (cnt[k] * voxel_ml * 1000.0).ln(),
+            psum[k] / cnt[k],
+            pmax[k],
+            ext(0) * sp[0],
+            (ext(1) * sp[1]).max(ext(2) * sp[2]),
+            cnt[k] / (ext(0) * ext(1) * ext(2)),
+            strong[k] / cnt[k],
+            noise,
+        ];
+        for j in 0..nc {
+            row.push(csum[k * nc + j] / cnt[k]);
+            row.push(cmax[k * nc + j]);
+        }
+        features.row_mut(k).assign(&ndarray::Array1::from(row));
+    }
+    Ok(ComponentTable {
+        features,
+        voxels: cnt.iter().map(|&v| v as usize).collect(),
+        mean_x: (0..n).map(|k| xsum[k] / cnt[k]).collect(),
+        lesion_share: mask.map(|_| (0..n).map(|k| inside[k] / cnt[k]).collect()),
+        voxel_ml,
+    })
+}
+
+/// Summarises scored components (the last entries of [`LESION_FEATURE_NAMES`]): the best score, the score-weighted volume (`ln(1 + 10·ml)`)
+/// in all, of consolidation density (mean > −300 HU) and of ground glass, the balance of the
+/// weighted volume between the sides, how many components score above ½, whether they do on
+/// both sides, and the mean density of the best one.
+pub fn component_scan_features(
+    t: &ComponentTable,
+    scores: &[f64],
+    x_mid: f64,
+) -> [f64; LESION_FEATURE_NAMES.len() - VOXEL_SUMMARY_LEN] {
+    let n = scores.len().min(t.voxels.len());
+    if n == 0 {
+        return [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -900.0];
+    }
+    let hu = |k: usize| t.features[[k, 8]];
+    let (mut all, mut cons, mut ggo, mut left, mut right) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    let (mut count, mut conf_l, mut conf_r) = (0f64, false, false);
+    let mut best = 0;
+    for k in 0..n {
+        let w = scores[k] * t.voxels[k] as f64 * t.voxel_ml;
+        all += w;
+        if hu(k) > -300.0 {
+            cons += w;
+        } else {
+            ggo += w;
+        }
+        let is_left = t.mean_x[k] < x_mid;
+        if is_left {
+            left += w;
+        } else {
+            right += w;
+        }
+        if scores[k] > 0.5 {
+            count += 1.0;
+            conf_l |= is_left;
+            conf_r |= !is_left;
+        }
+        if scores[k] > scores[best] {
+            best = k;
+        }
+    }
+    let ml = |v: f64| (1.0 + 10.0 * v).ln();
+    [
+        scores[best],
+        ml(all),
+        ml(cons),
+        ml(ggo),
+        if left.max(right) > 0.0 {
+            left.min(right) / left.max(right)
+        } else {
+            0.0
+        },
+        count,
+        f64::from(u8::from(conf_l && conf_r)),
+        hu(best),
+    ]
+}
+
+/// Components sampled from one training scan for the second stage.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentSample {
+    /// Row-major rows of [`COMPONENT_FEATURE_NAMES`].
+    pub rows: Vec<f64>,
+    /// 1 = at least half of the component is lesion, 0 = false detection.
+    pub labels: Vec<usize>,
+}
+
+impl ComponentSample {
+    /// The rows and labels of a table made with a reference mask.
+    pub fn from_table(t: &ComponentTable) -> Result<ComponentSample> {
+        let share = t.lesion_share.as_ref().ok_or_else(|| Error::Stage {
+            stage: "lesion",
+            message: "component table made without a reference lesion mask".into(),
+        })?;
+        Ok(ComponentSample {
+            rows: t.features.iter().copied().collect(),
+            labels: share.iter().map(|&s| usize::from(s >= 0.5)).collect(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1022,5 +1372,157 @@ mod tests {
         let empty = Array3::<u8>::zeros(lung.dim());
         let c = candidates(hu.view(), empty.view(), empty.view(), spacing()).expect("empty");
         assert_eq!(c.features.nrows(), 0);
+    }
+    /// Candidates of a 1 × 10 × 20 slab with every voxel a candidate; voxel feature 0 (HU)
+    /// is −500 except where `dense`.
+    fn slab(dense: impl Fn(usize, usize) -> bool) -> Candidates {
+        let (ny, nx) = (10, 20);
+        let mut rows = Vec::new();
+        let mut positions = Vec::new();
+        for y in 0..ny {
+            for x in 0..nx {
+                let mut f = vec![0.0; VOXEL_FEATURE_NAMES.len()];
+                f[0] = if dense(y, x) { 0.0 } else { -500.0 };
+                f[11] = 12.0;
+                rows.extend(f);
+                positions.push([0, y as u32, x as u32]);
+            }
+        }
+        Candidates {
+            features: Array2::from_shape_vec((ny * nx, VOXEL_FEATURE_NAMES.len()), rows)
+                .expect("rows"),
+            positions,
+            lung_voxels: ny * nx,
+            shape: (1, ny, nx),
+            x_mid: 10.0,
+            shape_features: [1.0, 0.0, 0.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn component_table_counts_sizes_shares_and_sides() {
+        // Two detected squares: 3 × 3 at x 2..5 (left of the midline, dense) and 2 × 4 at
+        // x 14..18 (right), of which the reference marks half.
+        let c = slab(|_, x| x < 5);
+        let p: Vec<f64> = c
+            .positions
+            .iter()
+            .map(|q| {
+                let (y, x) = (q[1], q[2]);
+                let a = (2..5).contains(&y) && (2..5).contains(&x);
+                let b = (6..8).contains(&y) && (14..18).contains(&x);
+                if a || b { 0.8 } else { 0.1 }
+            })
+            .collect();
+        let mut mask = Array3::<u8>::zeros((1, 10, 20));
+        for y in 6..8 {
+            for x in 14..16 {
+                mask[[0, y, x]] = 1;
+            }
+        }
+        let t = component_table(&c, &p, spacing(), Some(mask.view())).expect("table");
+        assert_eq!(t.features.dim(), (2, COMPONENT_FEATURE_NAMES.len()));
+        let mut v = t.voxels.clone();
+        v.sort_unstable();
+        assert_eq!(v, vec![8, 9]);
+        let a = t.voxels.iter().position(|&n| n == 9).expect("square");
+        let b = 1 - a;
+        assert_eq!(t.lesion_share.as_ref().expect("shares")[b], 0.5);
+        assert_eq!(t.lesion_share.as_ref().expect("shares")[a], 0.0);
+        assert!((t.mean_x[a] - 3.0).abs() < 1e-12);
+        assert!((t.features[[a, 1]] - 0.8).abs() < 1e-12, "mean probability");
+        assert!(
+            (t.features[[a, 8]] - 0.0).abs() < 1e-12,
+            "mean HU of the dense square"
+        );
+        assert!((t.features[[b, 8]] + 500.0).abs() < 1e-12);
+        // z extent 1 slice of 2 mm; in-plane extent 4 columns of 1.5 mm; fill 8 / 8.
+        assert!((t.features[[b, 3]] - 2.0).abs() < 1e-12);
+        assert!((t.features[[b, 4]] - 6.0).abs() < 1e-12);
+        assert!((t.features[[b, 5]] - 1.0).abs() < 1e-12);
+        let sample = ComponentSample::from_table(&t).expect("labelled");
+        assert_eq!(
+            sample.labels.iter().sum::<usize>(),
+            1,
+            "one lesion component"
+        );
+
+        // Scores: only the left square is confident.
+        let mut scores = vec![0.0; 2];
+        scores[a] = 0.9;
+        scores[b] = 0.2;
+        let f = component_scan_features(&t, &scores, c.x_mid);
+        assert_eq!(f.len(), LESION_FEATURE_NAMES.len() - VOXEL_SUMMARY_LEN);
+        assert_eq!(f[0], 0.9);
+        assert_eq!(f[5], 1.0, "one confident component");
+        assert_eq!(f[6], 0.0, "not bilateral");
+        assert_eq!(f[7], 0.0, "the best one is the dense square");
+        assert!(f[2] > 0.0 && f[3] > 0.0 && f[1] > f[2]);
+        scores[b] = 0.7;
+        assert_eq!(component_scan_features(&t, &scores, c.x_mid)[6], 1.0);
+
+        // Nothing detected: neutral values; mismatched inputs are errors.
+        let none = component_table(&c, &vec![0.0; p.len()], spacing(), None).expect("empty");
+        assert_eq!(none.features.nrows(), 0);
+        assert!(none.lesion_share.is_none());
+        assert!(ComponentSample::from_table(&none).is_err());
+        assert_eq!(component_scan_features(&none, &[], 10.0)[7], -900.0);
+        assert!(component_table(&c, &p[1..], spacing(), None).is_err());
+        let small = Array3::<u8>::zeros((1, 2, 2));
+        assert!(component_table(&c, &p, spacing(), Some(small.view())).is_err());
+    }
+
+    #[test]
+    fn component_stage_learns_dense_from_faint_and_needs_both_kinds() {
+        let (hu, lung, les) = synthetic(true);
+        let c = candidates(hu.view(), lung.view(), lung.view(), spacing()).expect("cands");
+        let det0 = LesionDetector::train(
+            vec![sample_training(&c, les.view(), 300).expect("sample")],
+            10,
+            0,
+        )
+        .expect("train");
+        // Hand-made component rows: lesions have mean probability 0.9, false ones 0.3.
+        let row = |p: f64| {
+            let mut r = vec![0.0; COMPONENT_FEATURE_NAMES.len()];
+            r[1] = p;
+            r
+        };
+        let make = |n_pos: usize, n_neg: usize| ComponentSample {
+            rows: (0..n_pos)
+                .map(|_| row(0.9))
+                .chain((0..n_neg).map(|_| row(0.3)))
+                .flatten()
+                .collect(),
+            labels: (0..n_pos).map(|_| 1).chain((0..n_neg).map(|_| 0)).collect(),
+        };
+        let mut det = det0.clone();
+        assert!(!det.train_components(vec![make(3, 40)], 0).expect("too few"));
+        assert_eq!(det.training_components, (0, 0));
+        assert!(
+            det.train_components(vec![make(20, 40)], 0)
+                .expect("trained")
+        );
+        assert_eq!(det.training_components, (20, 40));
+        let t = ComponentTable {
+            features: Array2::from_shape_vec(
+                (2, COMPONENT_FEATURE_NAMES.len()),
+                row(0.9).into_iter().chain(row(0.3)).collect(),
+            )
+            .expect("rows"),
+            voxels: vec![10, 10],
+            mean_x: vec![0.0, 0.0],
+            lesion_share: None,
+            voxel_ml: 0.001,
+        };
+        let s = det.component_scores(&t).expect("scores");
+        assert!(s[0] > 0.8 && s[1] < 0.2, "{s:?}");
+        // Untrained: the mean voxel probability.
+        assert_eq!(det0.component_scores(&t).expect("scores"), vec![0.9, 0.3]);
+        let bad = ComponentSample {
+            rows: vec![0.0; 3],
+            labels: vec![1],
+        };
+        assert!(det.train_components(vec![bad], 0).is_err());
     }
 }

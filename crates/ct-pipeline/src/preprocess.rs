@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
-use crate::lesion::{LESION_FEATURE_NAMES, LesionDetector, candidates, hull_mask, lesion_features};
+use crate::lesion::{LESION_FEATURE_NAMES, LesionDetector, candidates, hull_mask};
 use crate::{Error, Result};
 
 /// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
@@ -376,7 +376,7 @@ pub fn process_scan(
             *pv = f64::from(u8::from(bits[idx / 64] >> (idx % 64) & 1 == 1));
         }
     }
-    features.extend(lesion_features(&cands, &prob, hu.spacing())?);
+    features.extend(detector.scan_features_from(&cands, &prob, hu.spacing())?);
     let lesion_dice = match &truth.lesion_bits {
         Some(bits) if bits.iter().any(|&w| w != 0) => {
             let mut full = Array3::<u8>::zeros(raw.data().dim());

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{ClassifyOutput, classify};
 use crate::config::{PipelineConfig, Stage};
-use crate::lesion::{LesionDetector, TrainingSample, candidates, hull_mask, sample_training};
+use crate::lesion::{
+    Candidates, ComponentSample, LesionDetector, TrainingSample, candidates, component_table,
+    hull_mask, sample_training,
+};
 use crate::preprocess::{
     Eda, KnownTruth, ScanRecord, lesion_inclusive_mask, pack_bits, process_scan, thumb_matrix,
 };
@@ -203,25 +206,58 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
     let data: Vec<TrainingSample> = (0..pc.len())
         .into_par_iter()
         .map(|i| {
-            let ps = generate_scan(&pc, i).map_err(|e| Error::Stage {
-                stage: "lesion model",
-                message: e.to_string(),
-            })?;
-            let hu = &ps.scan.volume;
-            let seg = segment(hu, &LungParams::default()).map_err(|e| Error::Stage {
-                stage: "lesion model",
-                message: e.to_string(),
-            })?;
-            let lung = lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?;
-            let region = hull_mask(lung.view())?;
-            let c = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
+            let (ps, c) = detector_scan(&pc, i, cfg)?;
             let sample = sample_training(&c, ps.truth.lesion_mask.view(), 3000)?;
             pb.inc(1);
             Ok(sample)
         })
         .collect::<Result<_>>()?;
     pb.finish();
-    LesionDetector::train(data, cfg.lesion_rounds, cfg.seed)
+    let mut detector = LesionDetector::train(data, cfg.lesion_rounds, cfg.seed)?;
+    // Second stage: the components this detector finds in every other training scan (its
+    // in-sample probabilities), labelled by the reference masks.
+    let subset: Vec<usize> = (0..pc.len()).step_by(2).collect();
+    let pb = bar(subset.len() as u64, "lesion components");
+    let samples: Vec<ComponentSample> = subset
+        .par_iter()
+        .map(|&i| {
+            let (ps, c) = detector_scan(&pc, i, cfg)?;
+            let p = detector.predict(&c)?;
+            let t = component_table(
+                &c,
+                &p,
+                ps.scan.volume.spacing(),
+                Some(ps.truth.lesion_mask.view()),
+            )?;
+            pb.inc(1);
+            ComponentSample::from_table(&t)
+        })
+        .collect::<Result<_>>()?;
+    pb.finish();
+    detector.train_components(samples, cfg.seed)?;
+    Ok(detector)
+}
+
+/// One scan of the detector's training cohort, segmented as the pipeline does, and its
+/// candidate voxels.
+fn detector_scan(
+    pc: &CohortConfig,
+    i: usize,
+    cfg: &PipelineConfig,
+) -> Result<(ct_phantom::PhantomScan, Candidates)> {
+    let ps = generate_scan(pc, i).map_err(|e| Error::Stage {
+        stage: "lesion model",
+        message: e.to_string(),
+    })?;
+    let hu = &ps.scan.volume;
+    let seg = segment(hu, &LungParams::default()).map_err(|e| Error::Stage {
+        stage: "lesion model",
+        message: e.to_string(),
+    })?;
+    let lung = lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?;
+    let region = hull_mask(lung.view())?;
+    let c = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
+    Ok((ps, c))
 }
 
 /// Reads the data set and preprocesses every scan of this shard (one volume per worker).
