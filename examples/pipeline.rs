@@ -163,6 +163,15 @@ fn real_main() -> anyhow::Result<()> {
     for (k, v) in &s.dice {
         println!("lung Dice ({k}): {v:.4}");
     }
+    if let Some(e) = &s.lesion_components {
+        println!(
+            "lesion components vs reference: {} of {} are lesions; component-stage ROC-AUC {}, accuracy at ½ {:.3}",
+            e.lesion,
+            e.components,
+            e.roc_auc.map_or("–".to_string(), |a| format!("{a:.3}")),
+            e.accuracy
+        );
+    }
     for o in &s.otdd {
         println!("OTDD {}: {:.3} ({:.2} s)", o.name, o.distance, o.seconds);
     }

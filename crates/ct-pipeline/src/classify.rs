@@ -85,6 +85,8 @@ pub struct ClassifyOutput {
     pub test_pred: Vec<usize>,
     /// True class per test subject.
     pub test_true: Vec<usize>,
+    /// Soft-vote probabilities per test subject (Normal, CAP, COVID-19).
+    pub test_proba: Vec<Vec<f64>>,
     /// Accuracy on the test split.
     pub accuracy: f64,
     /// Macro one-vs-rest ROC-AUC on the test split.
@@ -424,6 +426,7 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
         confusion_by_contrast,
         test_pred: pred,
         test_true: yte,
+        test_proba: proba.outer_iter().map(|r| r.to_vec()).collect(),
         cv_folds,
         cv_mean,
         cv_std,

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
-use crate::lesion::{LESION_FEATURE_NAMES, LesionDetector, candidates, hull_mask};
+use crate::lesion::{
+    LESION_FEATURE_NAMES, LesionDetector, candidates, component_scan_features, component_table,
+    hull_mask, lesion_features,
+};
 use crate::{Error, Result};
 
 /// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
@@ -70,6 +73,10 @@ pub struct ScanRecord {
     /// mask, when one is known and not empty.
     #[serde(default)]
     pub lesion_dice: Option<f64>,
+    /// The component stage's score of each detected component and whether at least half of
+    /// it lies in the reference lesion mask, when one is known.
+    #[serde(default)]
+    pub lesion_components: Option<Vec<(f64, bool)>>,
     /// Radiomic features followed by the enhanced-image features (see [`feature_names`]).
     pub features: Vec<f64>,
     /// Contrast statistics of the lung-windowed scan (for the fitted gate).
@@ -365,18 +372,45 @@ pub fn process_scan(
     let kept: Vec<usize> = (0..n_slices)
         .filter(|z| removed.binary_search(z).is_err())
         .collect();
+    // The reference lesion mask at a candidate, when known.
+    let (_, ny, nx) = raw.data().dim();
+    let in_lesion = |bits: &[u64], q: &[u32; 3]| {
+        let idx = (kept[q[0] as usize] * ny + q[1] as usize) * nx + q[2] as usize;
+        bits[idx / 64] >> (idx % 64) & 1 == 1
+    };
     if cfg.oracle_lesions {
         let bits = truth.lesion_bits.as_ref().ok_or_else(|| Error::Stage {
             stage: "lesion",
             message: format!("--oracle-lesions: {} has no true lesion mask", scan.id),
         })?;
-        let (_, ny, nx) = raw.data().dim();
         for (q, pv) in cands.positions.iter().zip(prob.iter_mut()) {
-            let idx = (kept[q[0] as usize] * ny + q[1] as usize) * nx + q[2] as usize;
-            *pv = f64::from(u8::from(bits[idx / 64] >> (idx % 64) & 1 == 1));
+            *pv = f64::from(u8::from(in_lesion(bits, q)));
         }
     }
-    features.extend(detector.scan_features_from(&cands, &prob, hu.spacing())?);
+    features.extend(lesion_features(&cands, &prob, hu.spacing())?);
+    let reference = truth.lesion_bits.as_ref().map(|bits| {
+        let mut m = Array3::<u8>::zeros(cands.shape);
+        for q in &cands.positions {
+            m[[q[0] as usize, q[1] as usize, q[2] as usize]] = u8::from(in_lesion(bits, q));
+        }
+        m
+    });
+    let table = component_table(
+        &cands,
+        &prob,
+        hu.spacing(),
+        reference.as_ref().map(|m| m.view()),
+    )?;
+    let scores = detector.component_scores(&table)?;
+    features.extend(component_scan_features(&table, &scores, cands.x_mid));
+    let lesion_components = table.lesion_share.as_ref().map(|share| {
+        scores
+            .iter()
+            .zip(share)
+            .map(|(&p, &s)| (p, s >= 0.5))
+            .collect()
+    });
+    drop(reference);
     let lesion_dice = match &truth.lesion_bits {
         Some(bits) if bits.iter().any(|&w| w != 0) => {
             let mut full = Array3::<u8>::zeros(raw.data().dim());
@@ -441,6 +475,7 @@ pub fn process_scan(
             lung_dice,
             lung_dice_closed,
             lesion_dice,
+            lesion_components,
             features,
             contrast_stats,
             graygate_counts,

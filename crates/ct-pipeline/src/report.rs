@@ -303,12 +303,30 @@ pub fn write_report(
                         "all" => "Dice, all scans",
                         "high" => "Dice, high contrast",
                         "low" => "Dice, low contrast",
+                        k if k.starts_with("lesions") => {
+                            "Dice, lesion detector vs reference lesion masks"
+                        }
                         _ => "Dice, lesion-inclusive feature mask",
                     },
                     fmt(*v),
                 )
             })
             .collect();
+        let mut kv = kv;
+        if let Some(e) = &summary.lesion_components {
+            kv.push((
+                "lesion components: lesion / scored",
+                format!("{} / {}", e.lesion, e.components),
+            ));
+            kv.push((
+                "component stage vs reference: ROC-AUC, accuracy at ½",
+                format!(
+                    "{}, {}",
+                    e.roc_auc.map_or("–".to_string(), fmt),
+                    fmt(e.accuracy)
+                ),
+            ));
+        }
         if !kv.is_empty() {
             s.key_values(&kv);
         }
@@ -414,6 +432,49 @@ pub fn write_report(
                 save(dir, &format!("confusion_{g}.svg"), svg.as_bytes())?;
                 s.svg(&svg);
             }
+        }
+        // The misclassified test subjects, with what the vote gave each class.
+        let wrong: Vec<Vec<String>> = (0..c.test_ids.len())
+            .filter(|&k| c.test_true[k] != c.test_pred[k])
+            .map(|k| {
+                let mut row = vec![
+                    c.test_ids[k].clone(),
+                    labels
+                        .get(c.test_true[k])
+                        .copied()
+                        .unwrap_or("")
+                        .to_string(),
+                    labels
+                        .get(c.test_pred[k])
+                        .copied()
+                        .unwrap_or("")
+                        .to_string(),
+                ];
+                row.extend(
+                    c.test_proba
+                        .get(k)
+                        .into_iter()
+                        .flatten()
+                        .map(|p| format!("{p:.2}")),
+                );
+                row
+            })
+            .collect();
+        if wrong.is_empty() {
+            s.text("Every test subject is classified correctly.");
+        } else {
+            s.text("Misclassified test subjects (all of them are in predictions.csv):");
+            s.table(
+                &[
+                    "subject",
+                    "true",
+                    "predicted",
+                    "p Normal",
+                    "p CAP",
+                    "p COVID-19",
+                ],
+                wrong,
+            );
         }
         for m in &c.models {
             if m.grid.is_empty() {

@@ -81,12 +81,48 @@ pub struct Summary {
     pub cleaning: Option<(f64, f64, usize, usize)>,
     /// Mean lung Dice per contrast group (`all`, `high`, `low`).
     pub dice: BTreeMap<String, f64>,
+    /// The lesion component stage against the reference masks, when known.
+    pub lesion_components: Option<ComponentEval>,
     /// OTDD results.
     pub otdd: Vec<OtddSummary>,
     /// Seconds per stage.
     pub timings: BTreeMap<String, f64>,
     /// Peak resident memory (MiB), from the kernel.
     pub peak_rss_mib: Option<f64>,
+}
+
+/// How well the component stage's scores separate lesion components (at least half inside
+/// the reference mask) from false ones, over every scan with a reference.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ComponentEval {
+    /// Detected components scored.
+    pub components: usize,
+    /// Of which lesion components.
+    pub lesion: usize,
+    /// ROC-AUC of the scores (absent when only one kind occurs).
+    pub roc_auc: Option<f64>,
+    /// Share of components classified right at a score of ½.
+    pub accuracy: f64,
+}
+
+fn component_eval(records: &[ScanRecord]) -> Option<ComponentEval> {
+    let all: Vec<(f64, bool)> = records
+        .iter()
+        .filter_map(|r| r.lesion_components.as_ref())
+        .flatten()
+        .copied()
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    let truth: Vec<bool> = all.iter().map(|c| c.1).collect();
+    let scores: Vec<f64> = all.iter().map(|c| c.0).collect();
+    Some(ComponentEval {
+        components: all.len(),
+        lesion: truth.iter().filter(|&&t| t).count(),
+        roc_auc: ensemble::roc_auc_binary(&truth, &scores).ok(),
+        accuracy: all.iter().filter(|c| (c.0 >= 0.5) == c.1).count() as f64 / all.len() as f64,
+    })
 }
 
 fn bar(n: u64, msg: &'static str) -> ProgressBar {
@@ -454,6 +490,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             classification: None,
             cleaning: crate::preprocess::cleaning_scores(&table.records),
             dice: dice_summary(&table.records),
+            lesion_components: component_eval(&table.records),
             otdd: Vec::new(),
             timings,
             peak_rss_mib: peak_rss_mib(),
@@ -483,6 +520,9 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     };
     pb.finish_and_clear();
     timings.insert("classify".to_string(), t.elapsed().as_secs_f64());
+    if let Some(c) = &classification {
+        write_predictions_csv(&run_dir.join("predictions.csv"), c, &table.records)?;
+    }
 
     let mut summary = Summary {
         run_dir: run_dir.clone(),
@@ -491,6 +531,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         classification,
         cleaning: crate::preprocess::cleaning_scores(&table.records),
         dice: dice_summary(&table.records),
+        lesion_components: component_eval(&table.records),
         otdd,
         timings,
         peak_rss_mib: None,
@@ -525,6 +566,32 @@ fn write_features_csv(path: &Path, t: &FeatureTable) -> Result<()> {
         ));
         for v in &r.features {
             out.push_str(&format!(",{v}"));
+        }
+        out.push('\n');
+    }
+    std::fs::write(path, out).map_err(io_err(path))
+}
+
+/// One row per test subject: id, contrast group, true and predicted class, and the soft-vote
+/// probabilities.
+fn write_predictions_csv(path: &Path, c: &ClassifyOutput, records: &[ScanRecord]) -> Result<()> {
+    let name = |k: usize| Label::ALL.get(k).map_or("", |l| l.name());
+    let mut out = String::from("id,contrast,true,predicted,correct,p_normal,p_cap,p_covid\n");
+    for (k, id) in c.test_ids.iter().enumerate() {
+        let contrast = records
+            .iter()
+            .find(|r| &r.id == id)
+            .and_then(|r| r.contrast)
+            .map_or("", Contrast::name);
+        let (t, p) = (c.test_true[k], c.test_pred[k]);
+        out.push_str(&format!(
+            "{id},{contrast},{},{},{}",
+            name(t),
+            name(p),
+            t == p
+        ));
+        for v in c.test_proba.get(k).map(Vec::as_slice).unwrap_or(&[]) {
+            out.push_str(&format!(",{v:.4}"));
         }
         out.push('\n');
     }
@@ -618,6 +685,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "models": s.classification.as_ref().map(|c| &c.models),
         "cleaning": s.cleaning.map(|(p, r, f, t)| serde_json::json!({"precision": p, "recall": r, "flagged": f, "injected": t})),
         "lung_dice": s.dice,
+        "lesion_components": s.lesion_components,
         "otdd": s.otdd,
         "n_scans": s.n_scans,
         "failures": s.failures,

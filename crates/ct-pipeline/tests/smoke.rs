@@ -32,8 +32,24 @@ fn tiny_cohort_end_to_end_and_sharded() {
     assert!((0.0..=1.0).contains(&c.accuracy));
     assert_eq!(c.test_true.len(), c.test_pred.len());
     let rd = cfg.run_dir();
-    for f in ["config.json", "metrics.json", "features.csv", "report.html"] {
+    for f in [
+        "config.json",
+        "metrics.json",
+        "features.csv",
+        "predictions.csv",
+        "report.html",
+    ] {
         assert!(rd.join(f).is_file(), "{f} missing");
+    }
+    // One row per test subject; its probabilities sum to 1 and the flag matches the labels.
+    let pred = std::fs::read_to_string(rd.join("predictions.csv")).expect("predictions");
+    assert_eq!(pred.lines().count(), c.test_ids.len() + 1);
+    for line in pred.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 8, "{line}");
+        assert_eq!(f[4] == "true", f[2] == f[3], "{line}");
+        let sum: f64 = f[5..].iter().map(|v| v.parse::<f64>().expect("p")).sum();
+        assert!((sum - 1.0).abs() < 1e-3, "{line}");
     }
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(rd.join("metrics.json")).expect("read"))
@@ -43,11 +59,17 @@ fn tiny_cohort_end_to_end_and_sharded() {
     assert!(m["by_contrast"]["low"]["accuracy"].is_number());
     assert!(m["lung_dice"]["all"].as_f64().expect("dice") > 0.8);
     assert!(m["timings_s"]["lesion_model"].is_number());
+    // Phantoms carry lesion masks, so the component stage is scored against them.
+    let lc = &m["lesion_components"];
+    let (n, les) = (lc["components"].as_u64(), lc["lesion"].as_u64());
+    assert!(n.is_some_and(|n| n > 0) && les <= n, "{lc}");
+    assert!(lc["accuracy"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)));
     let html = std::fs::read_to_string(rd.join("report.html")).expect("report");
     assert!(html.contains("data:image/png;base64,") && html.contains("<svg"));
     let csv = std::fs::read_to_string(rd.join("features.csv")).expect("csv");
     let header = csv.lines().next().expect("header");
     assert!(header.contains("lesion_pct") && header.contains("slice_asymmetry_p90"));
+    assert!(header.contains("comp_max_score") && header.contains("comp_top_mean_hu"));
     assert_eq!(csv.lines().count(), 13);
 
     // Two shards, then the merge: the same rows as the single run.
