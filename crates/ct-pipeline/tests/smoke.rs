@@ -63,7 +63,11 @@ fn tiny_cohort_end_to_end_and_sharded() {
     let lc = &m["lesion_components"];
     let (n, les) = (lc["components"].as_u64(), lc["lesion"].as_u64());
     assert!(n.is_some_and(|n| n > 0) && les <= n, "{lc}");
-    assert!(lc["accuracy"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)));
+    assert!(
+        lc["accuracy"]
+            .as_f64()
+            .is_some_and(|a| (0.0..=1.0).contains(&a))
+    );
     let html = std::fs::read_to_string(rd.join("report.html")).expect("report");
     assert!(html.contains("data:image/png;base64,") && html.contains("<svg"));
     let csv = std::fs::read_to_string(rd.join("features.csv")).expect("csv");
