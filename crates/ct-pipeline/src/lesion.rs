@@ -668,29 +668,68 @@ pub fn sample_training(
     Ok(out)
 }
 
+/// Stacks labelled rows of `width` columns (`(rows, labels)` per scan) into one matrix, freeing
+/// each scan's rows as they are copied, so that they are held once; also counts the label-1
+/// rows.
+fn stack_samples(
+    samples: Vec<(Vec<f64>, Vec<usize>)>,
+    width: usize,
+    what: &str,
+) -> Result<(Array2<f64>, Vec<usize>, usize)> {
+    let total: usize = samples.iter().map(|s| s.0.len()).sum();
+    let mut rows: Vec<f64> = Vec::with_capacity(total);
+    let mut y: Vec<usize> = Vec::with_capacity(total / width.max(1));
+    for (r, l) in samples {
+        if r.len() != l.len() * width {
+            return Err(Error::Stage {
+                stage: "lesion",
+                message: format!(
+                    "{what} sample has {} values for {} labels",
+                    r.len(),
+                    l.len()
+                ),
+            });
+        }
+        rows.extend_from_slice(&r);
+        y.extend_from_slice(&l);
+    }
+    let n_pos = y.iter().filter(|&&v| v == 1).count();
+    let x = Array2::from_shape_vec((y.len(), width), rows).map_err(|e| Error::Stage {
+        stage: "lesion",
+        message: e.to_string(),
+    })?;
+    Ok((x, y, n_pos))
+}
+
+/// Boosted trees (subsample 0.8, the library's other defaults) fitted to `x`, `y`.
+fn fit_trees(
+    x: &Array2<f64>,
+    y: &[usize],
+    rounds: usize,
+    learning_rate: f64,
+    max_depth: usize,
+    seed: u64,
+) -> Result<Gbdt> {
+    let mut model = Gbdt::new(GbdtParams {
+        n_estimators: rounds,
+        learning_rate,
+        max_depth,
+        subsample: 0.8,
+        seed,
+        ..GbdtParams::default()
+    })
+    .map_err(ens)?;
+    model.fit(x.view(), y).map_err(ens)?;
+    Ok(model)
+}
+
 impl LesionDetector {
     /// Trains the trees on labelled voxels sampled from several scans ([`sample_training`]).
     /// Takes the samples by value and frees each as it is copied into the training matrix, so
     /// that the voxels are held once.
     pub fn train(samples: Vec<TrainingSample>, rounds: usize, seed: u64) -> Result<LesionDetector> {
-        let total: usize = samples.iter().map(|s| s.rows.len()).sum();
-        let mut rows: Vec<f64> = Vec::with_capacity(total);
-        let mut y: Vec<usize> = Vec::with_capacity(total / VOXEL_FEATURE_NAMES.len());
-        for s in samples {
-            if s.rows.len() != s.labels.len() * VOXEL_FEATURE_NAMES.len() {
-                return Err(Error::Stage {
-                    stage: "lesion",
-                    message: format!(
-                        "training sample has {} values for {} labels",
-                        s.rows.len(),
-                        s.labels.len()
-                    ),
-                });
-            }
-            rows.extend_from_slice(&s.rows);
-            y.extend_from_slice(&s.labels);
-        }
-        let n_pos = y.iter().filter(|&&v| v == 1).count();
+        let samples = samples.into_iter().map(|s| (s.rows, s.labels)).collect();
+        let (x, y, n_pos) = stack_samples(samples, VOXEL_FEATURE_NAMES.len(), "training")?;
         if n_pos == 0 || n_pos == y.len() {
             return Err(Error::Stage {
                 stage: "lesion",
@@ -700,25 +739,8 @@ impl LesionDetector {
                 ),
             });
         }
-        let x =
-            Array2::from_shape_vec((y.len(), VOXEL_FEATURE_NAMES.len()), rows).map_err(|e| {
-                Error::Stage {
-                    stage: "lesion",
-                    message: e.to_string(),
-                }
-            })?;
-        let mut model = Gbdt::new(GbdtParams {
-            n_estimators: rounds,
-            learning_rate: 0.1,
-            max_depth: 6,
-            subsample: 0.8,
-            seed,
-            ..GbdtParams::default()
-        })
-        .map_err(ens)?;
-        model.fit(x.view(), &y).map_err(ens)?;
         Ok(LesionDetector {
-            model,
+            model: fit_trees(&x, &y, rounds, 0.1, 6, seed)?,
             components: None,
             training_voxels: (n_pos, y.len() - n_pos),
             training_components: (0, 0),
@@ -730,42 +752,12 @@ impl LesionDetector {
     /// least 5 components of each kind; with fewer it returns `Ok(false)` and the stage keeps
     /// scoring a component by its mean voxel probability.
     pub fn train_components(&mut self, samples: Vec<ComponentSample>, seed: u64) -> Result<bool> {
-        let nf = COMPONENT_FEATURE_NAMES.len();
-        let mut rows = Vec::new();
-        let mut y = Vec::new();
-        for s in samples {
-            if s.rows.len() != s.labels.len() * nf {
-                return Err(Error::Stage {
-                    stage: "lesion",
-                    message: format!(
-                        "component sample has {} values for {} labels",
-                        s.rows.len(),
-                        s.labels.len()
-                    ),
-                });
-            }
-            rows.extend(s.rows);
-            y.extend(s.labels);
-        }
-        let n_pos = y.iter().filter(|&&v| v == 1).count();
+        let samples = samples.into_iter().map(|s| (s.rows, s.labels)).collect();
+        let (x, y, n_pos) = stack_samples(samples, COMPONENT_FEATURE_NAMES.len(), "component")?;
         if n_pos < 5 || y.len() - n_pos < 5 {
             return Ok(false);
         }
-        let x = Array2::from_shape_vec((y.len(), nf), rows).map_err(|e| Error::Stage {
-            stage: "lesion",
-            message: e.to_string(),
-        })?;
-        let mut model = Gbdt::new(GbdtParams {
-            n_estimators: 200,
-            learning_rate: 0.05,
-            max_depth: 4,
-            subsample: 0.8,
-            seed,
-            ..GbdtParams::default()
-        })
-        .map_err(ens)?;
-        model.fit(x.view(), &y).map_err(ens)?;
-        self.components = Some(model);
+        self.components = Some(fit_trees(&x, &y, 200, 0.05, 4, seed)?);
         self.training_components = (n_pos, y.len() - n_pos);
         Ok(true)
     }
