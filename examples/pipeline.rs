@@ -163,6 +163,12 @@ fn real_main() -> anyhow::Result<()> {
     for (k, v) in &s.dice {
         println!("lung Dice ({k}): {v:.4}");
     }
+    if let Some(d) = &s.detector_training {
+        println!(
+            "lesion detector trained on {} lesion / {} other voxels; component stage on {} lesion / {} false components",
+            d.voxels.0, d.voxels.1, d.components.0, d.components.1
+        );
+    }
     if let Some(e) = &s.lesion_components {
         println!(
             "lesion components vs reference: {} of {} are lesions; component-stage ROC-AUC {}, accuracy at ½ {:.3}",

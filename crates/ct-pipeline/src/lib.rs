@@ -26,4 +26,7 @@ mod run;
 
 pub use config::{FeatureSet, PipelineConfig, Stage};
 pub use error::{Error, Result};
-pub use run::{Failure, FeatureTable, OtddSummary, Summary, metrics_json, peak_rss_mib, run};
+pub use run::{
+    ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,
+    peak_rss_mib, run,
+};

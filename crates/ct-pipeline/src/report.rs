@@ -313,6 +313,15 @@ pub fn write_report(
             })
             .collect();
         let mut kv = kv;
+        if let Some(d) = &summary.detector_training {
+            kv.push((
+                "lesion detector training: voxels (lesion / other), components (lesion / false)",
+                format!(
+                    "{} / {}, {} / {}",
+                    d.voxels.0, d.voxels.1, d.components.0, d.components.1
+                ),
+            ));
+        }
         if let Some(e) = &summary.lesion_components {
             kv.push((
                 "lesion components: lesion / scored",

@@ -49,6 +49,19 @@ pub struct FeatureTable {
     pub eda: Eda,
     /// Data-set warnings (unknown folders, skipped files).
     pub warnings: Vec<String>,
+    /// What the lesion detector was trained on: voxels (lesion, other) and components
+    /// (lesion, false) of its own phantom cohort.
+    #[serde(default)]
+    pub detector_training: Option<DetectorTraining>,
+}
+
+/// What the lesion detector was trained on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct DetectorTraining {
+    /// Sampled voxels: lesion, other.
+    pub voxels: (usize, usize),
+    /// Components of the second stage: lesion, false (`(0, 0)`: not trained).
+    pub components: (usize, usize),
 }
 
 /// OTDD between two labelled slice sets.
@@ -83,6 +96,8 @@ pub struct Summary {
     pub dice: BTreeMap<String, f64>,
     /// The lesion component stage against the reference masks, when known.
     pub lesion_components: Option<ComponentEval>,
+    /// What the lesion detector was trained on.
+    pub detector_training: Option<DetectorTraining>,
     /// OTDD results.
     pub otdd: Vec<OtddSummary>,
     /// Seconds per stage.
@@ -365,6 +380,10 @@ fn preprocess(
         failures,
         eda: eda.into_inner().unwrap_or_else(|p| p.into_inner()),
         warnings: ds.warnings().to_vec(),
+        detector_training: Some(DetectorTraining {
+            voxels: detector.training_voxels,
+            components: detector.training_components,
+        }),
     })
 }
 
@@ -491,6 +510,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             cleaning: crate::preprocess::cleaning_scores(&table.records),
             dice: dice_summary(&table.records),
             lesion_components: component_eval(&table.records),
+            detector_training: table.detector_training,
             otdd: Vec::new(),
             timings,
             peak_rss_mib: peak_rss_mib(),
@@ -532,6 +552,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         cleaning: crate::preprocess::cleaning_scores(&table.records),
         dice: dice_summary(&table.records),
         lesion_components: component_eval(&table.records),
+        detector_training: table.detector_training,
         otdd,
         timings,
         peak_rss_mib: None,
@@ -686,6 +707,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "cleaning": s.cleaning.map(|(p, r, f, t)| serde_json::json!({"precision": p, "recall": r, "flagged": f, "injected": t})),
         "lung_dice": s.dice,
         "lesion_components": s.lesion_components,
+        "detector_training": s.detector_training,
         "otdd": s.otdd,
         "n_scans": s.n_scans,
         "failures": s.failures,

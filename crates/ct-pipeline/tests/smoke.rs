@@ -59,6 +59,9 @@ fn tiny_cohort_end_to_end_and_sharded() {
     assert!(m["by_contrast"]["low"]["accuracy"].is_number());
     assert!(m["lung_dice"]["all"].as_f64().expect("dice") > 0.8);
     assert!(m["timings_s"]["lesion_model"].is_number());
+    let voxels = &m["detector_training"]["voxels"];
+    assert!(voxels[0].as_u64().is_some_and(|n| n > 0), "{voxels}");
+    assert!(voxels[1].as_u64().is_some_and(|n| n > 0), "{voxels}");
     // Phantoms carry lesion masks, so the component stage is scored against them.
     let lc = &m["lesion_components"];
     let (n, les) = (lc["components"].as_u64(), lc["lesion"].as_u64());
