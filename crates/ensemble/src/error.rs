@@ -116,6 +116,12 @@ pub enum Error {
         /// The group's name.
         group: String,
     },
+    /// A saved model (JSON) that does not describe a valid fitted model.
+    #[error("invalid saved model: {reason}")]
+    InvalidModel {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

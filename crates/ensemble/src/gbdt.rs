@@ -6,13 +6,14 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::classifier::{Classifier, check_predict_x, check_xy};
 use crate::error::{Error, Result, invalid};
 
 /// Hyper-parameters of [`Gbdt`]; defaults are `xgboost.XGBClassifier`'s (3.1) with
 /// `tree_method="hist"`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GbdtParams {
     /// Boosting rounds (`n_estimators`); each round grows one tree per class.
     pub n_estimators: usize,
@@ -188,7 +189,7 @@ impl BinMapper {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum Node {
     Split {
         feature: u32,
@@ -203,12 +204,52 @@ enum Node {
 }
 
 /// One regression tree; split `bin ≤ b` (binned) ⇔ `v < threshold` (raw).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
 }
 
 impl Tree {
+    /// Every split names an existing feature and finite threshold and links forward to two
+    /// existing nodes (so prediction always ends at a leaf); every leaf value is finite.
+    fn check(&self, n_features: usize) -> std::result::Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("an empty tree".into());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            match *node {
+                Node::Leaf { value } if !value.is_finite() => {
+                    return Err(format!("leaf {i} has value {value}"));
+                }
+                Node::Leaf { .. } => {}
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let (l, r) = (left as usize, right as usize);
+                    if feature as usize >= n_features {
+                        return Err(format!(
+                            "node {i} splits on feature {feature} of {n_features}"
+                        ));
+                    }
+                    if threshold.is_nan() {
+                        return Err(format!("node {i} has a NaN threshold"));
+                    }
+                    if l <= i || r <= i || l >= self.nodes.len() || r >= self.nodes.len() {
+                        return Err(format!(
+                            "node {i} links to {l} and {r} (of {} nodes)",
+                            self.nodes.len()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn predict_raw(&self, row: &[f64]) -> f64 {
         let mut i = 0usize;
         loop {
@@ -493,13 +534,75 @@ impl TreeBuilder<'_> {
 ///
 /// Features are taken raw (trees need no scaling); NaN is rejected rather than treated as
 /// missing.
-#[derive(Debug, Clone)]
+///
+/// A fitted model serialises with serde (`serde_json::to_string(&gbdt)`); deserialising checks
+/// the structure (tree shapes, node links, feature indices, finite values), so a damaged file
+/// is an error, not a panic at prediction time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "GbdtUnchecked")]
 pub struct Gbdt {
     params: GbdtParams,
     model: Option<GbdtModel>,
 }
 
-#[derive(Debug, Clone)]
+/// [`Gbdt`] as read, before [`Gbdt::try_from`] checks it.
+#[derive(Deserialize)]
+struct GbdtUnchecked {
+    params: GbdtParams,
+    model: Option<GbdtModel>,
+}
+
+fn bad_model(reason: impl Into<String>) -> Error {
+    Error::InvalidModel {
+        reason: reason.into(),
+    }
+}
+
+impl TryFrom<GbdtUnchecked> for Gbdt {
+    type Error = Error;
+
+    fn try_from(u: GbdtUnchecked) -> Result<Gbdt> {
+        u.params.validate()?;
+        if let Some(m) = &u.model {
+            if m.n_classes < 2 || m.n_features == 0 {
+                return Err(bad_model(format!(
+                    "{} classes and {} features (need at least 2 and 1)",
+                    m.n_classes, m.n_features
+                )));
+            }
+            if m.base.len() != m.n_classes || m.base.iter().any(|v| !v.is_finite()) {
+                return Err(bad_model(
+                    "base margins: one finite value per class expected",
+                ));
+            }
+            if m.trees.is_empty() {
+                return Err(bad_model("no trees"));
+            }
+            if m.gains.len() != m.n_features {
+                return Err(bad_model("feature gains: one entry per feature expected"));
+            }
+            for (r, round) in m.trees.iter().enumerate() {
+                if round.len() != m.n_classes {
+                    return Err(bad_model(format!(
+                        "round {r} has {} trees for {} classes",
+                        round.len(),
+                        m.n_classes
+                    )));
+                }
+                for tree in round {
+                    tree.check(m.n_features)
+                        .map_err(|e| bad_model(format!("round {r}: {e}")))?;
+                }
+            }
+        }
+        Ok(Gbdt {
+            params: u.params,
+            model: u.model,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct GbdtModel {
     n_features: usize,
     n_classes: usize,
@@ -525,6 +628,11 @@ impl Gbdt {
     /// The hyper-parameters.
     pub fn params(&self) -> &GbdtParams {
         &self.params
+    }
+
+    /// Number of features the fitted model takes (`None` before fitting).
+    pub fn n_features(&self) -> Option<usize> {
+        self.model.as_ref().map(|m| m.n_features)
     }
 
     fn fitted(&self) -> Result<&GbdtModel> {

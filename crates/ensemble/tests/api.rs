@@ -167,6 +167,54 @@ fn gbdt_early_stopping_and_importance() {
     assert!(m2.best_iteration().is_some());
 }
 
+#[test]
+fn gbdt_round_trips_through_json_and_rejects_damaged_models() {
+    let (x, y) = blobs(30, 5, 3);
+    let mut m = Gbdt::new(GbdtParams {
+        n_estimators: 20,
+        max_depth: 3,
+        ..GbdtParams::default()
+    })
+    .unwrap();
+    m.fit(x.view(), &y).unwrap();
+    let json = serde_json::to_string(&m).unwrap();
+    let back: Gbdt = serde_json::from_str(&json).unwrap();
+    // Bit-identical probabilities: thresholds and leaves survive the text form exactly.
+    let (xt, _) = blobs(50, 5, 9);
+    assert_eq!(
+        m.predict_proba(xt.view()).unwrap(),
+        back.predict_proba(xt.view()).unwrap()
+    );
+    assert_eq!(back.n_rounds(), 20);
+
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let damage = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = value.clone();
+        edit(&mut v);
+        serde_json::from_value::<Gbdt>(v)
+            .expect_err("a damaged model must not load")
+            .to_string()
+    };
+    // A split that links back to itself would loop forever at prediction time.
+    let e = damage(&|v| v["model"]["trees"][0][0]["nodes"][0]["Split"]["left"] = 0.into());
+    assert!(e.contains("links to"), "{e}");
+    // A split on a feature the model does not have would index out of bounds.
+    let e = damage(&|v| v["model"]["trees"][0][0]["nodes"][0]["Split"]["feature"] = 99.into());
+    assert!(e.contains("feature 99"), "{e}");
+    let e = damage(&|v| {
+        v["model"]["trees"][1]
+            .as_array_mut()
+            .unwrap()
+            .pop()
+            .unwrap();
+    });
+    assert!(e.contains("trees for 3 classes"), "{e}");
+    let e = damage(&|v| v["model"]["base"] = serde_json::json!([0.0]));
+    assert!(e.contains("base margins"), "{e}");
+    let e = damage(&|v| v["params"]["learning_rate"] = (-1.0).into());
+    assert!(e.contains("learning_rate"), "{e}");
+}
+
 struct Fixed(Vec<usize>, usize);
 impl Classifier for Fixed {
     fn fit(&mut self, _: ArrayView2<'_, f64>, _: &[usize]) -> ensemble::Result<()> {
