@@ -17,6 +17,24 @@ pub enum Stage {
     Preprocess,
     /// Merge every shard's feature table, then classify and report.
     Merge,
+    /// Only train the lesion detector on its phantom cohort and save it to
+    /// [`PipelineConfig::save_detector`] (how the shipped detector is made).
+    Detector,
+}
+
+/// Where a run's lesion detector comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorSource {
+    /// The detector shipped with this crate ([`crate::shipped_detector`]) when the run's
+    /// phantoms match its recipe (slice size and range, closing radius, cohort size and
+    /// rounds; always for a real data set); otherwise one trained at the start of the run.
+    #[default]
+    Auto,
+    /// Always train one at the start of the run, on a phantom cohort from the run's seed.
+    Train,
+    /// Load a detector saved with `--save-detector` (or [`crate::lesion::LesionDetector::to_json`]).
+    File(PathBuf),
 }
 
 /// Which feature columns the classifiers see (the feature table always holds them all).
@@ -86,6 +104,12 @@ pub struct PipelineConfig {
     /// separates detection errors from classification errors.
     #[serde(default)]
     pub oracle_lesions: bool,
+    /// Where the lesion detector comes from.
+    #[serde(default)]
+    pub detector: DetectorSource,
+    /// Also save the run's lesion detector (JSON) here.
+    #[serde(default)]
+    pub save_detector: Option<PathBuf>,
     /// Shard `(index, count)` of the preprocessing stage.
     pub shard: (usize, usize),
     /// What to run.
@@ -101,7 +125,7 @@ impl Default for PipelineConfig {
             out: PathBuf::from("runs"),
             data: None,
             n_per_class: 30,
-            phantom_size: 192,
+            phantom_size: 256,
             phantom_slices: (40, 120),
             seed: 2021,
             test_fraction: 0.3,
@@ -120,6 +144,8 @@ impl Default for PipelineConfig {
             classifier_features: FeatureSet::Lesion,
             gated_models: false,
             oracle_lesions: false,
+            detector: DetectorSource::Auto,
+            save_detector: None,
             shard: (0, 1),
             stage: Stage::All,
             threads: 0,
@@ -175,6 +201,12 @@ impl PipelineConfig {
             return bad(
                 "oracle_lesions",
                 "needs the phantom cohort's true lesion masks; a real data set has none".into(),
+            );
+        }
+        if self.stage == Stage::Detector && self.save_detector.is_none() {
+            return bad(
+                "save_detector",
+                "the detector stage trains a detector to save: give --save-detector PATH".into(),
             );
         }
         if self.phantom_size < 64 {

@@ -32,6 +32,7 @@ use ct_morph::{Components, PackedMask, generate_binary_structure};
 use ensemble::{Classifier, Gbdt, GbdtParams};
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -593,7 +594,10 @@ fn shape_features(region: ArrayView3<'_, u8>, aerated: ArrayView3<'_, u8>, x_mid
 
 /// Gradient-boosted trees that score candidate voxels as lesion / not lesion, and a second
 /// stage that scores the detected components (false-positive reduction, as in nodule CAD).
-#[derive(Debug, Clone)]
+///
+/// A trained detector saves to JSON ([`LesionDetector::to_json`]) and loads back
+/// ([`LesionDetector::from_json`], which checks that it was made for this version's features).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LesionDetector {
     model: Gbdt,
     components: Option<Gbdt>,
@@ -602,7 +606,43 @@ pub struct LesionDetector {
     /// Training components of the second stage (lesion, false), `(0, 0)` until
     /// [`LesionDetector::train_components`] ran.
     pub training_components: (usize, usize),
+    /// How its phantom training cohort was made, when it was trained on phantoms.
+    #[serde(default)]
+    pub recipe: Option<DetectorRecipe>,
 }
+
+/// The phantom cohort and settings a detector was trained with. Saved with the detector; the
+/// pipeline uses a saved detector on phantoms only when its own phantoms match the recipe
+/// (same slice size and slice range: the candidates' context features are in millimetres, but
+/// small foci look different at another resolution).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorRecipe {
+    /// Phantom in-plane size.
+    pub phantom_size: usize,
+    /// Phantom slice-count range.
+    pub phantom_slices: (usize, usize),
+    /// Scans per class of the training cohort.
+    pub per_class: usize,
+    /// Seed of the training cohort (an evaluated cohort with the same seed would be seen).
+    pub cohort_seed: u64,
+    /// Boosting rounds of the voxel stage.
+    pub rounds: usize,
+    /// Radius (mm) of the closing that made the lesion-inclusive lung mask.
+    pub close_radius_mm: f64,
+}
+
+/// The file form of a [`LesionDetector`]: the feature lists it was trained on travel with it.
+#[derive(Serialize, Deserialize)]
+struct SavedDetector {
+    format: String,
+    version: u32,
+    voxel_features: Vec<String>,
+    component_features: Vec<String>,
+    detector: LesionDetector,
+}
+
+const DETECTOR_FORMAT: &str = "covid-ct lesion detector";
+const DETECTOR_VERSION: u32 = 1;
 
 fn ens(e: ensemble::Error) -> Error {
     Error::Stage {
@@ -744,7 +784,66 @@ impl LesionDetector {
             components: None,
             training_voxels: (n_pos, y.len() - n_pos),
             training_components: (0, 0),
+            recipe: None,
         })
+    }
+
+    /// The detector as JSON (trees, training counts, recipe and the feature names).
+    pub fn to_json(&self) -> Result<String> {
+        let saved = SavedDetector {
+            format: DETECTOR_FORMAT.to_string(),
+            version: DETECTOR_VERSION,
+            voxel_features: VOXEL_FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            component_features: COMPONENT_FEATURE_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            detector: self.clone(),
+        };
+        serde_json::to_string(&saved).map_err(|e| Error::Stage {
+            stage: "lesion",
+            message: format!("cannot serialise the detector: {e}"),
+        })
+    }
+
+    /// A detector saved by [`LesionDetector::to_json`]. Refuses a file that is not one, one
+    /// made for other voxel or component features (another version of this crate), or one
+    /// whose trees are damaged.
+    pub fn from_json(text: &str) -> Result<LesionDetector> {
+        let bad = |message: String| Error::Stage {
+            stage: "lesion detector file",
+            message,
+        };
+        let saved: SavedDetector =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a readable detector: {e}")))?;
+        if saved.format != DETECTOR_FORMAT || saved.version != DETECTOR_VERSION {
+            return Err(bad(format!(
+                "format {:?} version {}, expected {DETECTOR_FORMAT:?} version {DETECTOR_VERSION}",
+                saved.format, saved.version
+            )));
+        }
+        if saved.voxel_features != VOXEL_FEATURE_NAMES
+            || saved.component_features != COMPONENT_FEATURE_NAMES
+        {
+            return Err(bad(
+                "trained on other voxel or component features than this version computes; \
+                 retrain it (pipeline --stage detector)"
+                    .to_string(),
+            ));
+        }
+        let d = saved.detector;
+        let two_class = |m: &Gbdt, n: usize| m.n_features() == Some(n) && m.n_classes() == Some(2);
+        if !two_class(&d.model, VOXEL_FEATURE_NAMES.len())
+            || d.components
+                .as_ref()
+                .is_some_and(|m| !two_class(m, COMPONENT_FEATURE_NAMES.len()))
+        {
+            return Err(bad(
+                "its trees do not take the listed features or are not lesion / other classifiers"
+                    .to_string(),
+            ));
+        }
+        Ok(d)
     }
 
     /// Trains the second stage on components detected by this detector in labelled scans
@@ -1350,6 +1449,24 @@ mod tests {
         let c0 = candidates(hu0.view(), lung0.view(), lung0.view(), spacing()).expect("cands");
         let f0 = det.scan_features(&c0, spacing()).expect("features");
         assert!(f0[0] < 0.05, "normal scan lesion percentage {}", f0[0]);
+
+        // Saved and loaded, it scores every candidate exactly as before.
+        let back = LesionDetector::from_json(&det.to_json().expect("json")).expect("load");
+        assert_eq!(back.predict(&c).expect("p"), det.predict(&c).expect("p"));
+        assert_eq!(back.training_voxels, det.training_voxels);
+        // A file made for other features, or no detector at all, is refused with a reason.
+        let json = det.to_json().expect("json");
+        let renamed = json.replacen("hu_3x3", "hu_5x5", 1);
+        let e = LesionDetector::from_json(&renamed).expect_err("other features");
+        assert!(
+            e.to_string().contains("other voxel or component features"),
+            "{e}"
+        );
+        let e = LesionDetector::from_json("{}").expect_err("not a detector");
+        assert!(e.to_string().contains("not a readable detector"), "{e}");
+        let e = LesionDetector::from_json(&json.replacen("\"version\":1", "\"version\":9", 1))
+            .expect_err("version");
+        assert!(e.to_string().contains("version 9"), "{e}");
     }
 
     #[test]

@@ -24,9 +24,9 @@ pub mod preprocess;
 mod report;
 mod run;
 
-pub use config::{FeatureSet, PipelineConfig, Stage};
+pub use config::{DetectorSource, FeatureSet, PipelineConfig, Stage};
 pub use error::{Error, Result};
 pub use run::{
     ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,
-    peak_rss_mib, run,
+    peak_rss_mib, run, shipped_detector,
 };

@@ -314,6 +314,7 @@ pub fn write_report(
             .collect();
         let mut kv = kv;
         if let Some(d) = &summary.detector_training {
+            kv.push(("lesion detector", d.source.clone()));
             kv.push((
                 "lesion detector training: voxels (lesion / other), components (lesion / false)",
                 format!(

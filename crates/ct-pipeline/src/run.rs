@@ -13,10 +13,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{ClassifyOutput, classify};
-use crate::config::{PipelineConfig, Stage};
+use crate::config::{DetectorSource, PipelineConfig, Stage};
 use crate::lesion::{
-    Candidates, ComponentSample, LesionDetector, TrainingSample, candidates, component_table,
-    hull_mask, sample_training,
+    Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
+    component_table, hull_mask, sample_training,
 };
 use crate::preprocess::{
     Eda, KnownTruth, ScanRecord, lesion_inclusive_mask, pack_bits, process_scan, thumb_matrix,
@@ -55,13 +55,31 @@ pub struct FeatureTable {
     pub detector_training: Option<DetectorTraining>,
 }
 
-/// What the lesion detector was trained on.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+/// Where the run's lesion detector came from and what it was trained on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectorTraining {
     /// Sampled voxels: lesion, other.
     pub voxels: (usize, usize),
     /// Components of the second stage: lesion, false (`(0, 0)`: not trained).
     pub components: (usize, usize),
+    /// `shipped` (the detector in `ct-pipeline/models`), `trained in this run`, or the file
+    /// it was loaded from.
+    #[serde(default)]
+    pub source: String,
+    /// Its phantom training cohort, when known.
+    #[serde(default)]
+    pub recipe: Option<DetectorRecipe>,
+}
+
+impl DetectorTraining {
+    fn of(d: &LesionDetector, source: &str) -> DetectorTraining {
+        DetectorTraining {
+            voxels: d.training_voxels,
+            components: d.training_components,
+            source: source.to_string(),
+            recipe: d.recipe.clone(),
+        }
+    }
 }
 
 /// OTDD between two labelled slice sets.
@@ -286,7 +304,84 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
         .collect::<Result<_>>()?;
     pb.finish();
     detector.train_components(samples, cfg.seed)?;
+    detector.recipe = Some(recipe(cfg));
     Ok(detector)
+}
+
+/// The recipe of a detector [`train_lesion_detector`] makes for `cfg`.
+fn recipe(cfg: &PipelineConfig) -> DetectorRecipe {
+    DetectorRecipe {
+        phantom_size: cfg.phantom_size,
+        phantom_slices: cfg.phantom_slices,
+        per_class: cfg.lesion_train_per_class,
+        cohort_seed: cfg.seed.wrapping_add(LESION_SEED_OFFSET),
+        rounds: cfg.lesion_rounds,
+        close_radius_mm: cfg.close_radius_mm,
+    }
+}
+
+/// The detector shipped with this crate (`crates/ct-pipeline/models/lesion_detector.json`,
+/// made by `cargo run --release --example pipeline -- --stage detector --detector train
+/// --save-detector crates/ct-pipeline/models/lesion_detector.json`): trained on 60 phantoms
+/// per class of 256² (seed 2021 + [`LESION_SEED_OFFSET`]), so that a default run need not
+/// spend two minutes training it.
+pub fn shipped_detector() -> Result<LesionDetector> {
+    LesionDetector::from_json(include_str!("../models/lesion_detector.json"))
+}
+
+/// Writes the detector to `cfg.save_detector`, if set.
+fn save_detector(cfg: &PipelineConfig, d: &LesionDetector) -> Result<()> {
+    if let Some(path) = &cfg.save_detector {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        std::fs::write(path, d.to_json()? + "\n").map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// The run's detector and where it came from.
+fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, String)> {
+    let trained = || {
+        Ok((
+            train_lesion_detector(cfg)?,
+            "trained in this run".to_string(),
+        ))
+    };
+    match &cfg.detector {
+        DetectorSource::Train => trained(),
+        DetectorSource::Auto if cfg.stage == Stage::Detector => trained(),
+        DetectorSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+            let d = LesionDetector::from_json(&text).map_err(|e| Error::Stage {
+                stage: "lesion model",
+                message: format!("{}: {e}", path.display()),
+            })?;
+            Ok((d, path.display().to_string()))
+        }
+        DetectorSource::Auto => {
+            let shipped = shipped_detector()?;
+            let fits = match (&cfg.data, &shipped.recipe) {
+                (Some(_), _) => true,
+                (None, Some(r)) => {
+                    let mine = recipe(cfg);
+                    r.phantom_size == mine.phantom_size
+                        && r.phantom_slices == mine.phantom_slices
+                        && r.per_class == mine.per_class
+                        && r.rounds == mine.rounds
+                        && r.close_radius_mm == mine.close_radius_mm
+                        // Its cohort must not be the evaluated one.
+                        && r.cohort_seed != cfg.seed
+                }
+                (None, None) => false,
+            };
+            if fits {
+                Ok((shipped, "shipped".to_string()))
+            } else {
+                trained()
+            }
+        }
+    }
 }
 
 /// One scan of the detector's training cohort, segmented as the pipeline does, and its
@@ -318,6 +413,7 @@ fn preprocess(
     truths: &BTreeMap<String, KnownTruth>,
     figures: &Mutex<Figures>,
     detector: &LesionDetector,
+    source: &str,
 ) -> Result<FeatureTable> {
     let ds = Dataset::open(dir).map_err(|e| Error::Stage {
         stage: "reading the data set",
@@ -380,10 +476,7 @@ fn preprocess(
         failures,
         eda: eda.into_inner().unwrap_or_else(|p| p.into_inner()),
         warnings: ds.warnings().to_vec(),
-        detector_training: Some(DetectorTraining {
-            voxels: detector.training_voxels,
-            components: detector.training_components,
-        }),
+        detector_training: Some(DetectorTraining::of(detector, source)),
     })
 }
 
@@ -454,6 +547,25 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     let (si, sn) = cfg.shard;
     let shard_dir = run_dir.join("shards");
 
+    if cfg.stage == Stage::Detector {
+        let t = Instant::now();
+        let (detector, source) = obtain_detector(cfg)?;
+        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
+        save_detector(cfg, &detector)?;
+        return Ok(Summary {
+            run_dir,
+            n_scans: 0,
+            failures: Vec::new(),
+            classification: None,
+            cleaning: None,
+            dice: BTreeMap::new(),
+            lesion_components: None,
+            detector_training: Some(DetectorTraining::of(&detector, &source)),
+            otdd: Vec::new(),
+            timings,
+            peak_rss_mib: peak_rss_mib(),
+        });
+    }
     let table = if cfg.stage == Stage::Merge {
         merge_shards(&shard_dir, sn)?
     } else {
@@ -472,13 +584,15 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             }
         };
         timings.insert("data".to_string(), t.elapsed().as_secs_f64());
-        // 2. The lesion detector, trained on its own phantom cohort (another seed).
+        // 2. The lesion detector: shipped, loaded, or trained on its own phantom cohort
+        // (another seed).
         let t = Instant::now();
-        let detector = train_lesion_detector(cfg)?;
+        let (detector, source) = obtain_detector(cfg)?;
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
+        save_detector(cfg, &detector)?;
         // 3-5. Per-scan preprocessing.
         let t = Instant::now();
-        let table = preprocess(cfg, &dir, &truths, &figures, &detector)?;
+        let table = preprocess(cfg, &dir, &truths, &figures, &detector, &source)?;
         timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
         if cfg.stage == Stage::Preprocess {
             std::fs::create_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
@@ -510,7 +624,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             cleaning: crate::preprocess::cleaning_scores(&table.records),
             dice: dice_summary(&table.records),
             lesion_components: component_eval(&table.records),
-            detector_training: table.detector_training,
+            detector_training: table.detector_training.clone(),
             otdd: Vec::new(),
             timings,
             peak_rss_mib: peak_rss_mib(),
@@ -552,7 +666,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         cleaning: crate::preprocess::cleaning_scores(&table.records),
         dice: dice_summary(&table.records),
         lesion_components: component_eval(&table.records),
-        detector_training: table.detector_training,
+        detector_training: table.detector_training.clone(),
         otdd,
         timings,
         peak_rss_mib: None,

@@ -1,7 +1,7 @@
 //! The whole pipeline on a tiny phantom cohort: every stage runs, the run folder holds what
 //! the issue asks for, sharding gives the same feature table, and a broken scan is skipped.
 
-use ct_pipeline::{PipelineConfig, Stage, run};
+use ct_pipeline::{DetectorSource, PipelineConfig, Stage, run, shipped_detector};
 
 fn tiny(out: &std::path::Path, name: &str) -> PipelineConfig {
     PipelineConfig {
@@ -177,4 +177,64 @@ fn the_oracle_scores_candidates_with_the_true_masks_and_needs_phantoms() {
     };
     let err = run(&real).expect_err("a real data set has no true masks");
     assert!(err.to_string().contains("oracle_lesions"), "{err}");
+}
+
+#[test]
+fn the_shipped_detector_fits_the_default_run_and_saved_detectors_load() {
+    // The default run uses the shipped detector: it was made with the default settings.
+    let d = shipped_detector().expect("the shipped detector loads");
+    let r = d.recipe.as_ref().expect("its recipe");
+    let c = PipelineConfig::default();
+    assert_eq!(r.phantom_size, c.phantom_size);
+    assert_eq!(r.phantom_slices, c.phantom_slices);
+    assert_eq!(r.per_class, c.lesion_train_per_class);
+    assert_eq!(r.rounds, c.lesion_rounds);
+    assert_eq!(r.close_radius_mm, c.close_radius_mm);
+    assert_ne!(r.cohort_seed, c.seed, "its cohort is not the evaluated one");
+    assert!(d.training_voxels.0 > 0 && d.training_components.0 > 0);
+
+    // The detector stage trains one and saves it; another run loads it from the file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("models/det.json");
+    let cfg = PipelineConfig {
+        stage: Stage::Detector,
+        save_detector: Some(path.clone()),
+        ..tiny(dir.path(), "det")
+    };
+    let s = run(&cfg).expect("detector stage");
+    let trained = s.detector_training.expect("detector summary");
+    assert_eq!(trained.source, "trained in this run");
+    assert!(path.is_file());
+    let load = PipelineConfig {
+        stage: Stage::Preprocess,
+        detector: DetectorSource::File(path.clone()),
+        ..tiny(dir.path(), "load")
+    };
+    let s = run(&load).expect("run with a saved detector");
+    let loaded = s.detector_training.expect("detector summary");
+    assert_eq!(loaded.source, path.display().to_string());
+    assert_eq!(loaded.voxels, trained.voxels);
+    assert_eq!(loaded.recipe, trained.recipe);
+
+    // Without a path the stage refuses; a missing or damaged file is an error naming it.
+    let e = run(&PipelineConfig {
+        save_detector: None,
+        ..cfg.clone()
+    })
+    .expect_err("nowhere to save");
+    assert!(e.to_string().contains("save_detector"), "{e}");
+    let missing = dir.path().join("nope.json");
+    let e = run(&PipelineConfig {
+        detector: DetectorSource::File(missing.clone()),
+        ..load.clone()
+    })
+    .expect_err("missing file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
+    std::fs::write(&missing, "{\"format\": 1}").expect("write");
+    let e = run(&PipelineConfig {
+        detector: DetectorSource::File(missing),
+        ..load
+    })
+    .expect_err("damaged file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
 }
