@@ -12,8 +12,10 @@
 //!
 //! The detector is trained on its own phantom cohort, generated from a different seed than the
 //! data set it is applied to: no subject of the evaluated cohort (train or test split) is seen,
-//! so it behaves like a pretrained segmentation model. On a real data set the same detector is
-//! used (domain shift: train one on your own annotated masks with [`LesionDetector::train`]).
+//! so it behaves like a pretrained segmentation model, and it is shipped as one
+//! (`crate::shipped_detector`, saved with [`LesionDetector::to_json`]). On a real data set the
+//! same detector is used (domain shift: train one on your own annotated masks with
+//! [`LesionDetector::train`] and load it with `--detector PATH`).
 //!
 //! Per scan, the voxels with probability ≥ ½ are grouped into 3-D components and summarised by
 //! [`LESION_FEATURE_NAMES`]: involvement, the largest components, how many foci, their density

@@ -8,7 +8,7 @@
 //! 2. per scan, one volume in memory per worker ([`preprocess`]): cleaning of out-of-place
 //!    slices (seed's hash rule), lung segmentation (3-D morphology), radiomic [`features`],
 //!    [`lesion`] features from a voxel-level lesion detector trained on a separate phantom
-//!    cohort,
+//!    cohort (shipped: [`shipped_detector`]),
 //!    contrast statistics, CLAHE, resampling, EDA accumulators;
 //! 3. OTDD between contrast groups and between original and enhanced slices;
 //! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,

@@ -323,7 +323,7 @@ fn recipe(cfg: &PipelineConfig) -> DetectorRecipe {
 /// The detector shipped with this crate (`crates/ct-pipeline/models/lesion_detector.json`,
 /// made by `cargo run --release --example pipeline -- --stage detector --detector train
 /// --save-detector crates/ct-pipeline/models/lesion_detector.json`): trained on 60 phantoms
-/// per class of 256² (seed 2021 + [`LESION_SEED_OFFSET`]), so that a default run need not
+/// per class of 256² (seed 2021 + `0x1e51_0000`), so that a default run need not
 /// spend two minutes training it.
 pub fn shipped_detector() -> Result<LesionDetector> {
     LesionDetector::from_json(include_str!("../models/lesion_detector.json"))
