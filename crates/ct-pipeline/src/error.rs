@@ -28,14 +28,14 @@ pub enum Error {
         /// The underlying error.
         message: String,
     },
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written. The message holds the cause, so it is not
+    /// repeated as a `source()` (error reporters print the chain).
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: std::path::PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An error from ct-core.
     #[error(transparent)]

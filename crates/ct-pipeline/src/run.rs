@@ -172,9 +172,9 @@ fn bar(n: u64, msg: &'static str) -> ProgressBar {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |cause| Error::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -569,7 +569,13 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     let table = if cfg.stage == Stage::Merge {
         merge_shards(&shard_dir, sn)?
     } else {
-        // 1. Data.
+        // 1. The lesion detector (first, so that a bad --detector fails before any work):
+        // shipped, loaded, or trained on its own phantom cohort (another seed).
+        let t = Instant::now();
+        let (detector, source) = obtain_detector(cfg)?;
+        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
+        save_detector(cfg, &detector)?;
+        // 2. Data.
         let t = Instant::now();
         let (dir, truths) = match &cfg.data {
             Some(d) => (d.clone(), BTreeMap::new()),
@@ -584,12 +590,6 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             }
         };
         timings.insert("data".to_string(), t.elapsed().as_secs_f64());
-        // 2. The lesion detector: shipped, loaded, or trained on its own phantom cohort
-        // (another seed).
-        let t = Instant::now();
-        let (detector, source) = obtain_detector(cfg)?;
-        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
-        save_detector(cfg, &detector)?;
         // 3-5. Per-scan preprocessing.
         let t = Instant::now();
         let table = preprocess(cfg, &dir, &truths, &figures, &detector, &source)?;
