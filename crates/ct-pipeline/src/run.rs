@@ -363,15 +363,13 @@ fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, String)> {
             let shipped = shipped_detector()?;
             let fits = match (&cfg.data, &shipped.recipe) {
                 (Some(_), _) => true,
+                // The run's recipe up to the cohort seed, and its cohort is not the
+                // evaluated one.
                 (None, Some(r)) => {
-                    let mine = recipe(cfg);
-                    r.phantom_size == mine.phantom_size
-                        && r.phantom_slices == mine.phantom_slices
-                        && r.per_class == mine.per_class
-                        && r.rounds == mine.rounds
-                        && r.close_radius_mm == mine.close_radius_mm
-                        // Its cohort must not be the evaluated one.
-                        && r.cohort_seed != cfg.seed
+                    *r == DetectorRecipe {
+                        cohort_seed: r.cohort_seed,
+                        ..recipe(cfg)
+                    } && r.cohort_seed != cfg.seed
                 }
                 (None, None) => false,
             };
