@@ -57,6 +57,7 @@ mod error;
 mod import;
 mod layers;
 mod loss;
+mod optim;
 mod resnet;
 mod unet;
 mod util;
@@ -70,6 +71,7 @@ pub use densenet::{DenseNet, DenseNetConfig};
 pub use error::{Error, KeyProblem, Result};
 pub use import::{TorchImport, load_torch_weights, torch_shapes};
 pub use loss::{FocalLoss, weighted_cross_entropy};
+pub use optim::{FusedAdam, FusedAdamConfig};
 pub use resnet::{RESNET_TAPS, ResNet, ResNetConfig, ResNetDepth};
 pub use unet::{UNet, UNetConfig, mirror_pad};
 pub use util::{array_from_tensor, tensor_from_array};
@@ -103,4 +105,14 @@ pub fn libtorch_set_num_threads(threads: usize) {
 #[cfg(feature = "tch")]
 pub fn libtorch_cudnn_benchmark(on: bool) {
     tch::Cuda::cudnn_set_benchmark(on);
+}
+
+/// Lets libtorch use TF32 tensor cores for fp32 convolutions (`cudnn`; PyTorch's default is on)
+/// and fp32 matrix products (`matmul`; default off). TF32 keeps 10 mantissa bits, so a model
+/// on a GPU with it on differs from the CPU by about 1e-3 relative; turn it off to compare
+/// backends at fp32 precision. Process-wide; has no effect without CUDA.
+#[cfg(feature = "tch")]
+pub fn libtorch_allow_tf32(cudnn: bool, matmul: bool) {
+    #[allow(deprecated)]
+    burn_tch::set_allow_tf32(cudnn, matmul);
 }

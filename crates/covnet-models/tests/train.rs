@@ -191,3 +191,37 @@ fn cpu_throughput_covnet_resnet18() {
         s as f64 / step
     );
 }
+
+/// Off libtorch, `FusedAdam` is Burn's Adam with the same hyper-parameters: the same model
+/// after the same steps, bit for bit (on libtorch, `tests/tch_native.rs` compares the fused
+/// kernel with Burn's Adam; it needs `--features tch`).
+#[test]
+fn fused_adam_is_burns_adam_off_libtorch() {
+    let device = Device::flex().autodiff();
+    // A fresh model per run: clones of a module share their batch-norm running statistics.
+    let fresh = || {
+        device.seed(3);
+        small_covnet(SlicePooling::Max).init(&device).unwrap()
+    };
+    let config = FusedAdamConfig {
+        weight_decay: Some(1e-3),
+        ..FusedAdamConfig::default()
+    };
+    let probe = || batch(&mut Rng(9), 2, 3, 24, &Device::flex()).0;
+    let run = |mut optim: burn::optim::ModuleOptimizer| {
+        let mut rng = Rng(7);
+        let mut m = fresh();
+        for _ in 0..3 {
+            let (x, y) = batch(&mut rng, 2, 3, 24, &device);
+            let loss = weighted_cross_entropy(m.forward(x).unwrap(), &y, &[]).unwrap();
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            m = optim.step(1e-2, m, grads);
+        }
+        m.valid().forward(probe()).unwrap().into_data()
+    };
+    let fused = run(config.init());
+    let plain = run(config.burn_config().init());
+    assert_eq!(fused, plain);
+    let untrained = fresh().valid().forward(probe()).unwrap().into_data();
+    assert_ne!(untrained, fused, "the steps must move the model");
+}
