@@ -7,10 +7,13 @@
 #                            # by git; carry it to the GPU machine, ≤ 64 MiB)
 #   tools/gpu/run.sh bench   # on the GPU machine, one invocation, at most COVNET_BUDGET_S
 #                            # (default 480 s; steps are skipped when it is spent):
-#     1. check: Burn-tch vs Burn-flex (CPU) on the same weights and input: inference logits,
-#        training-mode logits, logits after one Adam step (COVNet-ResNet-50)
+#     1. check: Burn-tch vs Burn-flex (CPU) on the same weights and input, TF32 off: inference
+#        and training-mode logits, input and parameter gradients, logits after one Adam step;
+#        FusedAdam vs Burn's Adam on the GPU (COVNet-ResNet-50)
 #     2. COVNet-ResNet-50, 2x32 slices 3x224x224: train step and inference, fp32 and bf16,
-#        Burn-tch and PyTorch eager (cudnn.benchmark on for both)
+#        Burn-tch and PyTorch eager (cudnn.benchmark on for both); fp32 again with Burn's own
+#        Adam (`--optim burn`), and with stock burn-tch if .gpu-bin/covnet_bench_stock exists
+#        (`tools/gpu/run.sh build` run at commit 1726eed, before vendor/burn-tch)
 #     3. ResNet-18 1-channel 8x1x224x224 (the 0.38x job of BURN-AND-GPU.md), fp32, with the
 #        step split into forward / backward / optimizer on both sides
 #     4. PyTorch replaying Burn's conv backward, batch norm and Adam one at a time
@@ -131,6 +134,10 @@ bench)
     step 150 "burn-$BB fp32, ResNet-50" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype f32 "${B[@]}" "${THREADS[@]}"
     step 150 "torch eager fp32+bf16, ResNet-50" "${TP[@]}" "${B[@]}" --depth 50 --channels 3 --dtypes f32,bf16
     step 150 "burn-$BB bf16, ResNet-50" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype bf16 "${B[@]}" "${THREADS[@]}"
+    step 90 "burn-$BB fp32, ResNet-50, Burn's Adam" "$BIN" bench --backend "$BB" --depth 50 --channels 3 --dtype f32 --optim burn --label "burn-$BB-burnadam" "${B[@]}" "${THREADS[@]}"
+    if [ -x "${BIN}_stock" ]; then
+        step 90 "stock burn-$BB fp32, ResNet-50" "${BIN}_stock" bench --backend "$BB" --depth 50 --channels 3 --dtype f32 --label "burn-$BB-stock" "${B[@]}" "${THREADS[@]}"
+    fi
     step 90 "burn-$BB fp32, ResNet-18 (1 channel)" "$BIN" bench --backend "$BB" --dtype f32 "${R18[@]}" "${THREADS[@]}"
     step 90 "torch eager fp32, ResNet-18 (1 channel)" "${TP[@]}" --dtypes f32 "${R18[@]}"
     # PyTorch replaying Burn's conv backward, batch norm and Adam (what each costs on this card).
