@@ -198,16 +198,22 @@ fn cpu_throughput_covnet_resnet18() {
 #[test]
 fn fused_adam_is_burns_adam_off_libtorch() {
     let device = Device::flex().autodiff();
-    // A fresh model per run: clones of a module share their batch-norm running statistics.
+    // One initial model, materialised by a forward pass (parameters are initialised lazily,
+    // from a device RNG that tests running in parallel share), then an independent copy per
+    // run through its record: clones of a module share their batch-norm running statistics.
+    let probe = || batch(&mut Rng(9), 2, 3, 24, &Device::flex()).0;
+    let initial = small_covnet(SlicePooling::Max).init(&device).unwrap();
+    let untrained = initial.valid().forward(probe()).unwrap().into_data();
     let fresh = || {
-        device.seed(3);
-        small_covnet(SlicePooling::Max).init(&device).unwrap()
+        small_covnet(SlicePooling::Max)
+            .init(&device)
+            .unwrap()
+            .load_record(initial.clone().into_record())
     };
     let config = FusedAdamConfig {
         weight_decay: Some(1e-3),
         ..FusedAdamConfig::default()
     };
-    let probe = || batch(&mut Rng(9), 2, 3, 24, &Device::flex()).0;
     let run = |mut optim: burn::optim::ModuleOptimizer| {
         let mut rng = Rng(7);
         let mut m = fresh();
@@ -222,6 +228,5 @@ fn fused_adam_is_burns_adam_off_libtorch() {
     let fused = run(config.init());
     let plain = run(config.burn_config().init());
     assert_eq!(fused, plain);
-    let untrained = fresh().valid().forward(probe()).unwrap().into_data();
     assert_ne!(untrained, fused, "the steps must move the model");
 }
