@@ -96,12 +96,20 @@ struct Args {
     /// stops there.
     #[arg(long)]
     save_detector: Option<PathBuf>,
+    /// Skip the lesion-pattern U-Net (its features are then absent).
+    #[arg(long)]
+    no_pattern_net: bool,
+    /// Run the pattern U-Net on every N-th slice of the lung.
+    #[arg(long, default_value_t = PipelineConfig::default().pattern_z_step)]
+    pattern_z_step: usize,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FeatureArg {
     All,
     Lesion,
+    Detector,
+    Pattern,
 }
 
 fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
@@ -147,7 +155,11 @@ fn real_main() -> anyhow::Result<()> {
         classifier_features: match a.classifier_features {
             FeatureArg::All => FeatureSet::All,
             FeatureArg::Lesion => FeatureSet::Lesion,
+            FeatureArg::Detector => FeatureSet::Detector,
+            FeatureArg::Pattern => FeatureSet::Pattern,
         },
+        pattern_net: !a.no_pattern_net,
+        pattern_z_step: a.pattern_z_step,
         gated_models: a.gated_models,
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {

@@ -272,12 +272,19 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
     let names = crate::preprocess::feature_names(cfg);
     let cols: Vec<usize> = match cfg.classifier_features {
         FeatureSet::All => (0..recs[0].features.len()).collect(),
-        FeatureSet::Lesion => names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
-            .map(|(j, _)| j)
-            .collect(),
+        set => {
+            let detector = matches!(set, FeatureSet::Lesion | FeatureSet::Detector);
+            let pattern = matches!(set, FeatureSet::Lesion | FeatureSet::Pattern);
+            names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| {
+                    (detector && crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
+                        || (pattern && crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str()))
+                })
+                .map(|(j, _)| j)
+                .collect()
+        }
     };
     if let Some(r) = recs.iter().find(|r| r.features.len() != names.len()) {
         return Err(Error::Stage {

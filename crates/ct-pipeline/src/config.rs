@@ -42,9 +42,22 @@ pub enum DetectorSource {
 pub enum FeatureSet {
     /// Every column: radiomic, enhanced-image and lesion features.
     All,
-    /// The lesion detector's per-scan features and the lung-shape asymmetry features
-    /// (measured best on the phantom cohort: see `docs/pipeline.md`).
+    /// The lesion detector's per-scan features and the lung-shape asymmetry features, and
+    /// the lesion-pattern U-Net's features when it runs (measured best on the phantom
+    /// cohort: see `docs/pipeline.md`).
     Lesion,
+    /// The voxel detector's features alone (the default before the pattern U-Net).
+    Detector,
+    /// The lesion-pattern U-Net's features alone.
+    Pattern,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn two() -> usize {
+    2
 }
 
 /// Everything the run depends on.
@@ -107,6 +120,13 @@ pub struct PipelineConfig {
     /// Where the lesion detector comes from.
     #[serde(default)]
     pub detector: DetectorSource,
+    /// Run the shipped lesion-pattern U-Net ([`crate::cnn`]) and add its features.
+    #[serde(default = "yes")]
+    pub pattern_net: bool,
+    /// The pattern U-Net runs on every `pattern_z_step`-th slice (its input also holds the
+    /// two neighbours of each).
+    #[serde(default = "two")]
+    pub pattern_z_step: usize,
     /// Also save the run's lesion detector (JSON) here.
     #[serde(default)]
     pub save_detector: Option<PathBuf>,
@@ -144,6 +164,8 @@ impl Default for PipelineConfig {
             classifier_features: FeatureSet::Lesion,
             gated_models: false,
             oracle_lesions: false,
+            pattern_net: true,
+            pattern_z_step: 2,
             detector: DetectorSource::Auto,
             save_detector: None,
             shard: (0, 1),
@@ -162,6 +184,9 @@ impl PipelineConfig {
                 "name",
                 format!("{:?} must be a non-empty folder name", self.name),
             );
+        }
+        if self.pattern_z_step == 0 {
+            return bad("pattern_z_step", "must be at least 1".to_string());
         }
         if self.data.is_none() && self.n_per_class < 4 {
             return bad(

@@ -16,6 +16,7 @@
 //! 5. the run folder: `config.json`, `metrics.json`, figures and `report.html`.
 
 pub mod classify;
+pub mod cnn;
 pub mod config;
 mod error;
 pub mod features;

@@ -12,6 +12,10 @@ use ct_similarity::{Criterion, HashKind, outlier_slices};
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use serde::{Deserialize, Serialize};
 
+use crate::cnn::{
+    Crop, PATTERN_FEATURE_NAMES, PatternNet, half_res, half_res_mask, pattern_features,
+    pattern_overlay,
+};
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
 use crate::lesion::{
@@ -108,6 +112,9 @@ pub fn feature_names(cfg: &PipelineConfig) -> Vec<String> {
     let mut n = crate::features::feature_names(&cfg.features);
     n.extend(ENHANCED_NAMES.iter().map(|s| s.to_string()));
     n.extend(LESION_FEATURE_NAMES.iter().map(|s| s.to_string()));
+    if cfg.pattern_net {
+        n.extend(PATTERN_FEATURE_NAMES.iter().map(|s| s.to_string()));
+    }
     n
 }
 
@@ -158,6 +165,8 @@ pub struct Processed {
     pub preview: Option<Vec<u8>>,
     /// PNG bytes of the same slice after CLAHE.
     pub preview_enhanced: Option<Vec<u8>>,
+    /// PNG bytes of the pattern U-Net's output on its most involved slice.
+    pub preview_pattern: Option<Vec<u8>>,
 }
 
 fn hu_hist(v: ArrayView3<'_, i16>) -> Vec<f64> {
@@ -260,6 +269,7 @@ pub fn process_scan(
     truth: &KnownTruth,
     cfg: &PipelineConfig,
     detector: &LesionDetector,
+    pattern: Option<&PatternNet>,
 ) -> Result<Processed> {
     let mut timings = BTreeMap::new();
     let mut tick = Instant::now();
@@ -426,6 +436,54 @@ pub fn process_scan(
     drop(cands);
     lap("lesion", &mut timings);
 
+    // 6b. Lesion-pattern U-Net (CAP-like / COVID-19-like lesion pixels) on every
+    //     `pattern_z_step`-th slice of the lung box, at half resolution, inside the search
+    //     region.
+    let mut preview_pattern = None;
+    if cfg.pattern_net {
+        let net = pattern.ok_or_else(|| Error::Stage {
+            stage: "lesion pattern network",
+            message: "the configuration asks for it but none was loaded".to_string(),
+        })?;
+        let vol = half_res(hu.view());
+        let region_half = half_res_mask(region.view());
+        let zs: Vec<usize> = (b.min[0]..=b.max[0]).step_by(cfg.pattern_z_step).collect();
+        // The whole plane, as in training: a crop through the body gives the network an
+        // edge it never saw (measured: 6× the lesion mass on normal scans).
+        let (_, hy, hx) = vol.dim();
+        let crop = Crop {
+            y0: 0,
+            x0: 0,
+            h: hy.div_ceil(8) * 8,
+            w: hx.div_ceil(8) * 8,
+        };
+        let f = if region_half.iter().any(|&v| v != 0) {
+            let p = net.predict(&vol, &zs, crop, 8)?;
+            // The picture: the predicted slice with the most lesion probability.
+            let k = (0..zs.len())
+                .max_by(|&i, &j| {
+                    let m = |k: usize| p.index_axis(Axis(0), k).slice(s![1..3, .., ..]).sum();
+                    m(i).total_cmp(&m(j))
+                })
+                .unwrap_or(0);
+            let img = pattern_overlay(windowed.data().index_axis(Axis(0), zs[k]), &p, k, crop)?;
+            preview_pattern = Some(ct_report::image::png_bytes(&img)?);
+            pattern_features(
+                &p,
+                &vol,
+                &region_half,
+                &zs,
+                crop,
+                hu.spacing(),
+                cfg.pattern_z_step,
+            )?
+        } else {
+            vec![0.0; PATTERN_FEATURE_NAMES.len()]
+        };
+        features.extend(f);
+        lap("pattern", &mut timings);
+    }
+
     // 7. Resampling to the fixed-length slice-model input (kept small here; the CNN stage
     //    consumes the same call) and OTDD thumbnails.
     let _fixed = ct_enhance::resample_to_slices(&boxed, cfg.resample_slices, Interpolation::Linear)
@@ -487,6 +545,7 @@ pub fn process_scan(
         eda,
         preview,
         preview_enhanced,
+        preview_pattern,
     })
 }
 

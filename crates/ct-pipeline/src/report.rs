@@ -18,8 +18,11 @@ use crate::{Error, Result};
 /// (class, contrast group) gives its segmentation overlay and its CLAHE slice.
 #[derive(Debug, Default)]
 pub struct Figures {
-    previews: BTreeMap<(usize, u8), (String, Vec<u8>, Vec<u8>)>,
+    previews: BTreeMap<(usize, u8), Preview>,
 }
+
+/// One scan's pictures: id, segmentation, CLAHE, pattern U-Net (when it ran).
+type Preview = (String, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
 impl Figures {
     /// Keeps the pictures of `p` if its (class, group) has none yet.
@@ -28,9 +31,14 @@ impl Figures {
             return;
         };
         let g = p.record.contrast.map_or(2, |c| c as u8);
-        self.previews
-            .entry((l.index(), g))
-            .or_insert_with(|| (p.record.id.clone(), a.clone(), b.clone()));
+        self.previews.entry((l.index(), g)).or_insert_with(|| {
+            (
+                p.record.id.clone(),
+                a.clone(),
+                b.clone(),
+                p.preview_pattern.clone(),
+            )
+        });
     }
 }
 
@@ -340,14 +348,18 @@ pub fn write_report(
         if !kv.is_empty() {
             s.key_values(&kv);
         }
-        s.text("Middle lung slice of the first scan of each class and contrast group: lung window with the mask outline, then the lung box after CLAHE (clip 2.0, 8×8).");
+        s.text("Middle lung slice of the first scan of each class and contrast group: lung window with the mask outline, then the lung box after CLAHE (clip 2.0, 8×8), then the lesion-pattern U-Net on that scan's most involved slice (orange: CAP-like lesion, magenta: COVID-19-like lesion; opacity = probability).");
         let mut row = Vec::new();
-        for ((l, g), (id, a, b)) in &figs.previews {
+        for ((l, g), (id, a, b, c)) in &figs.previews {
             let name = format!("{} ({}) {id}", Label::ALL[*l].name(), group_name(*g));
             save(dir, &format!("segmentation_{id}.png"), a)?;
             save(dir, &format!("clahe_{id}.png"), b)?;
             row.push((a.clone(), format!("{name}: lungs")));
             row.push((b.clone(), format!("{name}: CLAHE")));
+            if let Some(c) = c {
+                save(dir, &format!("pattern_{id}.png"), c)?;
+                row.push((c.clone(), format!("{name}: pattern U-Net")));
+            }
         }
         s.png_row(row);
     }

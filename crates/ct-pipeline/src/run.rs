@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{ClassifyOutput, classify};
+use crate::cnn::PatternNet;
 use crate::config::{DetectorSource, PipelineConfig, Stage};
 use crate::lesion::{
     Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
@@ -410,7 +411,7 @@ fn preprocess(
     dir: &Path,
     truths: &BTreeMap<String, KnownTruth>,
     figures: &Mutex<Figures>,
-    detector: &LesionDetector,
+    (detector, pattern): (&LesionDetector, Option<&PatternNet>),
     source: &str,
 ) -> Result<FeatureTable> {
     let ds = Dataset::open(dir).map_err(|e| Error::Stage {
@@ -445,7 +446,8 @@ fn preprocess(
                         truth.contrast = e.contrast;
                     }
                     scan.meta.contrast = truth.contrast;
-                    process_scan(&scan, &truth, cfg, detector).map_err(|err| fail(err.to_string()))
+                    process_scan(&scan, &truth, cfg, detector, pattern)
+                        .map_err(|err| fail(err.to_string()))
                 });
             pb.inc(1);
             let p = res?;
@@ -573,6 +575,12 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         let (detector, source) = obtain_detector(cfg)?;
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         save_detector(cfg, &detector)?;
+        let pattern = if cfg.pattern_net {
+            Some(PatternNet::shipped()?)
+        } else {
+            None
+        };
+        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         // 2. Data.
         let t = Instant::now();
         let (dir, truths) = match &cfg.data {
@@ -590,7 +598,14 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         timings.insert("data".to_string(), t.elapsed().as_secs_f64());
         // 3-5. Per-scan preprocessing.
         let t = Instant::now();
-        let table = preprocess(cfg, &dir, &truths, &figures, &detector, &source)?;
+        let table = preprocess(
+            cfg,
+            &dir,
+            &truths,
+            &figures,
+            (&detector, pattern.as_ref()),
+            &source,
+        )?;
         timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
         if cfg.stage == Stage::Preprocess {
             std::fs::create_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;

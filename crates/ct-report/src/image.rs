@@ -3,7 +3,8 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use ::image::{ImageFormat, Rgb, RgbImage};
+use ::image::ImageFormat;
+pub use ::image::{Rgb, RgbImage};
 use ndarray::{Array2, ArrayView2};
 
 use crate::{Error, Result};
