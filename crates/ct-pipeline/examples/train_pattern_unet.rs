@@ -28,8 +28,8 @@ use covnet_models::{Device, FusedAdamConfig};
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
 use ct_pipeline::cnn::{
-    Crop, PATTERN_SEED_OFFSET, PatternNet, half_res, input_batch, pattern_config, pattern_loss,
-    pattern_target, target_batch,
+    Crop, PATTERN_SEED_OFFSET, PatternNet, downsample, downsample_factor, input_batch,
+    pattern_config, pattern_loss, pattern_target, target_batch,
 };
 use ndarray::{Array3, Axis};
 use rand::{Rng, SeedableRng};
@@ -158,8 +158,10 @@ fn run() -> Res<()> {
         .into_par_iter()
         .map(|i| {
             let ps = generate_scan(&pc, i).map_err(|e| e.to_string())?;
-            let vol = half_res(ps.scan.volume.view());
-            let target = pattern_target(ps.truth.lesion_mask.view(), ps.truth.label);
+            let sp = ps.scan.volume.spacing();
+            let f = downsample_factor(0.5 * (sp.y + sp.x));
+            let vol = downsample(ps.scan.volume.view(), f);
+            let target = pattern_target(ps.truth.lesion_mask.view(), ps.truth.label, f);
             let lung_slices = (0..vol.dim().0)
                 .filter(|&z| {
                     ps.truth

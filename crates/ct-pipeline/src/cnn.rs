@@ -31,8 +31,12 @@ use crate::{Error, Result};
 /// seed, the voxel detector's `seed + 0x1e51_0000`).
 pub const PATTERN_SEED_OFFSET: u64 = 0x1e52_0000;
 
-/// In-plane down-sampling of the network's input (2×2 means).
+/// In-plane down-sampling of the network's input on the phantoms it was trained on (2×2
+/// means of 1.2–1.6 mm pixels); other pixel sizes get [`downsample_factor`].
 pub const DOWNSAMPLE: usize = 2;
+
+/// The pixel size (mm) the network sees, about (see [`downsample_factor`]).
+pub const TARGET_PIXEL_MM: f64 = 2.8;
 
 /// The classes of the network's output.
 pub const PATTERN_CLASSES: [&str; 3] = ["background", "cap_like", "covid_like"];
@@ -77,44 +81,59 @@ pub fn normalise(hu: f32) -> f32 {
     (hu.clamp(-1100.0, 400.0) + 600.0) / 400.0
 }
 
-/// `(z, y, x)` HU to the network's half-resolution input `(z, y/2, x/2)`: 2×2 means of HU,
-/// normalised ([`normalise`]). An odd last row or column is dropped.
-pub fn half_res(hu: ArrayView3<'_, i16>) -> Array3<f32> {
+/// The in-plane down-sampling factor for voxels of `pixel_mm`: the integer that brings the
+/// pixel nearest to [`TARGET_PIXEL_MM`] (2 for the 1.2–1.6 mm pixels of the 256² phantoms the
+/// network was trained on, 4 for the 0.7 mm of a 512² clinical scan).
+pub fn downsample_factor(pixel_mm: f64) -> usize {
+    if pixel_mm.is_finite() && pixel_mm > 0.0 {
+        ((TARGET_PIXEL_MM / pixel_mm).round() as usize).clamp(1, 16)
+    } else {
+        DOWNSAMPLE
+    }
+}
+
+/// `(z, y, x)` HU to the network's input `(z, y/f, x/f)`: f×f means of HU, normalised
+/// ([`normalise`]). Rows and columns beyond a whole block are dropped.
+pub fn downsample(hu: ArrayView3<'_, i16>, f: usize) -> Array3<f32> {
+    let f = f.max(1);
     let (nz, ny, nx) = hu.dim();
-    let (hy, hx) = (ny / DOWNSAMPLE, nx / DOWNSAMPLE);
-    Array3::from_shape_fn((nz, hy, hx), |(z, y, x)| {
-        let (y, x) = (y * 2, x * 2);
-        let s = f32::from(hu[[z, y, x]])
-            + f32::from(hu[[z, y, x + 1]])
-            + f32::from(hu[[z, y + 1, x]])
-            + f32::from(hu[[z, y + 1, x + 1]]);
-        normalise(s / 4.0)
+    let inv = 1.0 / (f * f) as f32;
+    Array3::from_shape_fn((nz, ny / f, nx / f), |(z, y, x)| {
+        let mut s = 0f32;
+        for dy in 0..f {
+            for dx in 0..f {
+                s += f32::from(hu[[z, y * f + dy, x * f + dx]]);
+            }
+        }
+        normalise(s * inv)
     })
 }
 
-/// A `(z, y, x)` mask to half resolution: a half-resolution pixel is set when at least two of
-/// its four voxels are.
-pub fn half_res_mask(m: ArrayView3<'_, u8>) -> Array3<u8> {
+/// A `(z, y, x)` mask down-sampled by `f`: a pixel is set when at least half of its f×f
+/// voxels are.
+pub fn downsample_mask(m: ArrayView3<'_, u8>, f: usize) -> Array3<u8> {
+    let f = f.max(1);
     let (nz, ny, nx) = m.dim();
-    Array3::from_shape_fn((nz, ny / 2, nx / 2), |(z, y, x)| {
-        let (y, x) = (y * 2, x * 2);
-        let n = [(0, 0), (0, 1), (1, 0), (1, 1)]
-            .iter()
-            .filter(|(a, b)| m[[z, y + a, x + b]] != 0)
-            .count();
-        u8::from(n >= 2)
+    Array3::from_shape_fn((nz, ny / f, nx / f), |(z, y, x)| {
+        let mut n = 0;
+        for dy in 0..f {
+            for dx in 0..f {
+                n += usize::from(m[[z, y * f + dy, x * f + dx]] != 0);
+            }
+        }
+        u8::from(2 * n >= f * f)
     })
 }
 
-/// The training target of one scan at half resolution: 0 background, 1 lesion of a CAP
+/// The training target of one scan, down-sampled by `f`: 0 background, 1 lesion of a CAP
 /// scan, 2 lesion of a COVID-19 scan (normal scans have no lesion voxels).
-pub fn pattern_target(lesion: ArrayView3<'_, u8>, label: Label) -> Array3<u8> {
+pub fn pattern_target(lesion: ArrayView3<'_, u8>, label: Label, f: usize) -> Array3<u8> {
     let class = match label {
         Label::Normal => 0,
         Label::Cap => 1,
         Label::Covid => 2,
     };
-    half_res_mask(lesion).mapv(|v| v * class)
+    downsample_mask(lesion, f).mapv(|v| v * class)
 }
 
 /// A crop of the half-resolution plane: rows `y0..y0 + h`, columns `x0..x0 + w`.
@@ -259,7 +278,7 @@ impl PatternNet {
     }
 
     /// Class probabilities `[zs.len(), 3, crop.h, crop.w]` for slices `zs` of a
-    /// half-resolution volume ([`half_res`]), `batch` slices at a time. `crop.h` and `crop.w`
+    /// half-resolution volume ([`downsample`]), `batch` slices at a time. `crop.h` and `crop.w`
     /// must be multiples of 8.
     pub fn predict(
         &self,
@@ -300,7 +319,9 @@ pub fn pattern_overlay(
     p: &Array4<f32>,
     k: usize,
     crop: Crop,
+    factor: usize,
 ) -> Result<ct_report::image::RgbImage> {
+    let factor = factor.max(1);
     let (h, w) = gray.dim();
     if k >= p.dim().0 || h == 0 || w == 0 {
         return Err(stage(format!(
@@ -310,7 +331,7 @@ pub fn pattern_overlay(
     }
     let mut img = ct_report::image::RgbImage::new(w as u32, h as u32);
     for ((y, x), &g) in gray.indexed_iter() {
-        let (hy, hx) = (y / DOWNSAMPLE, x / DOWNSAMPLE);
+        let (hy, hx) = (y / factor, x / factor);
         let inside =
             hy >= crop.y0 && hx >= crop.x0 && hy - crop.y0 < crop.h && hx - crop.x0 < crop.w;
         let (pc, pv) = if inside {
@@ -344,7 +365,7 @@ pub fn pattern_overlay(
 /// crop.h, crop.w]`, [`PatternNet::predict`]) of slices `zs` of a half-resolution volume
 /// `vol`, inside the half-resolution search region `region` (the lesion-inclusive lung and
 /// its hull). `spacing` is the full-resolution voxel spacing; `z_step` the spacing of `zs`
-/// in slices (each predicted slice stands for that many).
+/// in slices (each predicted slice stands for that many); `factor` the in-plane down-sampling.
 pub fn pattern_features(
     p: &Array4<f32>,
     vol: &Array3<f32>,
@@ -352,6 +373,7 @@ pub fn pattern_features(
     zs: &[usize],
     crop: Crop,
     spacing: Spacing,
+    factor: usize,
     z_step: usize,
 ) -> Result<Vec<f64>> {
     let (n, _, h, w) = p.dim();
@@ -369,7 +391,7 @@ pub fn pattern_features(
     }
     let (_, ny, nx) = vol.dim();
     let voxel_ml =
-        spacing.z * spacing.y * spacing.x * (DOWNSAMPLE * DOWNSAMPLE) as f64 * 1e-3 * z_step as f64;
+        spacing.z * spacing.y * spacing.x * (factor * factor) as f64 * 1e-3 * z_step as f64;
     // Lung midline and half-width from the region (for laterality and periphery).
     let (mut xs, mut cnt) = (0f64, 0f64);
     let (mut xmin, mut xmax) = (usize::MAX, 0usize);
@@ -522,7 +544,7 @@ mod tests {
         hu[[0, 0, 0]] = 600; // the mean is taken first, then clipped
         hu[[1, 2, 2]] = -200;
         hu[[1, 2, 3]] = -200;
-        let v = half_res(hu.view());
+        let v = downsample(hu.view(), 2);
         assert_eq!(v.dim(), (2, 2, 2));
         assert!((v[[0, 0, 0]] - normalise((600.0 - 3000.0) / 4.0)).abs() < 1e-6);
         assert!((v[[1, 1, 1]] - normalise(-600.0)).abs() < 1e-6);
@@ -531,10 +553,36 @@ mod tests {
         les[[1, 2, 2]] = 1;
         les[[1, 2, 3]] = 1; // two of four: set
         les[[0, 0, 0]] = 1; // one of four: not set
-        assert_eq!(pattern_target(les.view(), Label::Covid)[[1, 1, 1]], 2);
-        assert_eq!(pattern_target(les.view(), Label::Cap)[[1, 1, 1]], 1);
-        assert_eq!(pattern_target(les.view(), Label::Cap)[[0, 0, 0]], 0);
-        assert_eq!(pattern_target(les.view(), Label::Normal).sum(), 0);
+        assert_eq!(pattern_target(les.view(), Label::Covid, 2)[[1, 1, 1]], 2);
+        assert_eq!(pattern_target(les.view(), Label::Cap, 2)[[1, 1, 1]], 1);
+        assert_eq!(pattern_target(les.view(), Label::Cap, 2)[[0, 0, 0]], 0);
+        assert_eq!(pattern_target(les.view(), Label::Normal, 2).sum(), 0);
+    }
+
+    #[test]
+    fn downsampling_follows_the_pixel_size() {
+        // The phantoms it was trained on (256²: 1.2–1.6 mm) keep 2; clinical 512² gets 4.
+        for mm in [1.2, 1.4, 1.6] {
+            assert_eq!(downsample_factor(mm), DOWNSAMPLE);
+        }
+        assert_eq!(downsample_factor(0.7), 4);
+        assert_eq!(downsample_factor(3.0), 1);
+        assert_eq!(downsample_factor(f64::NAN), DOWNSAMPLE);
+        assert_eq!(downsample_factor(0.0), DOWNSAMPLE);
+        let hu = Array3::from_shape_fn((1, 7, 6), |(_, y, x)| (100 * y + x) as i16 - 1000);
+        let v = downsample(hu.view(), 3);
+        assert_eq!(v.dim(), (1, 2, 2));
+        // Block (1, 1): rows 3..6, columns 3..6: mean 100·4 + 4 − 1000.
+        assert!((v[[0, 1, 1]] - normalise(-596.0)).abs() < 1e-5);
+        let mut m = Array3::<u8>::zeros((1, 6, 6));
+        for x in 0..5 {
+            m[[0, 0, x]] = 1; // 3 of the 9 voxels of block (0, 0), 2 of block (0, 1)
+        }
+        m[[0, 1, 0]] = 1;
+        m[[0, 1, 1]] = 1; // block (0, 0): 5 of 9
+        let d = downsample_mask(m.view(), 3);
+        assert_eq!(d[[0, 0, 0]], 1);
+        assert_eq!(d[[0, 0, 1]], 0);
     }
 
     #[test]
@@ -662,7 +710,7 @@ mod tests {
             y: 1.0,
             x: 1.0,
         };
-        let f = pattern_features(&p, &vol, &region, &[0, 1], crop, spacing, 1).unwrap();
+        let f = pattern_features(&p, &vol, &region, &[0, 1], crop, spacing, 2, 1).unwrap();
         let get = |name: &str| {
             f[PATTERN_FEATURE_NAMES
                 .iter()
@@ -686,9 +734,9 @@ mod tests {
         assert!((get("cnn_covid_top") - 0.5).abs() < 1e-9); // 32 ones among the top 64
         // An empty region gives zeros; a shape mismatch is an error.
         let empty = Array3::<u8>::zeros((nz, n, n));
-        let z = pattern_features(&p, &vol, &empty, &[0, 1], crop, spacing, 1).unwrap();
+        let z = pattern_features(&p, &vol, &empty, &[0, 1], crop, spacing, 2, 1).unwrap();
         assert!(z.iter().all(|&v| v == 0.0));
-        assert!(pattern_features(&p, &vol, &region, &[0], crop, spacing, 1).is_err());
+        assert!(pattern_features(&p, &vol, &region, &[0], crop, spacing, 2, 1).is_err());
     }
 
     #[test]
@@ -705,12 +753,12 @@ mod tests {
             h: 2,
             w: 2,
         };
-        let img = pattern_overlay(gray.view(), &p, 0, crop).unwrap();
+        let img = pattern_overlay(gray.view(), &p, 0, crop, 2).unwrap();
         assert_eq!(img.get_pixel(0, 0).0, [100, 100, 100]);
         let [r, g, b] = img.get_pixel(3, 1).0; // x = 3, y = 1: half-res (0, 1)
         assert!(r > 200 && g > b && b < 50, "{r} {g} {b}");
         let [r, g, b] = img.get_pixel(0, 2).0; // half-res (1, 0)
         assert!(r > 200 && b > 200 && g < 50, "{r} {g} {b}");
-        assert!(pattern_overlay(gray.view(), &p, 1, crop).is_err());
+        assert!(pattern_overlay(gray.view(), &p, 1, crop, 2).is_err());
     }
 }

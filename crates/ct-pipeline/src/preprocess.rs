@@ -13,8 +13,8 @@ use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use crate::cnn::{
-    Crop, PATTERN_FEATURE_NAMES, PatternNet, half_res, half_res_mask, pattern_features,
-    pattern_overlay,
+    Crop, PATTERN_FEATURE_NAMES, PatternNet, downsample, downsample_factor, downsample_mask,
+    pattern_features, pattern_overlay,
 };
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
@@ -445,8 +445,10 @@ pub fn process_scan(
             stage: "lesion pattern network",
             message: "the configuration asks for it but none was loaded".to_string(),
         })?;
-        let vol = half_res(hu.view());
-        let region_half = half_res_mask(region.view());
+        let sp = hu.spacing();
+        let factor = downsample_factor(0.5 * (sp.y + sp.x));
+        let vol = downsample(hu.view(), factor);
+        let region_half = downsample_mask(region.view(), factor);
         let zs: Vec<usize> = (b.min[0]..=b.max[0]).step_by(cfg.pattern_z_step).collect();
         // The whole plane, as in training: a crop through the body gives the network an
         // edge it never saw (measured: 6× the lesion mass on normal scans).
@@ -466,7 +468,13 @@ pub fn process_scan(
                     m(i).total_cmp(&m(j))
                 })
                 .unwrap_or(0);
-            let img = pattern_overlay(windowed.data().index_axis(Axis(0), zs[k]), &p, k, crop)?;
+            let img = pattern_overlay(
+                windowed.data().index_axis(Axis(0), zs[k]),
+                &p,
+                k,
+                crop,
+                factor,
+            )?;
             preview_pattern = Some(ct_report::image::png_bytes(&img)?);
             pattern_features(
                 &p,
@@ -475,6 +483,7 @@ pub fn process_scan(
                 &zs,
                 crop,
                 hu.spacing(),
+                factor,
                 cfg.pattern_z_step,
             )?
         } else {

@@ -5,19 +5,22 @@
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
 use ct_pipeline::cnn::{
-    Crop, PATTERN_FEATURE_NAMES, PatternNet, half_res, half_res_mask, pattern_features,
+    Crop, PATTERN_FEATURE_NAMES, PatternNet, downsample, downsample_factor, downsample_mask,
+    pattern_features,
 };
 
 fn features_of(net: &PatternNet, pc: &CohortConfig, i: usize) -> (Label, bool, Vec<f64>) {
     let ps = generate_scan(pc, i).unwrap();
-    let vol = half_res(ps.scan.volume.view());
-    let region = half_res_mask(ps.truth.lung_mask.view());
+    let sp = ps.scan.volume.spacing();
+    let f = downsample_factor(0.5 * (sp.y + sp.x));
+    let vol = downsample(ps.scan.volume.view(), f);
+    let region = downsample_mask(ps.truth.lung_mask.view(), f);
     let (nz, h, w) = vol.dim();
     let zs: Vec<usize> = (0..nz).step_by(2).collect();
     let crop = Crop { y0: 0, x0: 0, h, w };
     let p = net.predict(&vol, &zs, crop, 8).unwrap();
-    let f = pattern_features(&p, &vol, &region, &zs, crop, ps.scan.volume.spacing(), 2).unwrap();
-    (ps.truth.label, ps.truth.subtle, f)
+    let feats = pattern_features(&p, &vol, &region, &zs, crop, sp, f, 2).unwrap();
+    (ps.truth.label, ps.truth.subtle, feats)
 }
 
 #[test]
