@@ -16,13 +16,12 @@
 //! on the CPU), and shipped: [`PatternNet::shipped`]. Per scan, [`pattern_features`]
 //! summarises its probabilities inside the lung search region in [`PATTERN_FEATURE_NAMES`].
 
-use std::collections::VecDeque;
-
 use covnet_models::burn::prelude::*;
 use covnet_models::burn::store::{ModuleSnapshot, SafetensorsStore};
 use covnet_models::burn::tensor::activation::{log_softmax, softmax};
 use covnet_models::{Device, UNet, UNetConfig};
 use ct_core::{Label, Spacing};
+use ct_morph::{Components, PackedMask, generate_binary_structure};
 use ndarray::{Array3, Array4, ArrayView3, Axis};
 
 use crate::{Error, Result};
@@ -460,42 +459,22 @@ pub fn pattern_features(
     };
     let (cap_top, covid_top) = (top(&mut cap_p), top(&mut covid_p));
     // 3-D components (26-connectivity across the predicted slices) of detected pixels.
-    let mut seen = Array3::<bool>::from_elem((n, h, w), false);
+    let comps = Components::new(
+        &PackedMask::from_u8(det.view()).map_err(stage)?,
+        &generate_binary_structure(3, 3).map_err(stage)?,
+    )
+    .map_err(stage)?;
+    let labels = comps.labels();
+    let mut sizes = vec![(0usize, 0usize); comps.len() + 1];
+    for (&l, &d) in labels.iter().zip(det.iter()) {
+        if l > 0 {
+            sizes[l as usize].0 += 1;
+            sizes[l as usize].1 += usize::from(d == 2);
+        }
+    }
     let mut foci = 0usize;
     let (mut top1, mut top1_covid) = (0f64, 0f64);
-    let mut queue = VecDeque::new();
-    for start in det.indexed_iter().filter(|(_, v)| **v != 0).map(|(i, _)| i) {
-        if seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        queue.push_back(start);
-        let (mut size, mut covid_px) = (0usize, 0usize);
-        while let Some((k, y, x)) = queue.pop_front() {
-            size += 1;
-            covid_px += usize::from(det[[k, y, x]] == 2);
-            for dk in -1isize..=1 {
-                for dy in -1isize..=1 {
-                    for dx in -1isize..=1 {
-                        let (kk, yy, xx) = (k as isize + dk, y as isize + dy, x as isize + dx);
-                        if kk < 0
-                            || yy < 0
-                            || xx < 0
-                            || kk >= n as isize
-                            || yy >= h as isize
-                            || xx >= w as isize
-                        {
-                            continue;
-                        }
-                        let q = (kk as usize, yy as usize, xx as usize);
-                        if det[q] != 0 && !seen[q] {
-                            seen[q] = true;
-                            queue.push_back(q);
-                        }
-                    }
-                }
-            }
-        }
+    for &(size, covid_px) in sizes.iter().filter(|(n, _)| *n > 0) {
         let ml = size as f64 * voxel_ml;
         if ml >= 0.2 {
             foci += 1;
