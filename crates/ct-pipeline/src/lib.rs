@@ -8,7 +8,9 @@
 //! 2. per scan, one volume in memory per worker ([`preprocess`]): cleaning of out-of-place
 //!    slices (seed's hash rule), lung segmentation (3-D morphology), radiomic [`features`],
 //!    [`lesion`] features from a voxel-level lesion detector trained on a separate phantom
-//!    cohort (shipped: [`shipped_detector`]),
+//!    cohort (shipped: [`shipped_detector`]), [`cnn`] features from a lesion-pattern U-Net
+//!    (CAP-like / COVID-19-like lesion pixels; trained on a GPU on its own phantom cohort and
+//!    shipped: [`cnn::PatternNet::shipped`]),
 //!    contrast statistics, CLAHE, resampling, EDA accumulators;
 //! 3. OTDD between contrast groups and between original and enhanced slices;
 //! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,
