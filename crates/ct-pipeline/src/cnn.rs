@@ -229,11 +229,6 @@ impl PatternNet {
         })
     }
 
-    /// The network, for a training loop.
-    pub fn net(&self) -> &UNet {
-        &self.net
-    }
-
     /// Wraps a (trained) network.
     pub fn from_net(net: UNet, device: &Device) -> PatternNet {
         PatternNet {
@@ -395,8 +390,7 @@ pub fn pattern_features(
     let (mut xs, mut cnt) = (0f64, 0f64);
     let (mut xmin, mut xmax) = (usize::MAX, 0usize);
     for &z in zs {
-        for ((y, x), &m) in region.index_axis(Axis(0), z).indexed_iter() {
-            let _ = y;
+        for ((_, x), &m) in region.index_axis(Axis(0), z).indexed_iter() {
             if m != 0 {
                 xs += x as f64;
                 cnt += 1.0;

@@ -448,7 +448,7 @@ pub fn process_scan(
         let sp = hu.spacing();
         let factor = downsample_factor(0.5 * (sp.y + sp.x));
         let vol = downsample(hu.view(), factor);
-        let region_half = downsample_mask(region.view(), factor);
+        let region_small = downsample_mask(region.view(), factor);
         let zs: Vec<usize> = (b.min[0]..=b.max[0]).step_by(cfg.pattern_z_step).collect();
         // The whole plane, as in training: a crop through the body gives the network an
         // edge it never saw (measured: 6× the lesion mass on normal scans).
@@ -459,7 +459,7 @@ pub fn process_scan(
             h: hy.div_ceil(8) * 8,
             w: hx.div_ceil(8) * 8,
         };
-        let f = if region_half.iter().any(|&v| v != 0) {
+        let f = if region_small.iter().any(|&v| v != 0) {
             let p = net.predict(&vol, &zs, crop, 8)?;
             // The picture: the predicted slice with the most lesion probability.
             let k = (0..zs.len())
@@ -479,7 +479,7 @@ pub fn process_scan(
             pattern_features(
                 &p,
                 &vol,
-                &region_half,
+                &region_small,
                 &zs,
                 crop,
                 hu.spacing(),
