@@ -102,6 +102,9 @@ struct Args {
     /// Run the pattern U-Net on every N-th slice of the lung.
     #[arg(long, default_value_t = PipelineConfig::default().pattern_z_step)]
     pattern_z_step: usize,
+    /// Run the pattern U-Net once per slice, without the left–right mirrored second pass.
+    #[arg(long)]
+    no_pattern_tta: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -160,6 +163,7 @@ fn real_main() -> anyhow::Result<()> {
         },
         pattern_net: !a.no_pattern_net,
         pattern_z_step: a.pattern_z_step,
+        pattern_tta: !a.no_pattern_tta,
         gated_models: a.gated_models,
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {

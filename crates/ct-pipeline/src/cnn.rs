@@ -41,7 +41,7 @@ pub const TARGET_PIXEL_MM: f64 = 2.8;
 pub const PATTERN_CLASSES: [&str; 3] = ["background", "cap_like", "covid_like"];
 
 /// Per-scan features from the network's probabilities ([`pattern_features`]).
-pub const PATTERN_FEATURE_NAMES: [&str; 12] = [
+pub const PATTERN_FEATURE_NAMES: [&str; 13] = [
     "cnn_lesion_pct",
     "cnn_cap_ml",
     "cnn_covid_ml",
@@ -54,6 +54,7 @@ pub const PATTERN_FEATURE_NAMES: [&str; 12] = [
     "cnn_bilateral_balance",
     "cnn_lesion_mean_hu",
     "cnn_peripheral_share",
+    "cnn_peak",
 ];
 
 /// The network's configuration.
@@ -281,9 +282,23 @@ impl PatternNet {
         crop: Crop,
         batch: usize,
     ) -> Result<Array4<f32>> {
+        self.predict_flipped(vol, zs, crop, batch, false)
+    }
+
+    /// [`PatternNet::predict`] on the left–right mirrored input, mirrored back (`flip`), so
+    /// that its output is aligned with the input like `predict`'s.
+    pub fn predict_flipped(
+        &self,
+        vol: &Array3<f32>,
+        zs: &[usize],
+        crop: Crop,
+        batch: usize,
+        flip: bool,
+    ) -> Result<Array4<f32>> {
         let mut out = Array4::<f32>::zeros((zs.len(), 3, crop.h, crop.w));
         for (k, chunk) in zs.chunks(batch.max(1)).enumerate() {
-            let x = input_batch(vol, chunk, crop, &[]);
+            let flips = vec![flip; chunk.len()];
+            let x = input_batch(vol, chunk, crop, &flips);
             let x = Tensor::<1>::from_floats(x.as_slice(), &self.device).reshape([
                 chunk.len(),
                 3,
@@ -298,6 +313,11 @@ impl PatternNet {
             let a = ndarray::ArrayView4::from_shape((chunk.len(), 3, crop.h, crop.w), v)
                 .map_err(stage)?;
             let start = k * batch.max(1);
+            let a = if flip {
+                a.slice_move(ndarray::s![.., .., .., ..;-1])
+            } else {
+                a
+            };
             out.slice_mut(ndarray::s![start..start + chunk.len(), .., .., ..])
                 .assign(&a);
         }
@@ -404,7 +424,7 @@ pub fn pattern_features(
     }
     let x_mid = xs / cnt;
     let half_width = ((xmax - xmin) as f64 / 2.0).max(1.0);
-    let (mut cap, mut covid) = (0f64, 0f64);
+    let (mut cap, mut covid, mut peak) = (0f64, 0f64, 0f64);
     let (mut side_mass, mut peripheral) = ([0f64; 2], 0f64);
     let (mut hu_sum, mut hu_w) = (0f64, 0f64);
     let mut cap_p = Vec::new();
@@ -428,6 +448,7 @@ pub fn pattern_features(
                 cap_p.push(pc);
                 covid_p.push(pv);
                 let pl = pc + pv;
+                peak = peak.max(pl);
                 side_mass[usize::from(sx as f64 > x_mid)] += pl;
                 let lateral = ((sx as f64 - x_mid).abs() / half_width).min(1.0);
                 if lateral > 0.6 {
@@ -501,6 +522,7 @@ pub fn pattern_features(
             -900.0
         },
         peripheral / (lesion + 1.0),
+        peak,
     ])
 }
 
@@ -606,6 +628,38 @@ mod tests {
     }
 
     #[test]
+    fn mirrored_prediction_is_aligned_with_the_input() {
+        // predict_flipped(v) must equal mirror(predict(mirror(v))): the mirrored pass of the
+        // test-time augmentation lands on the pixels it describes.
+        let dev = cpu_device();
+        let net = PatternNet::new(&dev).unwrap();
+        let vol = Array3::from_shape_fn((3, 16, 16), |(z, y, x)| {
+            ((z * 3 + y * 5 + x * x) % 11) as f32 / 11.0 - 0.5
+        });
+        let crop = Crop {
+            y0: 0,
+            x0: 0,
+            h: 16,
+            w: 16,
+        };
+        let mirrored = vol.slice(ndarray::s![.., .., ..;-1]).to_owned();
+        let a = net
+            .predict_flipped(&vol, &[0, 1, 2], crop, 2, true)
+            .unwrap();
+        let b = net.predict(&mirrored, &[0, 1, 2], crop, 2).unwrap();
+        let b = b.slice(ndarray::s![.., .., .., ..;-1]);
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-6));
+        // The untrained network is not mirror-symmetric, so the two passes differ.
+        let plain = net.predict(&vol, &[0, 1, 2], crop, 2).unwrap();
+        assert!(
+            plain
+                .iter()
+                .zip(a.iter())
+                .any(|(x, y)| (x - y).abs() > 1e-4)
+        );
+    }
+
+    #[test]
     fn pattern_loss_falls_when_training_on_a_blob() {
         // A bright disc labelled COVID-like in front of noise: a few Adam steps must halve the
         // loss (the real training runs in the example `train_pattern_unet`).
@@ -705,6 +759,7 @@ mod tests {
         // Lateral beyond 0.6 of the half-width (5.5 px about x = 7.5): x = 2, 3, 4 and 11.
         assert!((get("cnn_peripheral_share") - 24.5 / 33.5).abs() < 1e-9);
         assert!((get("cnn_covid_top") - 0.5).abs() < 1e-9); // 32 ones among the top 64
+        assert_eq!(get("cnn_peak"), 1.0);
         // An empty region gives zeros; a shape mismatch is an error.
         let empty = Array3::<u8>::zeros((nz, n, n));
         let z = pattern_features(&p, &vol, &empty, &[0, 1], crop, spacing, 2, 1).unwrap();

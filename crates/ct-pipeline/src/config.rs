@@ -127,6 +127,10 @@ pub struct PipelineConfig {
     /// two neighbours of each).
     #[serde(default = "two")]
     pub pattern_z_step: usize,
+    /// Test-time augmentation of the pattern U-Net: average its probabilities on each slice
+    /// and on the slice mirrored left–right (twice the network's time).
+    #[serde(default = "yes")]
+    pub pattern_tta: bool,
     /// Also save the run's lesion detector (JSON) here.
     #[serde(default)]
     pub save_detector: Option<PathBuf>,
@@ -166,6 +170,7 @@ impl Default for PipelineConfig {
             oracle_lesions: false,
             pattern_net: true,
             pattern_z_step: 2,
+            pattern_tta: true,
             detector: DetectorSource::Auto,
             save_detector: None,
             shard: (0, 1),

@@ -438,7 +438,7 @@ pub fn process_scan(
 
     // 6b. Lesion-pattern U-Net (CAP-like / COVID-19-like lesion pixels) on every
     //     `pattern_z_step`-th slice of the lung box, at half resolution, inside the search
-    //     region.
+    //     region (with `pattern_tta`, averaged with its output on the mirrored slices).
     let mut preview_pattern = None;
     if cfg.pattern_net {
         let net = pattern.ok_or_else(|| Error::Stage {
@@ -460,7 +460,13 @@ pub fn process_scan(
             w: hx.div_ceil(8) * 8,
         };
         let f = if region_small.iter().any(|&v| v != 0) {
-            let p = net.predict(&vol, &zs, crop, 8)?;
+            let mut p = net.predict(&vol, &zs, crop, 8)?;
+            if cfg.pattern_tta {
+                // Mirror averaging (the training flipped slices at random): measured on six
+                // cohorts, it lifts the separation of subtle lesions from normal lungs.
+                p += &net.predict_flipped(&vol, &zs, crop, 8, true)?;
+                p *= 0.5;
+            }
             // The picture: the predicted slice with the most lesion probability.
             let k = (0..zs.len())
                 .max_by(|&i, &j| {

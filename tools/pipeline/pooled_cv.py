@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Pooled evaluation of the pipeline's feature table over several phantom cohorts.
+
+One cohort's 30-subject test split moves by 0.033 per subject, too coarse to choose between
+two feature sets. This script pools the feature tables (`runs/<name>/features.csv`) of
+several cohorts (different `--seed`s) and scores the classifiers' default column set
+(`--classifier-features lesion`: the voxel detector's and the pattern U-Net's features, plus
+the contrast group) two ways:
+
+- cv:   stratified 5-fold inside each cohort (stratified on class × contrast), 2 repeats,
+        mean accuracy and low-contrast accuracy over cohorts and repeats;
+- loco: leave one cohort out: train on the others (~450 subjects), test on it.
+
+The models are fast stand-ins for the pipeline's grid-searched SVM + gradient-boosted trees:
+scikit-learn's logistic regression (C = 0.1, standardised) soft-voted with XGBoost (150
+rounds, depth 3, rate 0.1, subsample 0.9, colsample 0.8; the pipeline's GBDT settings), and
+XGBoost alone. Versions: tools/requirements.txt (scikit-learn 1.7.2, xgboost 3.1.1).
+
+    # the tables (each run ~3 min on 2 cores):
+    for s in 2021 7 11 13 17 19; do
+        cargo run --release --example pipeline -- --name p$s --seed $s --stage preprocess
+    done
+    python3 tools/pipeline/pooled_cv.py p2021 p7 p11 p13 p17 p19
+    # a column set without some features, e.g. the U-Net's peak:
+    python3 tools/pipeline/pooled_cv.py --drop cnn_peak p2021 p7 p11 p13 p17 p19
+"""
+import argparse
+import csv
+import sys
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from xgboost import XGBClassifier
+
+LABELS = {"Normal": 0, "CAP": 1, "COVID-19": 2}
+# The classifiers' default columns: every detector ("lesion_", "comp_", and the context
+# features listed in ct-pipeline's LESION_FEATURE_NAMES) and pattern U-Net ("cnn_") column.
+DETECTOR_EXTRA = {
+    "scan_noise_hu",
+    "aerated_lr_ratio",
+    "hull_fill_min_side",
+    "hull_fill_max_side",
+    "slice_asymmetry_p90",
+}
+
+
+def is_default_column(name):
+    return name.startswith(("lesion_", "comp_", "cnn_")) or name in DETECTOR_EXTRA
+
+
+def load(run, drop):
+    path = f"runs/{run}/features.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"{path}: no rows")
+    cols = [c for c in rows[0] if is_default_column(c) and c not in drop]
+    x = np.array([[float(r[c]) for c in cols] + [float(r["contrast"] == "low")] for r in rows])
+    y = np.array([LABELS[r["label"]] for r in rows])
+    low = np.array([r["contrast"] == "low" for r in rows])
+    return cols, x, y, low
+
+
+def models(kind, seed):
+    xgb = XGBClassifier(
+        n_estimators=150,
+        max_depth=3,
+        learning_rate=0.1,
+        subsample=0.9,
+        colsample_bytree=0.8,
+        random_state=seed,
+        verbosity=0,
+        n_jobs=2,
+    )
+    if kind == "xgb":
+        return [xgb]
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
+    return [lr, xgb]
+
+
+def proba(kind, seed, xtr, ytr, xte):
+    p = 0.0
+    for m in models(kind, seed):
+        m.fit(xtr, ytr)
+        p = p + m.predict_proba(xte)
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="run names under runs/")
+    ap.add_argument("--drop", default="", help="comma-separated columns to leave out")
+    a = ap.parse_args()
+    drop = {c for c in a.drop.split(",") if c}
+    data = {r: load(r, drop) for r in a.runs}
+    ncols = {len(d[0]) for d in data.values()}
+    if len(ncols) != 1:
+        sys.exit(f"the runs' tables have different default column sets: {ncols}")
+    print(f"{len(a.runs)} cohorts, {sum(len(d[2]) for d in data.values())} subjects, "
+          f"{ncols.pop()} columns + contrast group")
+    for kind in ["lr+xgb", "xgb"]:
+        cv, cv_low = [], []
+        for _, x, y, low in data.values():
+            for rep in range(2):
+                p = np.zeros((len(y), 3))
+                folds = StratifiedKFold(5, shuffle=True, random_state=rep)
+                for tr, te in folds.split(x, y * 2 + low):
+                    p[te] = proba(kind, rep, x[tr], y[tr], x[te])
+                pred = p.argmax(1)
+                cv.append((pred == y).mean())
+                cv_low.append((pred[low] == y[low]).mean())
+        loco = []
+        for run, (_, x, y, _) in data.items():
+            xtr = np.vstack([d[1] for r, d in data.items() if r != run])
+            ytr = np.concatenate([d[2] for r, d in data.items() if r != run])
+            loco.append((proba(kind, 0, xtr, ytr, x).argmax(1) == y).mean())
+        print(f"{kind:7s} cv {np.mean(cv):.3f} (low contrast {np.mean(cv_low):.3f})  "
+              f"loco {np.mean(loco):.3f}  [{' '.join(f'{v:.2f}' for v in loco)}]")
+
+
+if __name__ == "__main__":
+    main()
