@@ -105,6 +105,10 @@ struct Args {
     /// Run the pattern U-Net once per slice, without the left–right mirrored second pass.
     #[arg(long)]
     no_pattern_tta: bool,
+    /// Pattern U-Net weights (safetensors from `train_pattern_unet`) instead of the shipped
+    /// ones.
+    #[arg(long)]
+    pattern_weights: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -164,6 +168,7 @@ fn real_main() -> anyhow::Result<()> {
         pattern_net: !a.no_pattern_net,
         pattern_z_step: a.pattern_z_step,
         pattern_tta: !a.no_pattern_tta,
+        pattern_weights: a.pattern_weights,
         gated_models: a.gated_models,
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {

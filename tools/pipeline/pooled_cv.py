@@ -53,8 +53,11 @@ def is_default_column(name):
 
 def load(run, drop):
     path = f"runs/{run}/features.csv"
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror} (run the pipeline with --name {run} first)")
     if not rows:
         sys.exit(f"{path}: no rows")
     cols = [c for c in rows[0] if is_default_column(c) and c not in drop]

@@ -131,6 +131,10 @@ pub struct PipelineConfig {
     /// and on the slice mirrored left–right (twice the network's time).
     #[serde(default = "yes")]
     pub pattern_tta: bool,
+    /// Weights of the pattern U-Net (safetensors, as written by `train_pattern_unet`) in
+    /// place of the shipped ones.
+    #[serde(default)]
+    pub pattern_weights: Option<PathBuf>,
     /// Also save the run's lesion detector (JSON) here.
     #[serde(default)]
     pub save_detector: Option<PathBuf>,
@@ -171,6 +175,7 @@ impl Default for PipelineConfig {
             pattern_net: true,
             pattern_z_step: 2,
             pattern_tta: true,
+            pattern_weights: None,
             detector: DetectorSource::Auto,
             save_detector: None,
             shard: (0, 1),

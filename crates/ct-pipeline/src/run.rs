@@ -575,10 +575,23 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         let (detector, source) = obtain_detector(cfg)?;
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         save_detector(cfg, &detector)?;
-        let pattern = if cfg.pattern_net {
-            Some(PatternNet::shipped()?)
-        } else {
-            None
+        let pattern = match (&cfg.pattern_net, &cfg.pattern_weights) {
+            (false, _) => None,
+            (true, None) => Some(PatternNet::shipped()?),
+            (true, Some(path)) => {
+                let bytes = std::fs::read(path).map_err(|e| Error::Stage {
+                    stage: "lesion pattern network",
+                    message: format!("{}: {e}", path.display()),
+                })?;
+                Some(
+                    PatternNet::from_bytes(&bytes, &covnet_models::cpu_device()).map_err(|e| {
+                        Error::Stage {
+                            stage: "lesion pattern network",
+                            message: format!("{}: {e}", path.display()),
+                        }
+                    })?,
+                )
+            }
         };
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         // 2. Data.
