@@ -8,6 +8,11 @@
 //! # on the CPU (Burn's flex backend; slow, for a smoke test):
 //! cargo run --release -p ct-pipeline --example train_pattern_unet -- \
 //!     --device flex --per-class 4 --seconds 60 --batch 8 --out /tmp/p.safetensors
+//! # fine-tuning the shipped weights, a quarter of each batch from the subtle positives'
+//! # lesion slices (run the result with `pipeline --pattern-weights PATH`):
+//! cargo run --release -p ct-pipeline --example train_pattern_unet -- --device flex \
+//!     --per-class 100 --seconds 1200 --batch 8 --lr 3e-4 --lesion-weight 10 \
+//!     --init shipped --subtle-share 0.25 --out /tmp/ft.safetensors
 //! ```
 //!
 //! The cohort is the pipeline's default phantom recipe (256², 40–120 slices, half low
@@ -17,13 +22,16 @@
 //! are called). Training runs for `--seconds` of wall time (Adam; the learning rate decays
 //! with a cosine from `--lr` to a twentieth of it over that time), each batch made of
 //! `--batch` whole half-resolution slices, half of them drawn from slices with lesions,
-//! mirrored left–right at random.
+//! mirrored left–right at random (with `--subtle-share F`, a share F of them first drawn from
+//! the lesion slices of the subtle positives). `--init shipped|PATH` starts from saved
+//! weights instead of random ones.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use covnet_models::burn::optim::GradientsParams;
 use covnet_models::burn::prelude::*;
+use covnet_models::burn::store::{ModuleSnapshot, SafetensorsStore};
 use covnet_models::{Device, FusedAdamConfig};
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
@@ -48,6 +56,8 @@ struct Args {
     size: usize,
     out: String,
     weights: [f32; 3],
+    init: Option<String>,
+    subtle_share: f64,
 }
 
 fn parse() -> Res<Args> {
@@ -61,6 +71,8 @@ fn parse() -> Res<Args> {
         size: 256,
         out: "lesion_pattern_unet.safetensors".into(),
         weights: [1.0, 3.0, 3.0],
+        init: None,
+        subtle_share: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -75,6 +87,8 @@ fn parse() -> Res<Args> {
             "--seed" => a.seed = num(v()?)? as u64,
             "--size" => a.size = num(v()?)? as usize,
             "--out" => a.out = v()?,
+            "--init" => a.init = Some(v()?),
+            "--subtle-share" => a.subtle_share = num(v()?)?,
             "--lesion-weight" => {
                 let w = num(v()?)? as f32;
                 a.weights = [1.0, w, w];
@@ -82,7 +96,8 @@ fn parse() -> Res<Args> {
             "-h" | "--help" => {
                 println!(
                     "train_pattern_unet [--device flex|tch-cpu|cuda] [--per-class N] [--seconds S] \
-                     [--batch B] [--lr LR] [--seed S] [--size 256] [--lesion-weight W] [--out PATH]"
+                     [--batch B] [--lr LR] [--seed S] [--size 256] [--lesion-weight W] [--out PATH] \
+                     [--init shipped|PATH] [--subtle-share F]"
                 );
                 std::process::exit(0);
             }
@@ -91,6 +106,9 @@ fn parse() -> Res<Args> {
     }
     if a.per_class == 0 || a.batch == 0 || a.size < 32 || !a.size.is_multiple_of(16) {
         return Err("--per-class and --batch must be ≥ 1, --size a multiple of 16 ≥ 32".into());
+    }
+    if !(0.0..=1.0).contains(&a.subtle_share) {
+        return Err("--subtle-share must be in [0, 1]".into());
     }
     Ok(a)
 }
@@ -125,6 +143,7 @@ fn device(name: &str) -> Res<Device> {
 struct Item {
     id: String,
     label: Label,
+    subtle: bool,
     vol: Array3<f32>,
     target: Array3<u8>,
     lung_slices: Vec<usize>,
@@ -177,6 +196,7 @@ fn run() -> Res<()> {
             Ok(Item {
                 id: ps.scan.id.clone(),
                 label: ps.truth.label,
+                subtle: ps.truth.subtle,
                 vol,
                 target,
                 lung_slices,
@@ -219,6 +239,32 @@ fn run() -> Res<()> {
     let ad = dev.clone().autodiff();
     ad.seed(a.seed);
     let mut model = pattern_config().init(&ad).map_err(|e| e.to_string())?;
+    if let Some(init) = &a.init {
+        // Fine-tuning: start from saved weights (`shipped`: the crate's own).
+        let bytes = if init == "shipped" {
+            PatternNet::shipped()
+                .and_then(|n| n.to_bytes())
+                .map_err(|e| e.to_string())?
+        } else {
+            std::fs::read(init).map_err(|e| format!("{init}: {e}"))?
+        };
+        let mut store = SafetensorsStore::from_bytes(Some(bytes));
+        let res = model.load_from(&mut store).map_err(|e| e.to_string())?;
+        if !res.missing.is_empty() || !res.errors.is_empty() {
+            return Err(format!(
+                "{init}: missing {:?}, errors {:?}",
+                res.missing, res.errors
+            ));
+        }
+        println!("initialised from {init}");
+    }
+    // Lesion slices of the subtle positives (one or two faint foci), for `--subtle-share`.
+    let subtle: Vec<(&Item, usize)> = train
+        .iter()
+        .filter(|it| it.subtle)
+        .flat_map(|it| it.lesion_slices.iter().map(move |&z| (*it, z)))
+        .collect();
+    println!("{} lesion slices of subtle positives", subtle.len());
     let mut optim = FusedAdamConfig::default().init();
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let t_train = Instant::now();
@@ -236,6 +282,13 @@ fn run() -> Res<()> {
         let mut x = Vec::with_capacity(a.batch * 3 * crop.h * crop.w);
         let mut y = Vec::with_capacity(a.batch * 3 * crop.h * crop.w);
         for _ in 0..a.batch {
+            if !subtle.is_empty() && rng.random_bool(a.subtle_share) {
+                let (it, z) = subtle[rng.random_range(0..subtle.len())];
+                let flip = [rng.random_bool(0.5)];
+                x.extend(input_batch(&it.vol, &[z], crop, &flip));
+                y.extend(target_batch(&it.target, &[z], crop, &flip));
+                continue;
+            }
             let it = train[rng.random_range(0..train.len())];
             let pool = if !it.lesion_slices.is_empty() && rng.random_bool(0.5) {
                 &it.lesion_slices
