@@ -238,3 +238,54 @@ fn the_shipped_detector_fits_the_default_run_and_saved_detectors_load() {
     .expect_err("damaged file");
     assert!(e.to_string().contains("nope.json"), "{e}");
 }
+
+#[test]
+fn pattern_weights_from_a_file_and_bad_files_are_errors() {
+    use ct_pipeline::cnn::PatternNet;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The shipped weights written to a file give the same feature table as the shipped net.
+    let path = dir.path().join("unet.safetensors");
+    let bytes = PatternNet::shipped().unwrap().to_bytes().unwrap();
+    std::fs::write(&path, &bytes).expect("write");
+    let base = PipelineConfig {
+        stage: Stage::Preprocess,
+        ..tiny(dir.path(), "shipped")
+    };
+    run(&base).expect("shipped weights");
+    run(&PipelineConfig {
+        stage: Stage::Preprocess,
+        pattern_weights: Some(path.clone()),
+        ..tiny(dir.path(), "file")
+    })
+    .expect("weights from a file");
+    let table = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name).join("features.csv")).expect("features")
+    };
+    assert_eq!(table("shipped"), table("file"));
+    // Other weights (an untrained network) are the ones used: the table changes.
+    let other = dir.path().join("random.safetensors");
+    let random = PatternNet::new(&covnet_models::cpu_device()).unwrap();
+    std::fs::write(&other, random.to_bytes().unwrap()).expect("write");
+    run(&PipelineConfig {
+        stage: Stage::Preprocess,
+        pattern_weights: Some(other),
+        ..tiny(dir.path(), "random")
+    })
+    .expect("other weights");
+    assert_ne!(table("shipped"), table("random"));
+    // A missing file and a damaged one are errors that name the file.
+    let missing = dir.path().join("nope.safetensors");
+    let e = run(&PipelineConfig {
+        pattern_weights: Some(missing.clone()),
+        ..base.clone()
+    })
+    .expect_err("missing file");
+    assert!(e.to_string().contains("nope.safetensors"), "{e}");
+    std::fs::write(&missing, &bytes[..bytes.len() / 3]).expect("write");
+    let e = run(&PipelineConfig {
+        pattern_weights: Some(missing),
+        ..base
+    })
+    .expect_err("damaged file");
+    assert!(e.to_string().contains("nope.safetensors"), "{e}");
+}
