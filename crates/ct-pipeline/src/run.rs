@@ -579,17 +579,14 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             (false, _) => None,
             (true, None) => Some(PatternNet::shipped()?),
             (true, Some(path)) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::Stage {
+                let named = |e: &dyn std::fmt::Display| Error::Stage {
                     stage: "lesion pattern network",
                     message: format!("{}: {e}", path.display()),
-                })?;
+                };
+                let bytes = std::fs::read(path).map_err(|e| named(&e))?;
                 Some(
-                    PatternNet::from_bytes(&bytes, &covnet_models::cpu_device()).map_err(|e| {
-                        Error::Stage {
-                            stage: "lesion pattern network",
-                            message: format!("{}: {e}", path.display()),
-                        }
-                    })?,
+                    PatternNet::from_bytes(&bytes, &covnet_models::cpu_device())
+                        .map_err(|e| named(&e))?,
                 )
             }
         };
