@@ -109,6 +109,10 @@ struct Args {
     /// ones.
     #[arg(long)]
     pattern_weights: Option<PathBuf>,
+    /// Focus model (JSON from `train_focus_model`) that scores the pattern U-Net's foci,
+    /// instead of the shipped one.
+    #[arg(long)]
+    focus_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -169,6 +173,7 @@ fn real_main() -> anyhow::Result<()> {
         pattern_z_step: a.pattern_z_step,
         pattern_tta: !a.no_pattern_tta,
         pattern_weights: a.pattern_weights,
+        focus_model: a.focus_model,
         gated_models: a.gated_models,
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {

@@ -23,13 +23,19 @@ XGBoost alone. Versions: tools/requirements.txt (scikit-learn 1.7.2, xgboost 3.1
     python3 tools/pipeline/pooled_cv.py p2021 p7 p11 p13 p17 p19
     # a column set without some features, e.g. the U-Net's peak:
     python3 tools/pipeline/pooled_cv.py --drop cnn_peak p2021 p7 p11 p13 p17 p19
+    # how single columns separate the subtle positives from normal scans (ROC-AUC; needs the
+    # phantoms' ground_truth.json in runs/<name>/data/ or runs/<name>/):
+    python3 tools/pipeline/pooled_cv.py --subtle-auc cnn_peak,cnn_focus_max p2021 p7 ...
 """
 import argparse
 import csv
+import json
+import os
 import sys
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -92,11 +98,42 @@ def proba(kind, seed, xtr, ytr, xte):
     return p
 
 
+def subtle_auc(runs, cols):
+    """ROC-AUC of each column for the subtle positives (CAP and COVID-19) against normals."""
+    y, vals = [], {c: [] for c in cols}
+    for run in runs:
+        paths = [f"runs/{run}/data/ground_truth.json", f"runs/{run}/ground_truth.json"]
+        path = next((p for p in paths if os.path.exists(p)), None)
+        if path is None:
+            sys.exit(f"runs/{run}: no ground_truth.json (phantom runs only)")
+        with open(path) as f:
+            truth = json.load(f)
+        with open(f"runs/{run}/features.csv", newline="") as f:
+            for r in csv.DictReader(f):
+                t = truth.get(r["id"])
+                if t is None:
+                    sys.exit(f"{path}: no entry for {r['id']}")
+                if r["label"] == "Normal" or t.get("subtle"):
+                    y.append(r["label"] != "Normal")
+                    for c in cols:
+                        if c not in r:
+                            sys.exit(f"runs/{run}/features.csv: no column {c}")
+                        vals[c].append(float(r[c]))
+    print(f"subtle positives {sum(y)}, normals {len(y) - sum(y)}")
+    for c in cols:
+        print(f"  {c:28s} ROC-AUC {roc_auc_score(y, vals[c]):.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="run names under runs/")
     ap.add_argument("--drop", default="", help="comma-separated columns to leave out")
+    ap.add_argument("--subtle-auc", default="", help="comma-separated columns: only print "
+                    "how each separates the subtle positives from normals")
     a = ap.parse_args()
+    if a.subtle_auc:
+        subtle_auc(a.runs, [c for c in a.subtle_auc.split(",") if c])
+        return
     drop = {c for c in a.drop.split(",") if c}
     data = {r: load(r, drop) for r in a.runs}
     ncols = {len(d[0]) for d in data.values()}

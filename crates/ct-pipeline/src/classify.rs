@@ -280,7 +280,9 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
                 .enumerate()
                 .filter(|(_, n)| {
                     (detector && crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
-                        || (pattern && crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str()))
+                        || (pattern
+                            && (crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str())
+                                || crate::foci::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
                 })
                 .map(|(j, _)| j)
                 .collect()

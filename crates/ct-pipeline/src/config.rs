@@ -135,6 +135,10 @@ pub struct PipelineConfig {
     /// place of the shipped ones.
     #[serde(default)]
     pub pattern_weights: Option<PathBuf>,
+    /// The focus model (JSON, as written by `train_focus_model`) that scores the pattern
+    /// U-Net's foci, in place of the shipped one.
+    #[serde(default)]
+    pub focus_model: Option<PathBuf>,
     /// Also save the run's lesion detector (JSON) here.
     #[serde(default)]
     pub save_detector: Option<PathBuf>,
@@ -176,6 +180,7 @@ impl Default for PipelineConfig {
             pattern_z_step: 2,
             pattern_tta: true,
             pattern_weights: None,
+            focus_model: None,
             detector: DetectorSource::Auto,
             save_detector: None,
             shard: (0, 1),

@@ -10,7 +10,8 @@
 //!    [`lesion`] features from a voxel-level lesion detector trained on a separate phantom
 //!    cohort (shipped: [`shipped_detector`]), [`cnn`] features from a lesion-pattern U-Net
 //!    (CAP-like / COVID-19-like lesion pixels; trained on a GPU on its own phantom cohort and
-//!    shipped: [`cnn::PatternNet::shipped`]),
+//!    shipped: [`cnn::PatternNet::shipped`]) and from its 3-D [`foci`] scored by a shipped
+//!    focus model ([`foci::FocusModel::shipped`]),
 //!    contrast statistics, CLAHE, resampling, EDA accumulators;
 //! 3. OTDD between contrast groups and between original and enhanced slices;
 //! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,
@@ -22,6 +23,7 @@ pub mod cnn;
 pub mod config;
 mod error;
 pub mod features;
+pub mod foci;
 pub mod lesion;
 pub mod preprocess;
 mod report;

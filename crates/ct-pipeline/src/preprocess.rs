@@ -18,6 +18,7 @@ use crate::cnn::{
 };
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
+use crate::foci::{FOCUS_SCAN_FEATURE_NAMES, Focus, FocusModel};
 use crate::lesion::{
     LESION_FEATURE_NAMES, LesionDetector, candidates, component_scan_features, component_table,
     hull_mask, lesion_features,
@@ -81,6 +82,9 @@ pub struct ScanRecord {
     /// it lies in the reference lesion mask, when one is known.
     #[serde(default)]
     pub lesion_components: Option<Vec<(f64, bool)>>,
+    /// The pattern U-Net's foci ([`crate::foci::pattern_foci`]), largest first.
+    #[serde(default)]
+    pub pattern_foci: Vec<Focus>,
     /// Radiomic features followed by the enhanced-image features (see [`feature_names`]).
     pub features: Vec<f64>,
     /// Contrast statistics of the lung-windowed scan (for the fitted gate).
@@ -114,6 +118,7 @@ pub fn feature_names(cfg: &PipelineConfig) -> Vec<String> {
     n.extend(LESION_FEATURE_NAMES.iter().map(|s| s.to_string()));
     if cfg.pattern_net {
         n.extend(PATTERN_FEATURE_NAMES.iter().map(|s| s.to_string()));
+        n.extend(FOCUS_SCAN_FEATURE_NAMES.iter().map(|s| s.to_string()));
     }
     n
 }
@@ -269,7 +274,7 @@ pub fn process_scan(
     truth: &KnownTruth,
     cfg: &PipelineConfig,
     detector: &LesionDetector,
-    pattern: Option<&PatternNet>,
+    pattern: Option<(&PatternNet, &FocusModel)>,
 ) -> Result<Processed> {
     let mut timings = BTreeMap::new();
     let mut tick = Instant::now();
@@ -440,8 +445,9 @@ pub fn process_scan(
     //     `pattern_z_step`-th slice of the lung box, at half resolution, inside the search
     //     region (with `pattern_tta`, averaged with its output on the mirrored slices).
     let mut preview_pattern = None;
+    let mut pattern_foci = Vec::new();
     if cfg.pattern_net {
-        let net = pattern.ok_or_else(|| Error::Stage {
+        let (net, focus_model) = pattern.ok_or_else(|| Error::Stage {
             stage: "lesion pattern network",
             message: "the configuration asks for it but none was loaded".to_string(),
         })?;
@@ -482,7 +488,15 @@ pub fn process_scan(
                 factor,
             )?;
             preview_pattern = Some(ct_report::image::png_bytes(&img)?);
-            pattern_features(
+            // The true lesion mask on the cleaned slices, when known.
+            let truth_mask = truth.lesion_bits.as_ref().map(|bits| {
+                let (kz, ky, kx) = hu.data().dim();
+                Array3::from_shape_fn((kz, ky, kx), |(z, y, x)| {
+                    let idx = (kept[z] * ny + y) * nx + x;
+                    u8::from(bits[idx / 64] >> (idx % 64) & 1 == 1)
+                })
+            });
+            pattern_foci = crate::foci::pattern_foci(
                 &p,
                 &vol,
                 &region_small,
@@ -491,9 +505,24 @@ pub fn process_scan(
                 hu.spacing(),
                 factor,
                 cfg.pattern_z_step,
-            )?
+                truth_mask.as_ref().map(|m| m.view()),
+            )?;
+            let mut f = pattern_features(
+                &p,
+                &vol,
+                &region_small,
+                &zs,
+                crop,
+                hu.spacing(),
+                factor,
+                cfg.pattern_z_step,
+            )?;
+            f.extend(focus_model.scan_features(&pattern_foci)?);
+            f
         } else {
-            vec![0.0; PATTERN_FEATURE_NAMES.len()]
+            let mut f = vec![0.0; PATTERN_FEATURE_NAMES.len()];
+            f.extend(FocusModel::empty_scan_features());
+            f
         };
         features.extend(f);
         lap("pattern", &mut timings);
@@ -549,6 +578,7 @@ pub fn process_scan(
             lung_dice_closed,
             lesion_dice,
             lesion_components,
+            pattern_foci,
             features,
             contrast_stats,
             graygate_counts,

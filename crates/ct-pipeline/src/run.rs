@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::classify::{ClassifyOutput, classify};
 use crate::cnn::PatternNet;
 use crate::config::{DetectorSource, PipelineConfig, Stage};
+use crate::foci::FocusModel;
 use crate::lesion::{
     Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
     component_table, hull_mask, sample_training,
@@ -411,7 +412,7 @@ fn preprocess(
     dir: &Path,
     truths: &BTreeMap<String, KnownTruth>,
     figures: &Mutex<Figures>,
-    (detector, pattern): (&LesionDetector, Option<&PatternNet>),
+    (detector, pattern): (&LesionDetector, Option<(&PatternNet, &FocusModel)>),
     source: &str,
 ) -> Result<FeatureTable> {
     let ds = Dataset::open(dir).map_err(|e| Error::Stage {
@@ -590,6 +591,18 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
                 )
             }
         };
+        let focus = match (&cfg.pattern_net, &cfg.focus_model) {
+            (false, _) => None,
+            (true, None) => Some(FocusModel::shipped()?),
+            (true, Some(path)) => {
+                let named = |e: &dyn std::fmt::Display| Error::Stage {
+                    stage: "focus model",
+                    message: format!("{}: {e}", path.display()),
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| named(&e))?;
+                Some(FocusModel::from_json(&text).map_err(|e| named(&e))?)
+            }
+        };
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         // 2. Data.
         let t = Instant::now();
@@ -613,7 +626,7 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             &dir,
             &truths,
             &figures,
-            (&detector, pattern.as_ref()),
+            (&detector, pattern.as_ref().zip(focus.as_ref())),
             &source,
         )?;
         timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
@@ -627,6 +640,9 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         table
     };
     write_features_csv(&run_dir.join("features.csv"), &table)?;
+    if table.records.iter().any(|r| !r.pattern_foci.is_empty()) {
+        write_foci_csv(&run_dir.join("foci.csv"), &table)?;
+    }
     for f in &table.failures {
         eprintln!("skipped {} ({}): {}", f.id, f.path.display(), f.error);
     }
@@ -726,6 +742,39 @@ fn write_features_csv(path: &Path, t: &FeatureTable) -> Result<()> {
             out.push_str(&format!(",{v}"));
         }
         out.push('\n');
+    }
+    std::fs::write(path, out).map_err(io_err(path))
+}
+
+/// The pattern U-Net's foci as CSV: `id,label,contrast,focus,z,y,x,<focus features...>,
+/// lesion_share` (centroid in voxels of the cleaned scan; the share inside the true lesion
+/// mask is empty on real data).
+fn write_foci_csv(path: &Path, t: &FeatureTable) -> Result<()> {
+    let mut out = String::from("id,label,contrast,focus,z,y,x");
+    for n in crate::foci::FOCUS_FEATURE_NAMES {
+        out.push(',');
+        out.push_str(n);
+    }
+    out.push_str(",lesion_share\n");
+    for r in &t.records {
+        for (k, f) in r.pattern_foci.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{},{},{k},{:.1},{:.1},{:.1}",
+                r.id,
+                r.label.map_or("", Label::name),
+                r.contrast.map_or("", Contrast::name),
+                f.centroid[0],
+                f.centroid[1],
+                f.centroid[2]
+            ));
+            for v in &f.features {
+                out.push_str(&format!(",{v}"));
+            }
+            match f.lesion_share {
+                Some(s) => out.push_str(&format!(",{s}\n")),
+                None => out.push_str(",\n"),
+            }
+        }
     }
     std::fs::write(path, out).map_err(io_err(path))
 }

@@ -77,6 +77,7 @@ fn tiny_cohort_end_to_end_and_sharded() {
     let header = csv.lines().next().expect("header");
     assert!(header.contains("lesion_pct") && header.contains("slice_asymmetry_p90"));
     assert!(header.contains("comp_max_score") && header.contains("comp_top_mean_hu"));
+    assert!(header.contains("cnn_peak") && header.contains("cnn_focus_max"));
     assert_eq!(csv.lines().count(), 13);
 
     // Two shards, then the merge: the same rows as the single run.
@@ -92,6 +93,12 @@ fn tiny_cohort_end_to_end_and_sharded() {
     let ms = run(&mc).expect("merge runs");
     assert_eq!(ms.n_scans, 12);
     let merged = std::fs::read_to_string(mc.run_dir().join("features.csv")).expect("csv");
+    // The foci travel through the shard files too.
+    let foci = |d: std::path::PathBuf| std::fs::read_to_string(d.join("foci.csv")).ok();
+    assert_eq!(
+        foci(rd.clone()).map(|t| t.lines().count()),
+        foci(mc.run_dir()).map(|t| t.lines().count())
+    );
     // Same rows and columns; numbers equal to 1e-12 relative, because the shard files go
     // through JSON and serde_json's default float parser may miss the last bit.
     assert_eq!(merged.lines().count(), csv.lines().count());
@@ -288,4 +295,82 @@ fn pattern_weights_from_a_file_and_bad_files_are_errors() {
     })
     .expect_err("damaged file");
     assert!(e.to_string().contains("nope.safetensors"), "{e}");
+}
+
+#[test]
+fn focus_model_from_a_file_and_bad_files_are_errors() {
+    use ct_pipeline::cnn::PatternNet;
+    use ct_pipeline::foci::{FOCUS_FEATURE_NAMES, FocusModel};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // An untrained U-Net calls much of the lung lesion, so every scan has foci to score.
+    let weights = dir.path().join("random.safetensors");
+    let random = PatternNet::new(&covnet_models::cpu_device()).unwrap();
+    std::fs::write(&weights, random.to_bytes().unwrap()).expect("write");
+    let base = PipelineConfig {
+        stage: Stage::Preprocess,
+        pattern_weights: Some(weights),
+        ..tiny(dir.path(), "shipped")
+    };
+    run(&base).expect("shipped focus model");
+    let shipped = dir.path().join("focus.json");
+    std::fs::write(&shipped, FocusModel::shipped().unwrap().to_json().unwrap()).expect("write");
+    run(&PipelineConfig {
+        name: "file".into(),
+        focus_model: Some(shipped),
+        ..base.clone()
+    })
+    .expect("focus model from a file");
+    let read = |name: &str, file: &str| {
+        std::fs::read_to_string(dir.path().join(name).join(file)).expect("read")
+    };
+    assert_eq!(
+        read("shipped", "features.csv"),
+        read("file", "features.csv")
+    );
+    // foci.csv: one row per focus, every column filled, lesion shares in [0, 1].
+    let foci = read("shipped", "foci.csv");
+    let header: Vec<&str> = foci.lines().next().expect("header").split(',').collect();
+    assert_eq!(header.len(), 7 + FOCUS_FEATURE_NAMES.len() + 1);
+    assert!(foci.lines().count() > 1, "no foci from an untrained net");
+    for line in foci.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), header.len(), "{line}");
+        let share: f64 = f[header.len() - 1].parse().expect("share");
+        assert!((0.0..=1.0).contains(&share), "{line}");
+    }
+    // Another model (trees fitted to noise-free synthetic foci where only the peak
+    // matters) scores the same foci differently.
+    let n = 60;
+    let k = FOCUS_FEATURE_NAMES.len();
+    let x = ndarray::Array2::from_shape_fn((n, k), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 10.0);
+    let y: Vec<bool> = (0..n).map(|i| x[[i, 0]] > 0.45).collect();
+    let other = FocusModel::train(x.view(), &y, 20, 1, vec!["synthetic".into()]).unwrap();
+    let other_path = dir.path().join("other.json");
+    std::fs::write(&other_path, other.to_json().unwrap()).expect("write");
+    run(&PipelineConfig {
+        name: "other".into(),
+        focus_model: Some(other_path),
+        ..base.clone()
+    })
+    .expect("other focus model");
+    assert_ne!(
+        read("shipped", "features.csv"),
+        read("other", "features.csv")
+    );
+    assert_eq!(read("shipped", "foci.csv"), read("other", "foci.csv"));
+    // A missing file and a damaged one are errors that name the file.
+    let missing = dir.path().join("nope.json");
+    let e = run(&PipelineConfig {
+        focus_model: Some(missing.clone()),
+        ..base.clone()
+    })
+    .expect_err("missing file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
+    std::fs::write(&missing, "{\"format\": 1").expect("write");
+    let e = run(&PipelineConfig {
+        focus_model: Some(missing),
+        ..base
+    })
+    .expect_err("damaged file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
 }
