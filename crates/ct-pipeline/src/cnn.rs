@@ -375,55 +375,123 @@ pub fn pattern_overlay(
     Ok(img)
 }
 
-/// Per-scan features ([`PATTERN_FEATURE_NAMES`]) from the probabilities `p` (`[zs.len(), 3,
-/// crop.h, crop.w]`, [`PatternNet::predict`]) of slices `zs` of a half-resolution volume
-/// `vol`, inside the half-resolution search region `region` (the lesion-inclusive lung and
-/// its hull). `spacing` is the full-resolution voxel spacing; `z_step` the spacing of `zs`
-/// in slices (each predicted slice stands for that many); `factor` the in-plane down-sampling.
-pub fn pattern_features(
-    p: &Array4<f32>,
-    vol: &Array3<f32>,
-    region: &Array3<u8>,
-    zs: &[usize],
-    crop: Crop,
-    spacing: Spacing,
-    factor: usize,
-    z_step: usize,
-) -> Result<Vec<f64>> {
-    let (n, _, h, w) = p.dim();
-    if n != zs.len() || region.dim() != vol.dim() {
-        return Err(Error::Config {
-            name: "pattern features",
-            why: format!(
-                "{} slices of probabilities for {} indices; region {:?} vs volume {:?}",
-                n,
-                zs.len(),
-                region.dim(),
-                vol.dim()
-            ),
-        });
+/// The pattern U-Net's output on one scan and what is needed to read it: the probabilities
+/// `p` (`[zs.len(), 3, crop.h, crop.w]`, [`PatternNet::predict`]) of slices `zs` of a
+/// half-resolution volume `vol` (the network's input scale), the half-resolution search
+/// region `region` (the lesion-inclusive lung and its hull), the full-resolution voxel
+/// `spacing`, the in-plane down-sampling `factor`, and `z_step`, the spacing of `zs` in
+/// slices (each predicted slice stands for that many).
+#[derive(Debug, Clone, Copy)]
+pub struct PatternMaps<'a> {
+    /// Probabilities per predicted slice and class.
+    pub p: &'a Array4<f32>,
+    /// The half-resolution volume (normalised, [`normalise`]).
+    pub vol: &'a Array3<f32>,
+    /// The half-resolution search region.
+    pub region: &'a Array3<u8>,
+    /// The predicted slices.
+    pub zs: &'a [usize],
+    /// Where `p` lies in the half-resolution plane.
+    pub crop: Crop,
+    /// Full-resolution voxel spacing.
+    pub spacing: Spacing,
+    /// In-plane down-sampling.
+    pub factor: usize,
+    /// Slices each predicted slice stands for.
+    pub z_step: usize,
+}
+
+/// Where the search region lies over the predicted slices (half-resolution pixels).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionExtent {
+    /// Mean column (the lung midline).
+    pub x_mid: f64,
+    /// Half the column range (at least 1).
+    pub half_width: f64,
+    /// First and last row.
+    pub rows: (usize, usize),
+}
+
+impl PatternMaps<'_> {
+    /// Checks that the parts fit together.
+    pub fn check(&self, what: &'static str) -> Result<()> {
+        let (n, c, _, _) = self.p.dim();
+        if n != self.zs.len() || c != 3 || self.region.dim() != self.vol.dim() {
+            return Err(Error::Config {
+                name: what,
+                why: format!(
+                    "{n} slices × {c} classes of probabilities for {} indices; region {:?} vs volume {:?}",
+                    self.zs.len(),
+                    self.region.dim(),
+                    self.vol.dim()
+                ),
+            });
+        }
+        if self.zs.iter().any(|&z| z >= self.vol.dim().0) {
+            return Err(Error::Config {
+                name: what,
+                why: format!(
+                    "a predicted slice is beyond the {} slices",
+                    self.vol.dim().0
+                ),
+            });
+        }
+        Ok(())
     }
-    let (_, ny, nx) = vol.dim();
-    let voxel_ml =
-        spacing.z * spacing.y * spacing.x * (factor * factor) as f64 * 1e-3 * z_step as f64;
-    // Lung midline and half-width from the region (for laterality and periphery).
-    let (mut xs, mut cnt) = (0f64, 0f64);
-    let (mut xmin, mut xmax) = (usize::MAX, 0usize);
-    for &z in zs {
-        for ((_, x), &m) in region.index_axis(Axis(0), z).indexed_iter() {
-            if m != 0 {
-                xs += x as f64;
-                cnt += 1.0;
-                xmin = xmin.min(x);
-                xmax = xmax.max(x);
+
+    /// Millilitres of one predicted pixel.
+    pub fn voxel_ml(&self) -> f64 {
+        let s = self.spacing;
+        s.z * s.y * s.x * (self.factor * self.factor) as f64 * 1e-3 * self.z_step as f64
+    }
+
+    /// The search region's midline, half-width and rows over the predicted slices; `None`
+    /// when it is empty there.
+    pub fn region_extent(&self) -> Option<RegionExtent> {
+        let (mut xs, mut cnt) = (0f64, 0f64);
+        let (mut xmin, mut xmax) = (usize::MAX, 0usize);
+        let (mut ymin, mut ymax) = (usize::MAX, 0usize);
+        for &z in self.zs {
+            for ((y, x), &m) in self.region.index_axis(Axis(0), z).indexed_iter() {
+                if m != 0 {
+                    xs += x as f64;
+                    cnt += 1.0;
+                    xmin = xmin.min(x);
+                    xmax = xmax.max(x);
+                    ymin = ymin.min(y);
+                    ymax = ymax.max(y);
+                }
             }
         }
+        (cnt > 0.0).then(|| RegionExtent {
+            x_mid: xs / cnt,
+            half_width: ((xmax - xmin) as f64 / 2.0).max(1.0),
+            rows: (ymin, ymax),
+        })
     }
-    if cnt == 0.0 {
+}
+
+/// Per-scan features ([`PATTERN_FEATURE_NAMES`]) of the network's output on one scan.
+pub fn pattern_features(m: &PatternMaps<'_>) -> Result<Vec<f64>> {
+    m.check("pattern features")?;
+    let PatternMaps {
+        p,
+        vol,
+        region,
+        zs,
+        crop,
+        ..
+    } = *m;
+    let (n, _, h, w) = p.dim();
+    let (_, ny, nx) = vol.dim();
+    let voxel_ml = m.voxel_ml();
+    // Lung midline and half-width from the region (for laterality and periphery).
+    let Some(RegionExtent {
+        x_mid, half_width, ..
+    }) = m.region_extent()
+    else {
         return Ok(vec![0.0; PATTERN_FEATURE_NAMES.len()]);
-    }
-    let x_mid = xs / cnt;
-    let half_width = ((xmax - xmin) as f64 / 2.0).max(1.0);
+    };
     let (mut cap, mut covid, mut peak) = (0f64, 0f64, 0f64);
     let (mut side_mass, mut peripheral) = ([0f64; 2], 0f64);
     let (mut hu_sum, mut hu_w) = (0f64, 0f64);
@@ -737,7 +805,17 @@ mod tests {
             y: 1.0,
             x: 1.0,
         };
-        let f = pattern_features(&p, &vol, &region, &[0, 1], crop, spacing, 2, 1).unwrap();
+        let maps = |region, zs| PatternMaps {
+            p: &p,
+            vol: &vol,
+            region,
+            zs,
+            crop,
+            spacing,
+            factor: 2,
+            z_step: 1,
+        };
+        let f = pattern_features(&maps(&region, &[0, 1])).unwrap();
         let get = |name: &str| {
             f[PATTERN_FEATURE_NAMES
                 .iter()
@@ -762,9 +840,10 @@ mod tests {
         assert_eq!(get("cnn_peak"), 1.0);
         // An empty region gives zeros; a shape mismatch is an error.
         let empty = Array3::<u8>::zeros((nz, n, n));
-        let z = pattern_features(&p, &vol, &empty, &[0, 1], crop, spacing, 2, 1).unwrap();
+        let z = pattern_features(&maps(&empty, &[0, 1])).unwrap();
         assert!(z.iter().all(|&v| v == 0.0));
-        assert!(pattern_features(&p, &vol, &region, &[0], crop, spacing, 2, 1).is_err());
+        assert!(pattern_features(&maps(&region, &[0])).is_err());
+        assert!(pattern_features(&maps(&region, &[0, 9])).is_err());
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //! each focus also carries the share of it inside the true lesion mask. The run writes them
 //! to `foci.csv` (one row per focus: a findings list).
 
-use ct_core::Spacing;
 use ct_morph::{Components, PackedMask, generate_binary_structure};
 use ensemble::{Classifier, Gbdt, GbdtParams};
-use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
 use serde::{Deserialize, Serialize};
 
-use crate::cnn::Crop;
+use crate::cnn::{PatternMaps, RegionExtent};
 use crate::{Error, Result};
 
 /// Lesion probability (CAP-like + COVID-19-like) at which a pixel joins a focus.
@@ -93,37 +92,24 @@ impl Acc {
     }
 }
 
-/// The foci of the network's probabilities `p` (`[zs.len(), 3, h, w]`, as from
-/// [`crate::cnn::PatternNet::predict`]) on the half-resolution volume `vol` (normalised, as
-/// the network's input) inside the half-resolution search region `region`: 3-D groups
-/// (26-connected across the predicted slices) of pixels with lesion probability ≥
-/// [`FOCUS_THRESHOLD`]. `lesion` is the true lesion mask at full resolution on the cleaned
+/// The foci of the network's output on one scan: 3-D groups (26-connected across the
+/// predicted slices) of pixels with lesion probability ≥ [`FOCUS_THRESHOLD`] inside the
+/// search region. `lesion` is the true lesion mask at full resolution on the cleaned
 /// slices, when known; a half-resolution pixel counts as lesion when any of its voxels is.
 /// Foci come largest mass first.
-#[allow(clippy::too_many_arguments)]
-pub fn pattern_foci(
-    p: &Array4<f32>,
-    vol: &Array3<f32>,
-    region: &Array3<u8>,
-    zs: &[usize],
-    crop: Crop,
-    spacing: Spacing,
-    factor: usize,
-    z_step: usize,
-    lesion: Option<ArrayView3<'_, u8>>,
-) -> Result<Vec<Focus>> {
-    let (n, c, h, w) = p.dim();
-    if n != zs.len() || c != 3 || region.dim() != vol.dim() {
-        return Err(Error::Config {
-            name: "pattern foci",
-            why: format!(
-                "{n} slices × {c} classes of probabilities for {} indices; region {:?} vs volume {:?}",
-                zs.len(),
-                region.dim(),
-                vol.dim()
-            ),
-        });
-    }
+pub fn pattern_foci(m: &PatternMaps<'_>, lesion: Option<ArrayView3<'_, u8>>) -> Result<Vec<Focus>> {
+    m.check("pattern foci")?;
+    let PatternMaps {
+        p,
+        vol,
+        region,
+        zs,
+        crop,
+        spacing,
+        factor,
+        z_step,
+    } = *m;
+    let (n, _, h, w) = p.dim();
     let (nz, ny, nx) = vol.dim();
     if let Some(l) = &lesion
         && (l.dim().0 != nz || l.dim().1 < ny * factor || l.dim().2 < nx * factor)
@@ -137,28 +123,14 @@ pub fn pattern_foci(
             ),
         });
     }
-    // Region extent over the predicted slices: midline, half-width, rows.
-    let (mut xs, mut cnt) = (0f64, 0f64);
-    let (mut xmin, mut xmax, mut ymin, mut ymax) = (usize::MAX, 0usize, usize::MAX, 0usize);
-    for &z in zs {
-        for y in 0..ny {
-            for x in 0..nx {
-                if region[[z, y, x]] != 0 {
-                    xs += x as f64;
-                    cnt += 1.0;
-                    xmin = xmin.min(x);
-                    xmax = xmax.max(x);
-                    ymin = ymin.min(y);
-                    ymax = ymax.max(y);
-                }
-            }
-        }
-    }
-    if cnt == 0.0 {
+    let Some(RegionExtent {
+        x_mid,
+        half_width,
+        rows: (ymin, ymax),
+    }) = m.region_extent()
+    else {
         return Ok(Vec::new());
-    }
-    let x_mid = xs / cnt;
-    let half_width = ((xmax - xmin) as f64 / 2.0).max(1.0);
+    };
     let rows = ((ymax - ymin) as f64).max(1.0);
     let inside = |z: usize, y: usize, x: usize| {
         let (sy, sx) = (crop.y0 + y, crop.x0 + x);
@@ -234,8 +206,7 @@ pub fn pattern_foci(
             }
         }
     }
-    let voxel_ml =
-        spacing.z * spacing.y * spacing.x * (factor * factor) as f64 * 1e-3 * z_step as f64;
+    let voxel_ml = m.voxel_ml();
     let pixel_mm = 0.5 * (spacing.y + spacing.x) * factor as f64;
     let mut foci: Vec<(f64, Acc, usize)> = acc
         .into_iter()
@@ -584,6 +555,9 @@ pub fn read_foci_csv(text: &str) -> Result<(Array2<f64>, Vec<Option<f64>>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cnn::Crop;
+    use ct_core::Spacing;
+    use ndarray::Array4;
 
     fn spacing() -> Spacing {
         Spacing {
@@ -624,18 +598,17 @@ mod tests {
         let mut lesion = Array3::<u8>::zeros((8, 2 * h, 2 * w));
         lesion.slice_mut(ndarray::s![2, 10..14, 6..10]).fill(1);
         let crop = Crop { y0: 0, x0: 0, h, w };
-        let foci = pattern_foci(
-            &p,
-            &vol,
-            &region,
-            &zs,
+        let maps = PatternMaps {
+            p: &p,
+            vol: &vol,
+            region: &region,
+            zs: &zs,
             crop,
-            spacing(),
-            2,
-            2,
-            Some(lesion.view()),
-        )
-        .unwrap();
+            spacing: spacing(),
+            factor: 2,
+            z_step: 2,
+        };
+        let foci = pattern_foci(&maps, Some(lesion.view())).unwrap();
         assert_eq!(foci.len(), 2);
         let f = &foci[0].features;
         let get = |name: &str| f[FOCUS_FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
@@ -673,24 +646,21 @@ mod tests {
             h: 8,
             w: 8,
         };
-        let f = pattern_foci(&p, &vol, &region, &[0, 2], crop, spacing(), 2, 2, None).unwrap();
-        assert!(f.is_empty());
-        assert!(pattern_foci(&p, &vol, &region, &[0], crop, spacing(), 2, 2, None).is_err());
+        let maps = |zs| PatternMaps {
+            p: &p,
+            vol: &vol,
+            region: &region,
+            zs,
+            crop,
+            spacing: spacing(),
+            factor: 2,
+            z_step: 2,
+        };
+        assert!(pattern_foci(&maps(&[0, 2]), None).unwrap().is_empty());
+        assert!(pattern_foci(&maps(&[0]), None).is_err());
+        assert!(pattern_foci(&maps(&[0, 7]), None).is_err());
         let small = Array3::<u8>::zeros((4, 8, 8));
-        assert!(
-            pattern_foci(
-                &p,
-                &vol,
-                &region,
-                &[0, 2],
-                crop,
-                spacing(),
-                2,
-                2,
-                Some(small.view())
-            )
-            .is_err()
-        );
+        assert!(pattern_foci(&maps(&[0, 2]), Some(small.view())).is_err());
     }
 
     fn synthetic_foci(n: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {

@@ -13,8 +13,8 @@ use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use serde::{Deserialize, Serialize};
 
 use crate::cnn::{
-    Crop, PATTERN_FEATURE_NAMES, PatternNet, downsample, downsample_factor, downsample_mask,
-    pattern_features, pattern_overlay,
+    Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
+    downsample_mask, pattern_features, pattern_overlay,
 };
 use crate::config::PipelineConfig;
 use crate::features::scan_features;
@@ -496,27 +496,18 @@ pub fn process_scan(
                     u8::from(bits[idx / 64] >> (idx % 64) & 1 == 1)
                 })
             });
-            pattern_foci = crate::foci::pattern_foci(
-                &p,
-                &vol,
-                &region_small,
-                &zs,
+            let maps = PatternMaps {
+                p: &p,
+                vol: &vol,
+                region: &region_small,
+                zs: &zs,
                 crop,
-                hu.spacing(),
+                spacing: hu.spacing(),
                 factor,
-                cfg.pattern_z_step,
-                truth_mask.as_ref().map(|m| m.view()),
-            )?;
-            let mut f = pattern_features(
-                &p,
-                &vol,
-                &region_small,
-                &zs,
-                crop,
-                hu.spacing(),
-                factor,
-                cfg.pattern_z_step,
-            )?;
+                z_step: cfg.pattern_z_step,
+            };
+            pattern_foci = crate::foci::pattern_foci(&maps, truth_mask.as_ref().map(|m| m.view()))?;
+            let mut f = pattern_features(&maps)?;
             f.extend(focus_model.scan_features(&pattern_foci)?);
             f
         } else {

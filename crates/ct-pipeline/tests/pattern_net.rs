@@ -5,8 +5,8 @@
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
 use ct_pipeline::cnn::{
-    Crop, PATTERN_FEATURE_NAMES, PatternNet, downsample, downsample_factor, downsample_mask,
-    pattern_features,
+    Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
+    downsample_mask, pattern_features,
 };
 
 fn features_of(net: &PatternNet, pc: &CohortConfig, i: usize) -> (Label, bool, Vec<f64>) {
@@ -19,7 +19,17 @@ fn features_of(net: &PatternNet, pc: &CohortConfig, i: usize) -> (Label, bool, V
     let zs: Vec<usize> = (0..nz).step_by(2).collect();
     let crop = Crop { y0: 0, x0: 0, h, w };
     let p = net.predict(&vol, &zs, crop, 8).unwrap();
-    let feats = pattern_features(&p, &vol, &region, &zs, crop, sp, f, 2).unwrap();
+    let feats = pattern_features(&PatternMaps {
+        p: &p,
+        vol: &vol,
+        region: &region,
+        zs: &zs,
+        crop,
+        spacing: sp,
+        factor: f,
+        z_step: 2,
+    })
+    .unwrap();
     (ps.truth.label, ps.truth.subtle, feats)
 }
 
