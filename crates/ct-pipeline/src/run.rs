@@ -180,6 +180,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// A model read from a file the user named; any error names the file.
+fn load_model<T>(
+    path: &Path,
+    stage: &'static str,
+    parse: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<T> {
+    let named = |e: &dyn std::fmt::Display| Error::Stage {
+        stage,
+        message: format!("{}: {e}", path.display()),
+    };
+    let bytes = std::fs::read(path).map_err(|e| named(&e))?;
+    parse(&bytes).map_err(|e| named(&e))
+}
+
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Stage {
         stage: "json",
@@ -579,29 +593,16 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         let pattern = match (&cfg.pattern_net, &cfg.pattern_weights) {
             (false, _) => None,
             (true, None) => Some(PatternNet::shipped()?),
-            (true, Some(path)) => {
-                let named = |e: &dyn std::fmt::Display| Error::Stage {
-                    stage: "lesion pattern network",
-                    message: format!("{}: {e}", path.display()),
-                };
-                let bytes = std::fs::read(path).map_err(|e| named(&e))?;
-                Some(
-                    PatternNet::from_bytes(&bytes, &covnet_models::cpu_device())
-                        .map_err(|e| named(&e))?,
-                )
-            }
+            (true, Some(path)) => Some(load_model(path, "lesion pattern network", |b| {
+                PatternNet::from_bytes(b, &covnet_models::cpu_device())
+            })?),
         };
         let focus = match (&cfg.pattern_net, &cfg.focus_model) {
             (false, _) => None,
             (true, None) => Some(FocusModel::shipped()?),
-            (true, Some(path)) => {
-                let named = |e: &dyn std::fmt::Display| Error::Stage {
-                    stage: "focus model",
-                    message: format!("{}: {e}", path.display()),
-                };
-                let text = std::fs::read_to_string(path).map_err(|e| named(&e))?;
-                Some(FocusModel::from_json(&text).map_err(|e| named(&e))?)
-            }
+            (true, Some(path)) => Some(load_model(path, "focus model", |b| {
+                FocusModel::from_json(&String::from_utf8_lossy(b))
+            })?),
         };
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         // 2. Data.
