@@ -113,6 +113,13 @@ struct Args {
     /// instead of the shipped one.
     #[arg(long)]
     focus_model: Option<PathBuf>,
+    /// Leave the pretrained scan model out of the classifiers' vote.
+    #[arg(long, conflicts_with = "scan_model")]
+    no_scan_model: bool,
+    /// Scan model (JSON from `train_scan_model`) that joins the classifiers' vote, instead
+    /// of the shipped one.
+    #[arg(long)]
+    scan_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -174,6 +181,8 @@ fn real_main() -> anyhow::Result<()> {
         pattern_tta: !a.no_pattern_tta,
         pattern_weights: a.pattern_weights,
         focus_model: a.focus_model,
+        scan_model: !a.no_scan_model,
+        scan_model_file: a.scan_model,
         gated_models: a.gated_models,
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {
@@ -240,6 +249,18 @@ fn real_main() -> anyhow::Result<()> {
             "k-fold accuracy (training subjects): {:.3} ± {:.3}",
             c.cv_mean, c.cv_std
         );
+        if let Some(m) = &c.scan_model {
+            println!(
+                "scan model ({}, trained on {:?} subjects): weight {:.2} in the vote; alone: \
+                 test {:.3}; the run's own models alone: test {:.3}, k-fold {:.3}",
+                m.source,
+                m.recipe.subjects,
+                m.weight,
+                m.test_accuracy_alone,
+                m.test_accuracy_without,
+                m.cv_mean_without
+            );
+        }
         println!(
             "\nTest split, all subjects ({}):\n{}",
             c.test_ids.len(),

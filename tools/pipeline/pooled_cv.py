@@ -26,6 +26,15 @@ XGBoost alone. Versions: tools/requirements.txt (scikit-learn 1.7.2, xgboost 3.1
     # how single columns separate the subtle positives from normal scans (ROC-AUC; needs the
     # phantoms' ground_truth.json in runs/<name>/data/ or runs/<name>/):
     python3 tools/pipeline/pooled_cv.py --subtle-auc cnn_peak,cnn_focus_max p2021 p7 ...
+    # what a pretrained scan model adds (needs each run's predictions.csv for its split):
+    python3 tools/pipeline/pooled_cv.py --vote p2021 p7 p11 p13 p17 p19
+
+`--vote` stands in for the pipeline's pretrained scan model: for each cohort, XGBoost
+trained on the other cohorts (the "pretrained" model, which never saw the cohort) is
+soft-voted with LR + XGBoost trained on the cohort's own training split (the subjects not
+in its predictions.csv) at weights 0 ... 1, and at the weight with the lowest 5-fold
+log-loss on the training split among 0, 0.25, 0.5 (the pipeline's rule); accuracy on the
+cohort's test split.
 """
 import argparse
 import csv
@@ -124,10 +133,46 @@ def subtle_auc(runs, cols):
         print(f"  {c:28s} ROC-AUC {roc_auc_score(y, vals[c]):.3f}")
 
 
+def vote(data, runs):
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0]
+    acc = {w: [] for w in grid + ["chosen"]}
+    for run in runs:
+        _, x, y, _ = data[run]
+        x = x[:, :-1]  # the scan model takes no contrast column
+        xo = np.vstack([d[1][:, :-1] for r, d in data.items() if r != run])
+        yo = np.concatenate([d[2] for r, d in data.items() if r != run])
+        ps = proba("xgb", 0, xo, yo, x)
+        ids = [r["id"] for r in csv.DictReader(open(f"runs/{run}/features.csv"))]
+        try:
+            test = {r["id"] for r in csv.DictReader(open(f"runs/{run}/predictions.csv"))}
+        except OSError as e:
+            sys.exit(f"runs/{run}/predictions.csv: {e.strerror}")
+        te = np.array([i in test for i in ids])
+        tr = np.where(~te)[0]
+        xl = data[run][1]
+        local = proba("lr+xgb", 0, xl[tr], y[tr], xl[te]) / 2
+        oof = np.zeros((len(tr), 3))
+        for a, b in StratifiedKFold(5, shuffle=True, random_state=0).split(xl[tr], y[tr]):
+            oof[b] = proba("lr+xgb", 0, xl[tr][a], y[tr][a], xl[tr][b]) / 2
+        def loss(w):
+            p = (1 - w) * oof + w * ps[tr]
+            return -np.mean(np.log(np.clip(p[np.arange(len(tr)), y[tr]], 1e-6, 1)))
+        chosen = min([0.0, 0.25, 0.5], key=loss)
+        for w in grid + ["chosen"]:
+            v = chosen if w == "chosen" else w
+            pred = ((1 - v) * local + v * ps[te]).argmax(1)
+            acc[w].append((pred == y[te]).mean())
+    for w, a in acc.items():
+        name = "chosen" if w == "chosen" else f"w={w:.2f}"
+        print(f"{name:7s} test {' '.join(f'{v:.3f}' for v in a)}  mean {np.mean(a):.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="run names under runs/")
     ap.add_argument("--drop", default="", help="comma-separated columns to leave out")
+    ap.add_argument("--vote", action="store_true", help="the pretrained scan model's "
+                    "stand-in: other cohorts' model voted with each cohort's own")
     ap.add_argument("--subtle-auc", default="", help="comma-separated columns: only print "
                     "how each separates the subtle positives from normals")
     a = ap.parse_args()
@@ -136,6 +181,9 @@ def main():
         return
     drop = {c for c in a.drop.split(",") if c}
     data = {r: load(r, drop) for r in a.runs}
+    if a.vote:
+        vote(data, a.runs)
+        return
     ncols = {len(d[0]) for d in data.values()}
     if len(ncols) != 1:
         sys.exit(f"the runs' tables have different default column sets: {ncols}")

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::{FeatureSet, PipelineConfig};
 use crate::preprocess::ScanRecord;
+use crate::scan_model::{SCAN_WEIGHTS, ScanModel, ScanRecipe, log_loss};
 use crate::{Error, Result};
 
 impl From<ensemble::Error> for Error {
@@ -109,6 +110,50 @@ pub struct ClassifyOutput {
     pub gate: Option<GateSummary>,
     /// The final models.
     pub models: Vec<GroupModel>,
+    /// The pretrained scan model's part (`None`: not used).
+    pub scan_model: Option<ScanModelUse>,
+}
+
+/// The columns of a feature table (named `names`) that the classifiers see under `set`.
+pub fn classifier_columns(names: &[String], set: FeatureSet) -> Vec<usize> {
+    if set == FeatureSet::All {
+        return (0..names.len()).collect();
+    }
+    let detector = matches!(set, FeatureSet::Lesion | FeatureSet::Detector);
+    let pattern = matches!(set, FeatureSet::Lesion | FeatureSet::Pattern);
+    names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            (detector && crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
+                || (pattern
+                    && (crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str())
+                        || crate::foci::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
+        })
+        .map(|(j, _)| j)
+        .collect()
+}
+
+/// How the pretrained scan model ([`crate::scan_model`]) took part in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanModelUse {
+    /// `shipped` or the file it was read from.
+    pub source: String,
+    /// Its training cohort.
+    pub recipe: ScanRecipe,
+    /// Its share of the soft vote, chosen from [`SCAN_WEIGHTS`] by the k-fold log-loss
+    /// on the training subjects (the run's own models get the rest).
+    pub weight: f64,
+    /// `(weight, k-fold log-loss)` for every weight tried.
+    pub log_loss: Vec<(f64, f64)>,
+    /// k-fold accuracy of the run's own models alone (weight 0).
+    pub cv_mean_without: f64,
+    /// Accuracy of the scan model alone on the run's training subjects (which it never saw).
+    pub train_accuracy_alone: f64,
+    /// Test accuracy of the scan model alone.
+    pub test_accuracy_alone: f64,
+    /// Test accuracy of the run's own models alone.
+    pub test_accuracy_without: f64,
 }
 
 /// Stratified split on `(label, contrast)`: returns (train, test) indices into `records`.
@@ -260,8 +305,13 @@ fn accuracy(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
 }
 
-/// Runs the classification stage on labelled records.
-pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutput> {
+/// Runs the classification stage on labelled records. `scan`: the pretrained scan model and
+/// where it came from (`shipped` or its file), to join the vote.
+pub fn classify(
+    all: &[ScanRecord],
+    cfg: &PipelineConfig,
+    scan: Option<(&ScanModel, &str)>,
+) -> Result<ClassifyOutput> {
     let recs: Vec<&ScanRecord> = all.iter().filter(|r| r.label.is_some()).collect();
     if recs.len() < 6 {
         return Err(Error::Stage {
@@ -270,24 +320,7 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
         });
     }
     let names = crate::preprocess::feature_names(cfg);
-    let cols: Vec<usize> = match cfg.classifier_features {
-        FeatureSet::All => (0..recs[0].features.len()).collect(),
-        set => {
-            let detector = matches!(set, FeatureSet::Lesion | FeatureSet::Detector);
-            let pattern = matches!(set, FeatureSet::Lesion | FeatureSet::Pattern);
-            names
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| {
-                    (detector && crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
-                        || (pattern
-                            && (crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str())
-                                || crate::foci::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
-                })
-                .map(|(j, _)| j)
-                .collect()
-        }
-    };
+    let cols = classifier_columns(&names, cfg.classifier_features);
     if let Some(r) = recs.iter().find(|r| r.features.len() != names.len()) {
         return Err(Error::Stage {
             stage: "classification",
@@ -378,20 +411,69 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
         shuffle: true,
         seed: cfg.seed,
     };
-    let mut cv_folds = Vec::new();
-    for (tr, va) in cv.split(&ytr)? {
-        let xa = rows(&xtr, &tr);
+    let folds = cv.split(&ytr)?;
+    let mut oof = Array2::<f64>::zeros((ytr.len(), 3));
+    for (tr, va) in &folds {
+        let xa = rows(&xtr, tr);
         let ya: Vec<usize> = tr.iter().map(|&i| ytr[i]).collect();
         let ga: Vec<Contrast> = tr.iter().map(|&i| gtr[i]).collect();
         let (m, _) = fit_gated(&xa, &ya, &ga, cfg)?;
-        let xv = rows(&xtr, &va);
+        let xv = rows(&xtr, va);
         let gv: Vec<Contrast> = va.iter().map(|&i| gtr[i]).collect();
         let gv = route(&m, &gv);
-        let p = m.predict(xv.view(), &gv)?;
-        let yv: Vec<usize> = va.iter().map(|&i| ytr[i]).collect();
-        cv_folds.push(accuracy(&p, &yv));
+        let p = m.predict_proba(xv.view(), &gv)?;
+        for (k, &i) in va.iter().enumerate() {
+            oof.row_mut(i).assign(&p.row(k));
+        }
     }
-    let cv_mean = cv_folds.iter().sum::<f64>() / cv_folds.len() as f64;
+    let fold_accuracy = |p: &Array2<f64>| -> Vec<f64> {
+        let pred = ensemble::argmax_rows(p);
+        folds
+            .iter()
+            .map(|(_, va)| {
+                let a: Vec<usize> = va.iter().map(|&i| pred[i]).collect();
+                let b: Vec<usize> = va.iter().map(|&i| ytr[i]).collect();
+                accuracy(&a, &b)
+            })
+            .collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+
+    // The pretrained scan model: its probabilities for every subject (it was trained on
+    // another cohort, so the training subjects are unseen too) and its weight in the vote,
+    // chosen by the k-fold log-loss of the blend on the training subjects.
+    let scan_part = match scan {
+        None => None,
+        Some((model, source)) => {
+            let sc = model.columns(&names)?;
+            let xs =
+                Array2::from_shape_fn((recs.len(), sc.len()), |(i, j)| recs[i].features[sc[j]]);
+            let ps = model.predict_proba(xs.view())?;
+            let ps_tr = rows(&ps, &train);
+            let blend = |w: f64| &oof * (1.0 - w) + &ps_tr * w;
+            let log_losses: Vec<(f64, f64)> = SCAN_WEIGHTS
+                .iter()
+                .map(|&w| (w, log_loss(blend(w).view(), &ytr)))
+                .collect();
+            // The smallest weight wins a tie.
+            let weight = log_losses
+                .iter()
+                .fold(
+                    (0.0, f64::INFINITY),
+                    |best, &(w, l)| {
+                        if l < best.1 { (w, l) } else { best }
+                    },
+                )
+                .0;
+            Some((ps, ps_tr, weight, log_losses, model, source))
+        }
+    };
+    let cv_without = fold_accuracy(&oof);
+    let cv_folds = match &scan_part {
+        Some((_, ps_tr, w, ..)) => fold_accuracy(&(&oof * (1.0 - w) + ps_tr * *w)),
+        None => cv_without.clone(),
+    };
+    let cv_mean = mean(&cv_folds);
     let cv_std = (cv_folds.iter().map(|a| (a - cv_mean).powi(2)).sum::<f64>()
         / cv_folds.len() as f64)
         .sqrt();
@@ -399,7 +481,25 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
     // Final model on all training subjects; the test subjects are routed by the gate.
     let (model, models) = fit_gated(&xtr, &ytr, &gtr, cfg)?;
     let routed = route(&model, &gte_route);
-    let proba = model.predict_proba(xte.view(), &routed)?;
+    let local = model.predict_proba(xte.view(), &routed)?;
+    let (proba, scan_model) = match scan_part {
+        None => (local, None),
+        Some((ps, ps_tr, weight, log_loss, model, source)) => {
+            let ps_te = rows(&ps, &test);
+            let acc = |p: &Array2<f64>, y: &[usize]| accuracy(&ensemble::argmax_rows(p), y);
+            let used = ScanModelUse {
+                source: source.to_string(),
+                recipe: model.recipe.clone(),
+                weight,
+                log_loss,
+                cv_mean_without: mean(&cv_without),
+                train_accuracy_alone: acc(&ps_tr, &ytr),
+                test_accuracy_alone: acc(&ps_te, &yte),
+                test_accuracy_without: acc(&local, &yte),
+            };
+            (&local * (1.0 - weight) + &ps_te * weight, Some(used))
+        }
+    };
     let pred = ensemble::argmax_rows(&proba);
     let opts = ReportOptions::ct_labels();
     let report = classification_report(&yte, &pred, &opts)?;
@@ -441,6 +541,7 @@ pub fn classify(all: &[ScanRecord], cfg: &PipelineConfig) -> Result<ClassifyOutp
         cv_std,
         gate,
         models,
+        scan_model,
     })
 }
 

@@ -139,6 +139,12 @@ pub struct PipelineConfig {
     /// U-Net's foci, in place of the shipped one.
     #[serde(default)]
     pub focus_model: Option<PathBuf>,
+    /// Join the pretrained scan model ([`crate::scan_model`]) to the classifiers' vote.
+    #[serde(default = "yes")]
+    pub scan_model: bool,
+    /// The scan model (JSON, as written by `train_scan_model`) in place of the shipped one.
+    #[serde(default)]
+    pub scan_model_file: Option<PathBuf>,
     /// Also save the run's lesion detector (JSON) here.
     #[serde(default)]
     pub save_detector: Option<PathBuf>,
@@ -181,6 +187,8 @@ impl Default for PipelineConfig {
             pattern_tta: true,
             pattern_weights: None,
             focus_model: None,
+            scan_model: true,
+            scan_model_file: None,
             detector: DetectorSource::Auto,
             save_detector: None,
             shard: (0, 1),

@@ -14,8 +14,9 @@
 //!    focus model ([`foci::FocusModel::shipped`]),
 //!    contrast statistics, CLAHE, resampling, EDA accumulators;
 //! 3. OTDD between contrast groups and between original and enhanced slices;
-//! 4. [`classify`]: contrast gate, per-group SVM + gradient-boosted trees (grid search,
-//!    soft vote), stratified k-fold and a held-out test split;
+//! 4. [`classify`]: contrast gate, SVM + gradient-boosted trees (grid search, soft vote)
+//!    joined by the pretrained [`scan_model`] (its vote weighted by k-fold log-loss on the
+//!    run's training subjects), stratified k-fold and a held-out test split;
 //! 5. the run folder: `config.json`, `metrics.json`, figures and `report.html`.
 
 pub mod classify;
@@ -28,6 +29,7 @@ pub mod lesion;
 pub mod preprocess;
 mod report;
 mod run;
+pub mod scan_model;
 
 pub use config::{DetectorSource, FeatureSet, PipelineConfig, Stage};
 pub use error::{Error, Result};

@@ -424,8 +424,13 @@ pub fn write_report(
     }
     if let Some(c) = &summary.classification {
         let s = rep.section("Classification (subject level)");
+        let models = if cfg.gated_models {
+            "per contrast group"
+        } else {
+            "one model for both contrast groups, with the group as a column"
+        };
         s.text(&format!(
-            "Per-scan features ({} columns) → per contrast group: RBF SVM (C, gamma grid-searched over 0.001…100 with stratified k-fold) + gradient-boosted trees ({} rounds), soft vote. Test subjects are routed by the fitted gate; reports are grouped by the true contrast group.",
+            "Per-scan features ({} columns) → {models}: RBF SVM (C, gamma grid-searched over 0.001…100 with stratified k-fold) + gradient-boosted trees ({} rounds), soft vote. Test subjects are routed by the fitted gate; reports are grouped by the true contrast group.",
             table.feature_names.len(),
             cfg.gbdt_rounds
         ));
@@ -442,6 +447,35 @@ pub fn write_report(
                 ),
             ),
         ]);
+        if let Some(m) = &c.scan_model {
+            s.text(&format!(
+                "The pretrained scan model ({}: boosted trees, {} rounds, over the classifiers' default columns, trained on {} + {} + {} phantom subjects of another cohort) joins the vote with the weight that gives the lowest k-fold log-loss on this run's training subjects (tried: {}).",
+                m.source,
+                m.recipe.rounds,
+                m.recipe.subjects[0],
+                m.recipe.subjects[1],
+                m.recipe.subjects[2],
+                m.log_loss
+                    .iter()
+                    .map(|(w, l)| format!("weight {w:.2}: log-loss {l:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            s.key_values(&[
+                ("scan model's weight", format!("{:.2}", m.weight)),
+                (
+                    "the run's own models alone: test / k-fold accuracy",
+                    format!("{:.3} / {:.3}", m.test_accuracy_without, m.cv_mean_without),
+                ),
+                (
+                    "the scan model alone: test / training-subject accuracy",
+                    format!(
+                        "{:.3} / {:.3}",
+                        m.test_accuracy_alone, m.train_accuracy_alone
+                    ),
+                ),
+            ]);
+        }
         s.pre(&format!("All test subjects\n{}", report_text(&c.report)));
         let labels = Label::ALL.map(|l| l.name());
         let svg = chart::confusion_matrix(&c.confusion, &labels, "Test split, all subjects");

@@ -24,6 +24,7 @@ use crate::preprocess::{
     Eda, KnownTruth, ScanRecord, lesion_inclusive_mask, pack_bits, process_scan, thumb_matrix,
 };
 use crate::report::{Figures, write_report};
+use crate::scan_model::ScanModel;
 use crate::{Error, Result};
 use ct_morph::lung::{LungParams, segment};
 
@@ -581,6 +582,17 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
             peak_rss_mib: peak_rss_mib(),
         });
     }
+    // The pretrained scan model, loaded first so that a bad file fails before any work.
+    let scan_model = match (cfg.scan_model, &cfg.scan_model_file, cfg.stage) {
+        (false, ..) | (_, _, Stage::Preprocess) => None,
+        (true, None, _) => Some((ScanModel::shipped()?, "shipped".to_string())),
+        (true, Some(path), _) => Some((
+            load_model(path, "scan model", |b| {
+                ScanModel::from_json(&String::from_utf8_lossy(b))
+            })?,
+            path.display().to_string(),
+        )),
+    };
     let table = if cfg.stage == Stage::Merge {
         merge_shards(&shard_dir, sn)?
     } else {
@@ -685,7 +697,20 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     let pb = ProgressBar::new_spinner();
     pb.set_message("classification (grid search, k-fold, test)");
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    let classification = match classify(&table.records, cfg) {
+    // The shipped scan model needs the default columns (e.g. not --no-pattern-net); a
+    // model the user named must fit.
+    let scan = match &scan_model {
+        Some((m, source)) => match m.columns(&table.feature_names) {
+            Ok(_) => Some((m, source.as_str())),
+            Err(e) if cfg.scan_model_file.is_none() => {
+                eprintln!("the shipped scan model is left out of the vote: {e}");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let classification = match classify(&table.records, cfg, scan) {
         Ok(c) => Some(c),
         Err(e) => {
             eprintln!("classification skipped: {e}");
@@ -891,6 +916,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "confusion": s.classification.as_ref().map(|c| &c.confusion),
         "gate": s.classification.as_ref().and_then(|c| c.gate.as_ref()),
         "models": s.classification.as_ref().map(|c| &c.models),
+        "scan_model": s.classification.as_ref().and_then(|c| c.scan_model.as_ref()),
         "cleaning": s.cleaning.map(|(p, r, f, t)| serde_json::json!({"precision": p, "recall": r, "flagged": f, "injected": t})),
         "lung_dice": s.dice,
         "lesion_components": s.lesion_components,

@@ -1,6 +1,7 @@
 //! The whole pipeline on a tiny phantom cohort: every stage runs, the run folder holds what
 //! the issue asks for, sharding gives the same feature table, and a broken scan is skipped.
 
+use ct_pipeline::scan_model::SCAN_WEIGHTS;
 use ct_pipeline::{DetectorSource, PipelineConfig, Stage, run, shipped_detector};
 
 fn tiny(out: &std::path::Path, name: &str) -> PipelineConfig {
@@ -71,8 +72,18 @@ fn tiny_cohort_end_to_end_and_sharded() {
             .as_f64()
             .is_some_and(|a| (0.0..=1.0).contains(&a))
     );
+    // The shipped scan model joined the vote with a weight from its grid.
+    let sm = &m["scan_model"];
+    assert_eq!(sm["source"], "shipped", "{sm}");
+    let w = sm["weight"].as_f64().expect("weight");
+    assert!(SCAN_WEIGHTS.contains(&w), "{sm}");
+    assert_eq!(
+        sm["log_loss"].as_array().map(Vec::len),
+        Some(SCAN_WEIGHTS.len())
+    );
     let html = std::fs::read_to_string(rd.join("report.html")).expect("report");
     assert!(html.contains("data:image/png;base64,") && html.contains("<svg"));
+    assert!(html.contains("pretrained scan model"));
     let csv = std::fs::read_to_string(rd.join("features.csv")).expect("csv");
     let header = csv.lines().next().expect("header");
     assert!(header.contains("lesion_pct") && header.contains("slice_asymmetry_p90"));
@@ -370,6 +381,87 @@ fn focus_model_from_a_file_and_bad_files_are_errors() {
     let e = run(&PipelineConfig {
         focus_model: Some(missing),
         ..base
+    })
+    .expect_err("damaged file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
+}
+
+#[test]
+fn scan_model_choices_and_bad_files() {
+    use ct_pipeline::scan_model::ScanModel;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = tiny(dir.path(), "scan");
+    run(&PipelineConfig {
+        stage: Stage::Preprocess,
+        ..base.clone()
+    })
+    .expect("preprocess");
+    let merge = PipelineConfig {
+        stage: Stage::Merge,
+        ..base.clone()
+    };
+    let metrics = |c: &PipelineConfig| -> serde_json::Value {
+        let s = run(c).expect("merge runs");
+        assert!(s.classification.is_some());
+        let text = std::fs::read_to_string(c.run_dir().join("metrics.json")).expect("metrics");
+        serde_json::from_str(&text).expect("json")
+    };
+    let shipped = metrics(&merge);
+    assert_eq!(shipped["scan_model"]["source"], "shipped");
+    // Left out on request.
+    let off = metrics(&PipelineConfig {
+        scan_model: false,
+        ..merge.clone()
+    });
+    assert!(off["scan_model"].is_null(), "{}", off["scan_model"]);
+    // The same model from a file gives the same probabilities.
+    let file = dir.path().join("scan.json");
+    std::fs::write(&file, ScanModel::shipped().unwrap().to_json().unwrap()).expect("write");
+    let from_file = metrics(&PipelineConfig {
+        scan_model_file: Some(file.clone()),
+        ..merge.clone()
+    });
+    assert_eq!(
+        from_file["scan_model"]["source"],
+        file.display().to_string()
+    );
+    assert_eq!(
+        from_file["scan_model"]["log_loss"],
+        shipped["scan_model"]["log_loss"]
+    );
+    assert_eq!(from_file["accuracy"], shipped["accuracy"]);
+    // A model over columns this table lacks is an error naming them; a missing or damaged
+    // file is an error naming the file.
+    let x = ndarray::Array2::from_shape_fn((30, 2), |(i, j)| ((i * 5 + j) % 7) as f64);
+    let y: Vec<usize> = (0..30).map(|i| i % 3).collect();
+    let foreign = ScanModel::train(
+        x.view(),
+        &y,
+        vec!["no_such_column".into(), "cnn_peak".into()],
+        5,
+        1,
+        vec![],
+    )
+    .unwrap();
+    let foreign_path = dir.path().join("foreign.json");
+    std::fs::write(&foreign_path, foreign.to_json().unwrap()).expect("write");
+    let e = run(&PipelineConfig {
+        scan_model_file: Some(foreign_path),
+        ..merge.clone()
+    })
+    .expect_err("foreign columns");
+    assert!(e.to_string().contains("no_such_column"), "{e}");
+    let missing = dir.path().join("nope.json");
+    let e = run(&PipelineConfig {
+        scan_model_file: Some(missing.clone()),
+        ..merge.clone()
+    })
+    .expect_err("missing file");
+    assert!(e.to_string().contains("nope.json"), "{e}");
+    std::fs::write(&missing, "{\"format\": 1").expect("write");
+    let e = run(&PipelineConfig {
+        scan_model_file: Some(missing),
+        ..merge
     })
     .expect_err("damaged file");
     assert!(e.to_string().contains("nope.json"), "{e}");
