@@ -82,36 +82,31 @@ fn read_all(
     Ok((names.unwrap_or_default(), x, ys))
 }
 
+/// Command line.
+#[derive(clap::Parser)]
+#[command(about = "Trains the scan model; see the file's header for the recipe")]
+struct Args {
+    /// Where to write the model (JSON).
+    #[arg(long)]
+    out: String,
+    /// Boosting rounds.
+    #[arg(long, default_value_t = 150)]
+    rounds: usize,
+    /// A run's features.csv to score the model on (held out); repeatable.
+    #[arg(long, value_name = "FEATURES.csv")]
+    eval: Vec<String>,
+    /// The runs' features.csv files to train on.
+    #[arg(required = true, value_name = "FEATURES.csv")]
+    inputs: Vec<String>,
+}
+
 fn run() -> Res<()> {
-    let mut out = None;
-    let mut eval = Vec::new();
-    let mut rounds = 150usize;
-    let mut inputs = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--out" => out = Some(value()?),
-            "--eval" => eval.push(value()?),
-            "--rounds" => {
-                rounds = value()?
-                    .parse()
-                    .map_err(|_| "--rounds takes a count".to_string())?
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: train_scan_model --out MODEL.json [--rounds N] [--eval FEATURES.csv]... FEATURES.csv..."
-                );
-                return Ok(());
-            }
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            _ => inputs.push(a),
-        }
-    }
-    let out = out.ok_or("--out MODEL.json is required")?;
-    if inputs.is_empty() {
-        return Err("give at least one features.csv to train on".into());
-    }
+    let Args {
+        out,
+        rounds,
+        eval,
+        inputs,
+    } = clap::Parser::parse();
     let (names, x, y) = read_all(&inputs, None)?;
     let model = ScanModel::train(x.view(), &y, names, rounds, 2021, inputs.clone())
         .map_err(|e| e.to_string())?;
