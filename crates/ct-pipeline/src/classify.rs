@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::config::{FeatureSet, PipelineConfig};
 use crate::preprocess::ScanRecord;
-use crate::scan_model::{SCAN_WEIGHTS, ScanModel, ScanRecipe, log_loss};
+use crate::scan_model::{ScanModel, ScanRecipe, choose_weight};
 use crate::{Error, Result};
 
 impl From<ensemble::Error> for Error {
@@ -141,8 +141,8 @@ pub struct ScanModelUse {
     pub source: String,
     /// Its training cohort.
     pub recipe: ScanRecipe,
-    /// Its share of the soft vote, chosen from [`SCAN_WEIGHTS`] by the k-fold log-loss
-    /// on the training subjects (the run's own models get the rest).
+    /// Its share of the soft vote, chosen from [`crate::scan_model::SCAN_WEIGHTS`] by the
+    /// k-fold log-loss on the training subjects (the run's own models get the rest).
     pub weight: f64,
     /// `(weight, k-fold log-loss)` for every weight tried.
     pub log_loss: Vec<(f64, f64)>,
@@ -450,21 +450,7 @@ pub fn classify(
                 Array2::from_shape_fn((recs.len(), sc.len()), |(i, j)| recs[i].features[sc[j]]);
             let ps = model.predict_proba(xs.view())?;
             let ps_tr = rows(&ps, &train);
-            let blend = |w: f64| &oof * (1.0 - w) + &ps_tr * w;
-            let log_losses: Vec<(f64, f64)> = SCAN_WEIGHTS
-                .iter()
-                .map(|&w| (w, log_loss(blend(w).view(), &ytr)))
-                .collect();
-            // The smallest weight wins a tie.
-            let weight = log_losses
-                .iter()
-                .fold(
-                    (0.0, f64::INFINITY),
-                    |best, &(w, l)| {
-                        if l < best.1 { (w, l) } else { best }
-                    },
-                )
-                .0;
+            let (weight, log_losses) = choose_weight(oof.view(), ps_tr.view(), &ytr);
             Some((ps, ps_tr, weight, log_losses, model, source))
         }
     };

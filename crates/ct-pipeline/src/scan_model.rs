@@ -319,6 +319,31 @@ pub fn log_loss(p: ArrayView2<'_, f64>, y: &[usize]) -> f64 {
         / y.len() as f64
 }
 
+/// The scan model's weight in the vote: of [`SCAN_WEIGHTS`], the one whose blend
+/// `(1 − w)·own + w·scan` has the lowest log-loss for classes `y` (a tie goes to the smaller
+/// weight). `own`: the run's own models' out-of-fold probabilities; `scan`: the scan
+/// model's. Returns the weight and `(weight, log-loss)` for every weight tried.
+pub fn choose_weight(
+    own: ArrayView2<'_, f64>,
+    scan: ArrayView2<'_, f64>,
+    y: &[usize],
+) -> (f64, Vec<(f64, f64)>) {
+    let losses: Vec<(f64, f64)> = SCAN_WEIGHTS
+        .iter()
+        .map(|&w| (w, log_loss((&own * (1.0 - w) + &scan * w).view(), y)))
+        .collect();
+    let best = losses
+        .iter()
+        .fold(
+            (0.0, f64::INFINITY),
+            |best, &(w, l)| {
+                if l < best.1 { (w, l) } else { best }
+            },
+        )
+        .0;
+    (best, losses)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +461,28 @@ mod tests {
         assert!(
             (log_loss(p.view(), &[1, 0]) - (-(0.25f64.ln()) - 1e-6f64.ln()) / 2.0).abs() < 1e-9
         );
+    }
+
+    #[test]
+    fn the_weight_follows_the_scan_models_quality() {
+        let y = [0usize, 1, 2, 0, 1, 2];
+        let own = Array2::from_shape_fn((6, 3), |(i, k)| if k == y[i] { 0.6 } else { 0.2 });
+        // A sharper model that agrees gets the largest weight; one that is always wrong
+        // (or uninformative) gets none.
+        let good = Array2::from_shape_fn((6, 3), |(i, k)| if k == y[i] { 0.9 } else { 0.05 });
+        let wrong = Array2::from_shape_fn(
+            (6, 3),
+            |(i, k)| if k == (y[i] + 1) % 3 { 0.9 } else { 0.05 },
+        );
+        let flat = Array2::from_elem((6, 3), 1.0 / 3.0);
+        let (w, losses) = choose_weight(own.view(), good.view(), &y);
+        assert_eq!(w, 0.5);
+        assert_eq!(losses.len(), SCAN_WEIGHTS.len());
+        assert!(losses.windows(2).all(|p| p[1].1 < p[0].1), "{losses:?}");
+        assert_eq!(choose_weight(own.view(), wrong.view(), &y).0, 0.0);
+        assert_eq!(choose_weight(own.view(), flat.view(), &y).0, 0.0);
+        // Equal losses: the smaller weight.
+        assert_eq!(choose_weight(own.view(), own.view(), &y).0, 0.0);
     }
 
     #[test]
