@@ -156,6 +156,16 @@ pub struct ScanModelUse {
     pub test_accuracy_without: f64,
 }
 
+/// The scan model's probabilities for the training and test subjects and its chosen weight.
+struct ScanPart<'a> {
+    train_proba: Array2<f64>,
+    test_proba: Array2<f64>,
+    weight: f64,
+    log_loss: Vec<(f64, f64)>,
+    recipe: ScanRecipe,
+    source: &'a str,
+}
+
 /// Stratified split on `(label, contrast)`: returns (train, test) indices into `records`.
 pub fn split(records: &[&ScanRecord], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut strata: BTreeMap<(usize, Option<Contrast>), Vec<usize>> = BTreeMap::new();
@@ -449,14 +459,21 @@ pub fn classify(
             let xs =
                 Array2::from_shape_fn((recs.len(), sc.len()), |(i, j)| recs[i].features[sc[j]]);
             let ps = model.predict_proba(xs.view())?;
-            let ps_tr = rows(&ps, &train);
-            let (weight, log_losses) = choose_weight(oof.view(), ps_tr.view(), &ytr);
-            Some((ps, ps_tr, weight, log_losses, model, source))
+            let train_proba = rows(&ps, &train);
+            let (weight, log_loss) = choose_weight(oof.view(), train_proba.view(), &ytr);
+            Some(ScanPart {
+                train_proba,
+                test_proba: rows(&ps, &test),
+                weight,
+                log_loss,
+                recipe: model.recipe.clone(),
+                source,
+            })
         }
     };
     let cv_without = fold_accuracy(&oof);
     let cv_folds = match &scan_part {
-        Some((_, ps_tr, w, ..)) => fold_accuracy(&(&oof * (1.0 - w) + ps_tr * *w)),
+        Some(p) => fold_accuracy(&(&oof * (1.0 - p.weight) + &p.train_proba * p.weight)),
         None => cv_without.clone(),
     };
     let cv_mean = mean(&cv_folds);
@@ -470,20 +487,22 @@ pub fn classify(
     let local = model.predict_proba(xte.view(), &routed)?;
     let (proba, scan_model) = match scan_part {
         None => (local, None),
-        Some((ps, ps_tr, weight, log_loss, model, source)) => {
-            let ps_te = rows(&ps, &test);
-            let acc = |p: &Array2<f64>, y: &[usize]| accuracy(&ensemble::argmax_rows(p), y);
+        Some(p) => {
+            let acc = |q: &Array2<f64>, y: &[usize]| accuracy(&ensemble::argmax_rows(q), y);
             let used = ScanModelUse {
-                source: source.to_string(),
-                recipe: model.recipe.clone(),
-                weight,
-                log_loss,
+                source: p.source.to_string(),
+                recipe: p.recipe,
+                weight: p.weight,
+                log_loss: p.log_loss,
                 cv_mean_without: mean(&cv_without),
-                train_accuracy_alone: acc(&ps_tr, &ytr),
-                test_accuracy_alone: acc(&ps_te, &yte),
+                train_accuracy_alone: acc(&p.train_proba, &ytr),
+                test_accuracy_alone: acc(&p.test_proba, &yte),
                 test_accuracy_without: acc(&local, &yte),
             };
-            (&local * (1.0 - weight) + &ps_te * weight, Some(used))
+            (
+                &local * (1.0 - p.weight) + &p.test_proba * p.weight,
+                Some(used),
+            )
         }
     };
     let pred = ensemble::argmax_rows(&proba);
