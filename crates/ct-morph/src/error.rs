@@ -67,6 +67,9 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// Lung segmentation found nothing dense enough to be a patient's body.
+    #[error("no body found: {0}")]
+    NoBody(String),
     /// Lung segmentation found nothing that looks like a lung.
     #[error("no lung found: {0}")]
     NoLung(String),

@@ -37,6 +37,7 @@
 mod error;
 mod label;
 pub mod lung;
+pub mod lung_field;
 mod morph;
 mod packed;
 mod structure;
