@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use ct_pipeline::{DetectorSource, FeatureSet, PipelineConfig, Stage};
+use ct_pipeline::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StageArg {
@@ -24,6 +24,14 @@ enum StageArg {
     Preprocess,
     Merge,
     Detector,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LungRecipeArg {
+    /// Body first, then lungs, airways, right and left (holds on real scans).
+    BodyFirst,
+    /// The seed's threshold and morphology (takes the couch's mattress on real scans).
+    Seed,
 }
 
 /// End-to-end chest-CT diagnosis (Normal / CAP / COVID-19) with EDA figures and an HTML report.
@@ -61,6 +69,9 @@ struct Args {
     /// mask (0 = use the segmentation as is).
     #[arg(long, default_value_t = PipelineConfig::default().close_radius_mm)]
     close_radius_mm: f64,
+    /// Lung segmentation recipe of the per-scan stages.
+    #[arg(long, value_enum, default_value = "body-first")]
+    lung_recipe: LungRecipeArg,
     /// Shard of the preprocessing stage, as I/N.
     #[arg(long, default_value = "0/1")]
     shard: String,
@@ -160,6 +171,10 @@ fn real_main() -> anyhow::Result<()> {
         folds: a.folds,
         grid: !a.no_grid,
         close_radius_mm: a.close_radius_mm,
+        lung_recipe: match a.lung_recipe {
+            LungRecipeArg::BodyFirst => LungRecipe::BodyFirst,
+            LungRecipeArg::Seed => LungRecipe::Seed,
+        },
         shard: parse_shard(&a.shard)?,
         stage: match a.stage {
             StageArg::All => Stage::All,

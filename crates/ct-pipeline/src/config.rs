@@ -37,6 +37,20 @@ pub enum DetectorSource {
     File(PathBuf),
 }
 
+/// Which lung segmentation the per-scan stages work inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LungRecipe {
+    /// Body first, then lung field, airways, right and left (`ct_morph::lung_field`): holds
+    /// on real scans (couch, mattress, outside air, bowel gas stay out). Its mask is both
+    /// lungs and the airways.
+    #[default]
+    BodyFirst,
+    /// The seed's threshold-and-morphology recipe (`ct_morph::lung::segment`): what the
+    /// shipped models were trained with; on real scans it takes the couch's mattress.
+    Seed,
+}
+
 /// Which feature columns the classifiers see (the feature table always holds them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FeatureSet {
@@ -87,6 +101,9 @@ pub struct PipelineConfig {
     /// Radius (mm) of the in-plane closing that brings juxtapleural lesions into the lung
     /// mask used for features.
     pub close_radius_mm: f64,
+    /// The lung segmentation recipe.
+    #[serde(default)]
+    pub lung_recipe: LungRecipe,
     /// Slices per scan after resampling (the fixed-length input of slice models).
     pub resample_slices: usize,
     /// In-plane size after resampling.
@@ -170,6 +187,7 @@ impl Default for PipelineConfig {
             folds: 5,
             clean_threshold: 10.0,
             close_radius_mm: 12.0,
+            lung_recipe: LungRecipe::default(),
             resample_slices: 32,
             resample_size: 64,
             eda_size: 128,

@@ -31,7 +31,7 @@ mod report;
 mod run;
 pub mod scan_model;
 
-pub use config::{DetectorSource, FeatureSet, PipelineConfig, Stage};
+pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
 pub use run::{
     ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ct_core::{Contrast, Label, Scan, SliceStats, Volume, Window};
+use ct_core::{Contrast, Label, Meta, Scan, SliceStats, Volume, Window};
 use ct_enhance::{Clahe, ContrastStats, GrayGate, Interpolation};
-use ct_morph::lung::{LungParams, segment};
+use ct_morph::lung::{LungParams, bounding_box, segment};
+use ct_morph::lung_field::{LungFieldParams, segment_lung_field};
 use ct_morph::{MorphParams, PackedMask, binary_fill_holes};
 use ct_similarity::{Criterion, HashKind, outlier_slices};
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
@@ -16,7 +17,7 @@ use crate::cnn::{
     Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
     downsample_mask, pattern_features, pattern_overlay,
 };
-use crate::config::PipelineConfig;
+use crate::config::{LungRecipe, PipelineConfig};
 use crate::features::scan_features;
 use crate::foci::{FOCUS_SCAN_FEATURE_NAMES, Focus, FocusModel};
 use crate::lesion::{
@@ -246,6 +247,18 @@ fn png_of(
     Ok(ct_report::image::png_bytes(&img)?)
 }
 
+/// The 0/1 lung mask the per-scan stages work inside, by `recipe` (the body-first recipe's
+/// both lungs and airways, or the seed recipe's components).
+pub fn lung_mask(hu: &Volume<i16>, meta: &Meta, recipe: LungRecipe) -> Result<Volume<u8>> {
+    Ok(match recipe {
+        LungRecipe::BodyFirst => {
+            let m = segment_lung_field(hu, &LungFieldParams::for_meta(meta))?;
+            m.labels.map(|&l| u8::from(l != 0))
+        }
+        LungRecipe::Seed => segment(hu, &LungParams::default())?.mask,
+    })
+}
+
 /// The morphology recipe keeps air-like lung (below −400 HU): dense lesions that touch the
 /// pleura (COVID-19's subpleural ground glass, CAP's lobar consolidation) fall outside it.
 /// Radiomic features need them inside, so close the mask in-plane with a disk of
@@ -300,11 +313,9 @@ pub fn process_scan(
 
     // 2. Lung segmentation (3-D morphology); Dice against the reference when known, which
     //    is defined on the uncleaned geometry, so the removed slices count as background.
-    let seg = segment(&hu, &LungParams::default())?;
-    let lung_voxels: u64 = seg.component_voxels.iter().sum();
-    let lung = seg
-        .mask
-        .with_data(lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?)?;
+    let lung_seg = lung_mask(&hu, &scan.meta, cfg.lung_recipe)?;
+    let lung_voxels = lung_seg.data().iter().filter(|&&v| v != 0).count() as u64;
+    let lung = lung_seg.with_data(lesion_inclusive_mask(&lung_seg, cfg.close_radius_mm)?)?;
     let dice_of = |m: &Volume<u8>| {
         truth.lung_bits.as_ref().map(|bits| {
             let mut full = Array3::<u8>::zeros(raw.data().dim());
@@ -316,7 +327,7 @@ pub fn process_scan(
             dice_bits(&pack_bits(full.view()), bits)
         })
     };
-    let lung_dice = dice_of(&seg.mask);
+    let lung_dice = dice_of(&lung_seg);
     let lung_dice_closed = dice_of(&lung);
     lap("segment", &mut timings);
 
@@ -336,7 +347,8 @@ pub fn process_scan(
     lap("gate", &mut timings);
 
     // 5. Enhancement: CLAHE (the seed's clip 2.0, 8×8) on the lung box, then lung statistics.
-    let b = seg.bbox;
+    let b = bounding_box(&PackedMask::from_u8(lung_seg.view())?)
+        .ok_or_else(|| ct_morph::Error::NoLung("the lung mask is empty".into()))?;
     let boxed = windowed
         .data()
         .slice(s![

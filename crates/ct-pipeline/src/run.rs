@@ -26,7 +26,6 @@ use crate::preprocess::{
 use crate::report::{Figures, write_report};
 use crate::scan_model::ScanModel;
 use crate::{Error, Result};
-use ct_morph::lung::{LungParams, segment};
 
 /// A scan that could not be read or processed (reported and skipped).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -411,11 +410,13 @@ fn detector_scan(
         message: e.to_string(),
     })?;
     let hu = &ps.scan.volume;
-    let seg = segment(hu, &LungParams::default()).map_err(|e| Error::Stage {
-        stage: "lesion model",
-        message: e.to_string(),
+    let seg = crate::preprocess::lung_mask(hu, &ps.scan.meta, cfg.lung_recipe).map_err(|e| {
+        Error::Stage {
+            stage: "lesion model",
+            message: e.to_string(),
+        }
     })?;
-    let lung = lesion_inclusive_mask(&seg.mask, cfg.close_radius_mm)?;
+    let lung = lesion_inclusive_mask(&seg, cfg.close_radius_mm)?;
     let region = hull_mask(lung.view())?;
     let c = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
     Ok((ps, c))
