@@ -32,6 +32,8 @@ pub(crate) mod region {
     pub const WALL: u8 = 2;
     pub const MEDIASTINUM: u8 = 3;
     pub const LUNG: u8 = 4;
+    /// Realism V2 only: couch, mattress, clothing, blanket, pillow (outside the body).
+    pub const COUCH: u8 = 5;
 }
 
 /// Lobes, for lobar pneumonia (fissures are respected).
@@ -583,6 +585,31 @@ impl SliceGeom {
             }
         }
         an.muscle_hu as f32 - 5.0
+    }
+
+    /// Body half-width, anterior and posterior half-depths at this level (mm).
+    pub fn body_axes(&self) -> (f64, f64, f64) {
+        (self.a, self.ba, self.bp)
+    }
+
+    /// The body outline's ellipse measure with axes grown by `d` mm (< 1 inside).
+    #[inline]
+    pub fn body_q(&self, x: f64, y: f64, d: f64) -> f64 {
+        Self::q(x, y, self.a + d, self.ba + d, self.bp + d)
+    }
+
+    /// Whether `(x, y)` lies in the upper abdomen under a diaphragm dome (liver, stomach,
+    /// colon), inside the body wall.
+    #[inline]
+    pub fn abdomen(&self, an: &Anatomy, x: f64, y: f64) -> bool {
+        if self.s <= 0.0 || Self::q(x, y, self.ca, self.cba, self.cbp) >= 1.0 {
+            return false;
+        }
+        let side = usize::from(x >= 0.0);
+        let below = self.s > an.end_s[side]
+            || self.dome[side]
+                .is_some_and(|(cx, cy, rx, ry)| sq((x.abs() - cx) / rx) + sq((y - cy) / ry) < 1.0);
+        below && x.abs() > 0.3 * self.med
     }
 
     /// Height of the trachea's centre (y) at this level.

@@ -9,6 +9,7 @@ use ct_core::{Contrast, Label, Meta, Scan, Spacing, Volume};
 use crate::config::{CohortConfig, ScanPlan, plan, scan_id};
 use crate::lesion::LesionInfo;
 use crate::model::{Acquisition, Findings, Model};
+use crate::realism::RealismInfo;
 use crate::rng::{Purpose, key, rng_for};
 use crate::{Error, Result};
 
@@ -61,6 +62,11 @@ pub struct Truth {
     /// 1 on lesion voxels (always inside `lung_mask`), else 0.
     #[serde(skip)]
     pub lesion_mask: Array3<u8>,
+    /// Realism V2 only: what each voxel is, 0 outside the reconstruction circle, 1 air
+    /// outside the body, 2 body wall / abdomen / arms, 3 mediastinum, 4 lung (= `lung_mask`),
+    /// 5 couch, mattress, clothing, blanket or pillow. The body is codes 2–4.
+    #[serde(skip)]
+    pub regions: Option<Array3<u8>>,
     /// Sorted indices of the out-of-place slices.
     pub injected: Vec<usize>,
     /// Details of each out-of-place slice.
@@ -81,6 +87,9 @@ pub struct Truth {
     pub findings: Findings,
     /// Acquisition and export parameters.
     pub acquisition: Acquisition,
+    /// What realism V2 added (couch, arms, field of view, noise, ...); absent for V1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<RealismInfo>,
 }
 
 /// Generates scan `index` of the cohort described by `cfg` (deterministic: the same
@@ -186,6 +195,9 @@ fn build_scan(cfg: &CohortConfig, plans: &[ScanPlan], index: usize) -> Result<Ph
     let mut hu = vec![0i16; nz * nn];
     let mut lung = vec![0u8; nz * nn];
     let mut lesion = vec![0u8; nz * nn];
+    // Region codes are kept for realism V2 only (V1: one dummy byte per slice).
+    let rn = if model.v2.is_some() { nn } else { 1 };
+    let mut regions = vec![0u8; nz * rn];
     let planned = plan_injections(cfg, plans, index, &model);
     // Other scans' models, built once per source.
     let mut sources: Vec<(usize, Model)> = Vec::new();
@@ -221,14 +233,15 @@ fn build_scan(cfg: &CohortConfig, plans: &[ScanPlan], index: usize) -> Result<Ph
     hu.par_chunks_mut(nn)
         .zip(lung.par_chunks_mut(nn))
         .zip(lesion.par_chunks_mut(nn))
+        .zip(regions.par_chunks_mut(rn))
         .enumerate()
-        .for_each(|(k, ((h, l), les))| {
+        .for_each(|(k, (((h, l), les), rg))| {
             let (m, z, extra) = match jobs[k] {
                 Some((m, z)) => (m, z, 1u64),
                 None => (&model, model.slice_z(k), 0u64),
             };
             let nk = key(cfg.seed, Purpose::Noise, &[index as u64, k as u64, extra]);
-            m.render(z, nk, h, l, les);
+            m.render(z, nk, h, l, les, rg);
         });
     let lung_voxels = lung.iter().filter(|&&v| v != 0).count();
     let lesion_voxels = lesion.iter().filter(|&&v| v != 0).count();
@@ -251,6 +264,7 @@ fn build_scan(cfg: &CohortConfig, plans: &[ScanPlan], index: usize) -> Result<Ph
     let hu = Array3::from_shape_vec(shape, hu).expect("sized above");
     let lung_mask = Array3::from_shape_vec(shape, lung).expect("sized above");
     let lesion_mask = Array3::from_shape_vec(shape, lesion).expect("sized above");
+    let regions = (rn == nn).then(|| Array3::from_shape_vec(shape, regions).expect("sized above"));
     let px = acq.pixel_spacing_mm;
     let spacing = Spacing::new(acq.slice_thickness_mm, px, px)?;
     // DICOM patient frame (LPS): x to the patient's left, y posterior, z toward the head;
@@ -292,6 +306,7 @@ fn build_scan(cfg: &CohortConfig, plans: &[ScanPlan], index: usize) -> Result<Ph
         contrast: plan.contrast,
         lung_mask,
         lesion_mask,
+        regions,
         injected: injections.iter().map(|i| i.slice).collect(),
         injections,
         subtle: model.subtle,
@@ -302,6 +317,7 @@ fn build_scan(cfg: &CohortConfig, plans: &[ScanPlan], index: usize) -> Result<Ph
         lesion_fraction,
         findings: model.findings.clone(),
         acquisition: acq,
+        realism: model.v2.as_ref().map(|sc| sc.info.clone()),
     };
     Ok(PhantomScan {
         scan: Scan {

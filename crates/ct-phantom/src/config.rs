@@ -39,6 +39,58 @@ pub struct CohortConfig {
     pub pixel_spacing_512: (f64, f64),
     /// Range of the slice thickness = slice spacing (mm). Default `(1.0, 5.0)`.
     pub thickness: (f64, f64),
+    /// How close to real scans the surroundings and the acquisition are: [`Realism::V1`]
+    /// (default, frozen) or [`Realism::V2`] (couch and mattress, clothing, arms, cut-off
+    /// bodies, contrast, correlated noise, streaks, blur, bowel gas). Serialised only when
+    /// not V1, so V1 configurations serialise as before.
+    #[serde(skip_serializing_if = "Realism::is_v1")]
+    pub realism: Realism,
+}
+
+/// Realism level of a phantom cohort (see `docs/ct-phantom.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Realism {
+    /// The original phantom (frozen: byte-for-byte the output the shipped models and the
+    /// pipeline's figures were made on).
+    #[default]
+    V1,
+    /// V1's patient in the surroundings of a real chest CT: curved couch shell and foam
+    /// mattress, pillows, blankets, clothing, arms up or down, a body cut off by the field of
+    /// view, CT angiography, band-pass correlated noise, streaks, partial-volume and
+    /// breathing blur, bowel gas. Drawn per scan from its own random stream.
+    V2,
+}
+
+impl Realism {
+    /// True for [`Realism::V1`].
+    pub fn is_v1(&self) -> bool {
+        *self == Realism::V1
+    }
+}
+
+impl FromStr for Realism {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Realism> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v1" | "1" => Ok(Realism::V1),
+            "v2" | "2" => Ok(Realism::V2),
+            _ => Err(Error::InvalidConfig {
+                param: "realism",
+                value: s.to_string(),
+                reason: "expected v1 or v2",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Realism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Realism::V1 => "v1",
+            Realism::V2 => "v2",
+        })
+    }
 }
 
 impl Default for CohortConfig {
@@ -54,6 +106,7 @@ impl Default for CohortConfig {
             subtle_fraction: 0.2,
             pixel_spacing_512: (0.6, 0.8),
             thickness: (1.0, 5.0),
+            realism: Realism::V1,
         }
     }
 }

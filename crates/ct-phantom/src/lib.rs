@@ -53,13 +53,15 @@ mod config;
 mod error;
 mod lesion;
 mod model;
+mod realism;
 mod rng;
 mod tree;
 mod write;
 
 pub use cohort::{Injection, InjectionKind, PhantomScan, Truth, generate_cohort, generate_scan};
-pub use config::{CohortConfig, Format};
+pub use config::{CohortConfig, Format, Realism};
 pub use error::{Error, Result};
 pub use lesion::{LesionInfo, LesionKind};
 pub use model::{Acquisition, Findings};
+pub use realism::{Arms, RealismInfo};
 pub use write::{GroundTruth, TruthEntry, class_folder, read_ground_truth, write_cohort};

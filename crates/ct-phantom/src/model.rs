@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use ct_core::{Contrast, Label};
 
 use crate::anatomy::{Anatomy, P3, region, sq};
+use crate::config::Realism;
 use crate::config::{CohortConfig, ScanPlan};
 use crate::lesion::{self, Lesion, LesionInfo, Spot};
+use crate::realism::{self, Scene};
 use crate::rng::{Purpose, rng_for};
 use crate::tree::{self, Trees, Tube};
 
@@ -65,6 +67,8 @@ pub(crate) struct Model {
     spots: Vec<Spot>,
     pub subtle: bool,
     pub findings: Findings,
+    /// Realism V2's scene (`None` for V1).
+    pub v2: Option<Scene>,
 }
 
 impl Model {
@@ -162,7 +166,7 @@ impl Model {
             findings.emphysema = e.len();
             spots.extend(e);
         }
-        let acq = Acquisition {
+        let mut acq = Acquisition {
             n_slices: n,
             size: cfg.size,
             pixel_spacing_mm: px,
@@ -177,6 +181,8 @@ impl Model {
             export_gain: gain,
             export_clip_hu: clip,
         };
+        let v2 = (cfg.realism == Realism::V2)
+            .then(|| Scene::sample(cfg.seed, index, &mut anat, &mut acq));
         Model {
             anat,
             acq,
@@ -186,6 +192,7 @@ impl Model {
             spots,
             subtle,
             findings,
+            v2,
         }
     }
 
@@ -207,7 +214,21 @@ impl Model {
         hu: &mut [i16],
         lung: &mut [u8],
         lesion: &mut [u8],
+        regions: &mut [u8],
     ) {
+        let (mut val, reg) = self.clean(z, lesion);
+        if regions.len() == reg.len() {
+            regions.copy_from_slice(&reg);
+        }
+        if let Some(sc) = &self.v2 {
+            self.finish_v2(sc, z, noise_key, &mut val, &reg, hu, lung);
+            return;
+        }
+        self.finish_v1(noise_key, &val, &reg, hu, lung);
+    }
+
+    /// The noise-free slice at `z`: values, region codes, and the lesion mask in `lesion`.
+    fn clean(&self, z: f64, lesion: &mut [u8]) -> (Vec<f32>, Vec<u8>) {
         let acq = &self.acq;
         let n = acq.size;
         let px = acq.pixel_spacing_mm;
@@ -227,7 +248,16 @@ impl Model {
                 if xi.abs() >= w {
                     continue;
                 }
-                let (v, rg) = g.pixel(&self.anat, xi - sx, y);
+                let (mut v, mut rg) = g.pixel(&self.anat, xi - sx, y);
+                if let Some(sc) = &self.v2 {
+                    if rg == region::AIR {
+                        (v, rg) = sc.outside(&g, xi - sx, y);
+                    } else if rg == region::WALL
+                        && let Some(gv) = realism::abdomen_gas(sc, &g, &self.anat, xi - sx, y)
+                    {
+                        v = gv;
+                    }
+                }
                 val[r * n + c] = v;
                 reg[r * n + c] = rg;
             }
@@ -293,8 +323,11 @@ impl Model {
         for aw in &self.trees.airways {
             frame.draw_tube(&mut val, &reg, soft, &aw.tube, aw.tube.r, -1000.0);
         }
-        // Noise: white Gaussian, smoothed by a separable [k, 1, k] kernel for soft
-        // reconstruction kernels, rescaled to the target standard deviation.
+        (val, reg)
+    }
+
+    /// White Gaussian noise of unit variance (Irwin–Hall), `n²` values.
+    fn white_noise(n: usize, noise_key: u64) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(noise_key);
         let mut noise = vec![0f32; n * n];
         // Irwin–Hall: the sum of 4 uniform bytes, standardised, is Gaussian to within CT's
@@ -311,6 +344,16 @@ impl Model {
                 *second = (byte_sum(r >> 32) - 510.0) * INV_SD;
             }
         }
+        noise
+    }
+
+    /// V1's noise and export.
+    fn finish_v1(&self, noise_key: u64, val: &[f32], reg: &[u8], hu: &mut [i16], lung: &mut [u8]) {
+        let acq = &self.acq;
+        let n = acq.size;
+        // Noise: white Gaussian, smoothed by a separable [k, 1, k] kernel for soft
+        // reconstruction kernels, rescaled to the target standard deviation.
+        let mut noise = Self::white_noise(n, noise_key);
         let k = self.smooth;
         smooth_rows(&mut noise, n, k);
         transpose_in_place(&mut noise, n);
@@ -328,6 +371,62 @@ impl Model {
             }
             // The transposed noise field is as good as the original (i.i.d. before
             // smoothing), so index it directly.
+            let v = val[i] + noise[i] * scale;
+            let v = -1000.0 + gain * (v + 1000.0);
+            hu[i] = v.clamp(-1024.0, clip).round() as i16;
+            lung[i] = u8::from(reg[i] == region::LUNG);
+        }
+    }
+
+    /// V2's acquisition: breathing blur, partial-volume blur, streaks, band-pass noise, then
+    /// V1's export. The masks are those of the slice centre at `z`.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_v2(
+        &self,
+        sc: &Scene,
+        z: f64,
+        noise_key: u64,
+        val: &mut [f32],
+        reg: &[u8],
+        hu: &mut [i16],
+        lung: &mut [u8],
+    ) {
+        let acq = &self.acq;
+        let n = acq.size;
+        let px = acq.pixel_spacing_mm;
+        let half = n as f64 * px / 2.0;
+        let [sx, sy] = acq.body_shift_mm;
+        if sc.breathing > 0.0 {
+            let mut scratch = vec![0u8; n * n];
+            let (v2, _) = self.clean(z + sc.breathing, &mut scratch);
+            for (a, b) in val.iter_mut().zip(&v2) {
+                *a = 0.5 * (*a + b);
+            }
+        }
+        for (v, &r) in val.iter_mut().zip(reg) {
+            if r == region::OUTSIDE_FOV {
+                *v = -1000.0;
+            }
+        }
+        realism::gaussian_blur(val, n, sc.blur_px());
+        let g = self.anat.at(z);
+        sc.streaks(&g, z, n, px, val, |r, c| {
+            (
+                (c as f64 + 0.5) * px - half - sx,
+                (r as f64 + 0.5) * px - half - sy,
+            )
+        });
+        let mut noise = Self::white_noise(n, noise_key);
+        realism::dog_noise(&mut noise, n, sc.info.noise_dog);
+        let scale = acq.noise_sigma_hu as f32;
+        let gain = acq.export_gain as f32;
+        let clip = acq.export_clip_hu as f32;
+        for i in 0..n * n {
+            if reg[i] == region::OUTSIDE_FOV {
+                hu[i] = acq.padding_hu;
+                lung[i] = 0;
+                continue;
+            }
             let v = val[i] + noise[i] * scale;
             let v = -1000.0 + gain * (v + 1000.0);
             hu[i] = v.clamp(-1024.0, clip).round() as i16;

@@ -11,6 +11,7 @@ pub(crate) enum Purpose {
     Patient = 2,
     Noise = 3,
     Inject = 4,
+    Realism = 5,
 }
 
 #[inline]
