@@ -279,7 +279,7 @@ impl Components {
         Array3::from_shape_vec((nz, ny, nx), out).expect("sizes agree")
     }
 
-    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize, u32)) {
+    pub(crate) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize, u32)) {
         let ny = self.shape[1];
         for r in 0..self.row_start.len() - 1 {
             for i in self.row_start[r] as usize..self.row_start[r + 1] as usize {

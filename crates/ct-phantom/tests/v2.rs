@@ -193,17 +193,19 @@ fn check(rows: &[Row]) {
         outside >= 0.2 * n,
         "the seed recipe's mask leaves the body on only {outside} of {n} V2 scans"
     );
-    // The body-first recipe loses a lung that touches the reconstruction circle (the lung
-    // then opens onto the padding outside the body, so the body's hole filling cannot
-    // enclose it): such scans are reported, not held to 0.95.
-    let kept: Vec<&Row> = rows
+    // Every scan counts, those whose lungs touch the reconstruction circle too (the
+    // body-first recipe closes a lung cut by the circle when the cut is a short stretch of
+    // its outline); their mean is printed apart.
+    let mean = rows.iter().map(|r| r.body_first_dice).sum::<f64>() / n;
+    let cut: Vec<f64> = rows
         .iter()
-        .filter(|r| !r.note.contains("lung_at_fov=true"))
+        .filter(|r| r.note.contains("lung_at_fov=true"))
+        .map(|r| r.body_first_dice)
         .collect();
-    let mean = kept.iter().map(|r| r.body_first_dice).sum::<f64>() / kept.len() as f64;
     println!(
-        "body-first mean Dice on scans whose lungs stay inside the circle: {mean:.3} over {}",
-        kept.len()
+        "body-first mean Dice {mean:.3} over {n}; {:.3} over the {} whose lungs touch the circle",
+        cut.iter().sum::<f64>() / cut.len().max(1) as f64,
+        cut.len()
     );
     assert!(mean >= 0.95, "body-first mean Dice {mean:.4} < 0.95");
 }

@@ -39,7 +39,7 @@ pub(super) fn filled_body(vol: &Volume<i16>, p: &LungFieldParams) -> Result<Pack
     // outside.
     let grown = core.dilate(&disk, &MorphParams::default())?.and(&dense)?;
     let body = grown.or(&core)?;
-    let mut filled = body.fill_holes(&generate_binary_structure(2, 1)?)?;
+    let mut filled = fill_with_open_holes(vol, &body)?;
     // A field of view cut inside the chest leaves the lungs open to the image border; where
     // the body covers most of a slice's border, that border closes the body.
     for z in 0..body.shape()[0] {
@@ -48,6 +48,80 @@ pub(super) fn filled_body(vol: &Volume<i16>, p: &LungFieldParams) -> Result<Pack
         }
     }
     Ok(filled)
+}
+
+/// A background region that reaches the rim (image border, or the outside of the scanner's
+/// reconstruction circle) along less than this share of its contact with the rim and the
+/// body is still a hole: a lung cut by the field of view. Outside air meets the rim along
+/// about half its contact, a lung cut by the circle along a short arc.
+const MAX_RIM_SHARE: f64 = 0.3;
+/// The reconstruction circle is taken as a barrier when at least this share of the pixels
+/// outside it (in the middle slice) hold one constant value: the scanner's padding.
+const PADDING_SHARE: f64 = 0.9;
+
+/// Fills, slice by slice, the background regions that the body encloses, including those
+/// that reach the rim along a short stretch only ([`MAX_RIM_SHARE`]).
+fn fill_with_open_holes(vol: &Volume<i16>, body: &PackedMask) -> Result<PackedMask> {
+    let cross2 = generate_binary_structure(2, 1)?;
+    let rim = rim_zone(vol)?.and(&body.not())?;
+    let inner = body.not().and(&rim.not())?;
+    let comps = Components::new(&inner, &cross2)?;
+    let near_rim = rim.dilate(&cross2, &MorphParams::default())?.and(&inner)?;
+    let near_body = body.dilate(&cross2, &MorphParams::default())?.and(&inner)?;
+    let mut contact = vec![(0u64, 0u64); comps.len() + 1];
+    comps.for_each_run(|z, y, a, b, l| {
+        let c = &mut contact[l as usize];
+        for x in a..=b {
+            c.0 += u64::from(near_rim.get(z, y, x));
+            c.1 += u64::from(near_body.get(z, y, x));
+        }
+    });
+    let holes = comps.select(|l| {
+        let (r, b) = contact[l as usize];
+        r == 0 || (r as f64) < MAX_RIM_SHARE * (r + b) as f64
+    });
+    body.or(&holes)
+}
+
+/// The image border, and the outside of the reconstruction circle when the scanner padded it
+/// with a constant value (square slices only).
+fn rim_zone(vol: &Volume<i16>) -> Result<PackedMask> {
+    let [nz, ny, nx] = vol.shape();
+    let mut rim = PackedMask::zeros([nz, ny, nx])?;
+    let circle = ny == nx && ny >= 64 && padded_circle(vol);
+    let c = (nx as f64 - 1.0) / 2.0;
+    let r2 = (nx as f64 / 2.0).powi(2);
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                let frame = y == 0 || x == 0 || y + 1 == ny || x + 1 == nx;
+                let outside = circle && (y as f64 - c).powi(2) + (x as f64 - c).powi(2) > r2;
+                if frame || outside {
+                    rim.set(z, y, x, true);
+                }
+            }
+        }
+    }
+    Ok(rim)
+}
+
+/// Whether the pixels outside the inscribed circle of the middle slice hold one value.
+fn padded_circle(vol: &Volume<i16>) -> bool {
+    let [nz, n, _] = vol.shape();
+    let Ok(s) = vol.slice(nz / 2) else {
+        return false;
+    };
+    let c = (n as f64 - 1.0) / 2.0;
+    let r2 = (n as f64 / 2.0).powi(2);
+    let mut counts = std::collections::HashMap::<i16, usize>::new();
+    for ((y, x), &v) in s.indexed_iter() {
+        if (y as f64 - c).powi(2) + (x as f64 - c).powi(2) > r2 {
+            *counts.entry(v).or_default() += 1;
+        }
+    }
+    let total: usize = counts.values().sum();
+    let mode = counts.values().copied().max().unwrap_or(0);
+    total > 0 && mode as f64 >= PADDING_SHARE * total as f64
 }
 
 /// A slice whose border is at least this share body is a field of view cut inside the body.

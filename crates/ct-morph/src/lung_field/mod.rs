@@ -61,8 +61,9 @@ pub struct LungFieldParams {
     pub air_max_hu: i16,
     /// "Pure air" (trachea, bowel gas, outside air): strictly below this HU. Default −950.
     pub pure_air_hu: i16,
-    /// A lung component has fewer than this fraction of pure-air voxels. Default 0.15
-    /// (measured: lungs 0.001–0.031, bowel gas 0.33–0.71).
+    /// A lung component has fewer than this fraction of pure-air voxels. Default 0.25
+    /// (measured: real lungs 0.001–0.031, a phantom lung under metal streaks 0.16, bowel gas
+    /// 0.33–0.71).
     pub max_pure_air_fraction: f64,
     /// A lung component's mean HU is at most this. Default −600 (aerated lung averages about
     /// −750…−870 below `air_max_hu`; clothing, gel pads and partial-volume seams −450).
@@ -90,7 +91,7 @@ impl Default for LungFieldParams {
             body_opening_mm: 3.0,
             air_max_hu: -400,
             pure_air_hu: -950,
-            max_pure_air_fraction: 0.15,
+            max_pure_air_fraction: 0.25,
             max_lung_mean_hu: -600,
             min_lung_ml: 5.0,
             airway_hu: -900,
