@@ -1,6 +1,6 @@
 #![deny(missing_docs)]
 //! Binary morphology and connected components in 1-, 2- and 3-D with `scipy.ndimage`
-//! semantics, and the seed's lung segmentation.
+//! semantics, and lung segmentation.
 //!
 //! * Structuring elements: [`generate_binary_structure`], [`iterate_structure`],
 //!   [`Structure::boxed`], [`Structure::ball`], [`Structure::from_mask`].
@@ -10,7 +10,9 @@
 //! * [`label`] (numbering identical to `scipy.ndimage.label`), [`component_stats`],
 //!   [`keep_largest`], [`remove_border_components`].
 //! * [`PackedMask`] (one bit per voxel) and [`Components`] for chaining passes without
-//!   converting back to `bool` arrays; [`lung::segment`] is built on them.
+//!   converting back to `bool` arrays; [`lung::segment`] (the seed's recipe) and
+//!   [`lung_field::segment_lung_field`] (body first, then lung field, airways, right and left
+//!   lung: the one that holds on real chest CT) are built on them.
 //!
 //! Masks are bit-packed 64 voxels to a word, so a pass over a 64×512×512 volume touches 2 MB;
 //! iterated crosses and boxes are decomposed into unit passes (exact, see
