@@ -57,6 +57,7 @@ const COLOURS: [Rgb<u8>; 3] = [Rgb([255, 40, 40]), Rgb([40, 220, 40]), Rgb([60, 
 
 fn overlay(vol: &Volume<i16>, mask: &Volume<u8>, z0: usize, z1: usize, path: &Path) -> Result<()> {
     let [_, ny, nx] = vol.shape();
+    let width = 1 + nx.max(ny) / 384;
     let tiles = 16.min(z1 - z0 + 1);
     let cols = 4usize;
     let rows = tiles.div_ceil(cols);
@@ -74,15 +75,18 @@ fn overlay(vol: &Volume<i16>, mask: &Volume<u8>, z0: usize, z1: usize, path: &Pa
             for x in 0..nx {
                 let g = Window::LUNG.apply(v[[y, x]]);
                 let l = m[[y, x]];
+                // Outlines `width` pixels wide, so they survive a 512² montage being scaled down.
+                let differs = |yy: Option<usize>, xx: Option<usize>| match (yy, xx) {
+                    (Some(yy), Some(xx)) if yy < ny && xx < nx => m[[yy, xx]] != l,
+                    _ => true,
+                };
                 let edge = l != 0
-                    && (y == 0
-                        || x == 0
-                        || y + 1 == ny
-                        || x + 1 == nx
-                        || m[[y - 1, x]] != l
-                        || m[[y + 1, x]] != l
-                        || m[[y, x - 1]] != l
-                        || m[[y, x + 1]] != l);
+                    && (1..=width).any(|d| {
+                        differs(y.checked_sub(d), Some(x))
+                            || differs(Some(y + d), Some(x))
+                            || differs(Some(y), x.checked_sub(d))
+                            || differs(Some(y), Some(x + d))
+                    });
                 let px = match (edge, l) {
                     (true, 1..=3) => COLOURS[usize::from(l) - 1],
                     _ => Rgb([g, g, g]),
