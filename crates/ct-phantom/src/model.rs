@@ -360,22 +360,16 @@ impl Model {
         smooth_rows(&mut noise, n, k);
         let norm = (1.0 + 2.0 * k) * (1.0 + 2.0 * k);
         let sum_k2 = (1.0 + 2.0 * k * k) / norm;
-        let scale = acq.noise_sigma_hu as f32 / sum_k2;
-        let gain = acq.export_gain as f32;
-        let clip = acq.export_clip_hu as f32;
-        for i in 0..n * n {
-            if reg[i] == region::OUTSIDE_FOV {
-                hu[i] = acq.padding_hu;
-                lung[i] = 0;
-                continue;
-            }
-            // The transposed noise field is as good as the original (i.i.d. before
-            // smoothing), so index it directly.
-            let v = val[i] + noise[i] * scale;
-            let v = -1000.0 + gain * (v + 1000.0);
-            hu[i] = v.clamp(-1024.0, clip).round() as i16;
-            lung[i] = u8::from(reg[i] == region::LUNG);
-        }
+        // The transposed noise field is as good as the original (i.i.d. before smoothing),
+        // so it is indexed directly.
+        acq.export(
+            val,
+            &noise,
+            acq.noise_sigma_hu as f32 / sum_k2,
+            reg,
+            hu,
+            lung,
+        );
     }
 
     /// V2's acquisition: breathing blur, partial-volume blur, streaks, band-pass noise, then
@@ -418,12 +412,27 @@ impl Model {
         });
         let mut noise = Self::white_noise(n, noise_key);
         realism::dog_noise(&mut noise, n, sc.info.noise_dog);
-        let scale = acq.noise_sigma_hu as f32;
-        let gain = acq.export_gain as f32;
-        let clip = acq.export_clip_hu as f32;
-        for i in 0..n * n {
+        acq.export(val, &noise, acq.noise_sigma_hu as f32, reg, hu, lung);
+    }
+}
+
+impl Acquisition {
+    /// One slice as exported: the clean values plus `scale` times the noise, the export's
+    /// gain and clip, the padding outside the reconstruction circle; and its lung mask.
+    fn export(
+        &self,
+        val: &[f32],
+        noise: &[f32],
+        scale: f32,
+        reg: &[u8],
+        hu: &mut [i16],
+        lung: &mut [u8],
+    ) {
+        let gain = self.export_gain as f32;
+        let clip = self.export_clip_hu as f32;
+        for i in 0..val.len() {
             if reg[i] == region::OUTSIDE_FOV {
-                hu[i] = acq.padding_hu;
+                hu[i] = self.padding_hu;
                 lung[i] = 0;
                 continue;
             }
