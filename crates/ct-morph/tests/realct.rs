@@ -224,3 +224,40 @@ fn body_first_recipe_agrees_with_totalsegmentator() {
     // bases make the boundary a large share of the volume.
     assert!(d >= 0.93, "Dice {d:.4} against TotalSegmentator");
 }
+
+/// `v` resampled in-plane to `n`² by nearest neighbour, with the pixel spacing scaled to
+/// keep the field of view.
+fn resized<T: Copy + Default>(v: &Volume<T>, n: usize) -> Volume<T> {
+    let [nz, ny, nx] = v.shape();
+    let src = |i: usize, len: usize| i * len / n;
+    let data = ndarray::Array3::from_shape_fn((nz, n, n), |(z, y, x)| {
+        v.data()[[z, src(y, ny), src(x, nx)]]
+    });
+    let sp = v.spacing();
+    let spacing = ct_core::Spacing::new(
+        sp.z,
+        sp.y * ny as f64 / n as f64,
+        sp.x * nx as f64 / n as f64,
+    )
+    .unwrap();
+    Volume::new(data, spacing).unwrap()
+}
+
+/// The range of slice sizes, 256² to 768², on one real 512² scan resampled both ways
+/// (its reference mask with it).
+#[test]
+fn body_first_recipe_from_256_to_768_pixels() {
+    let Some(cache) = cache() else { return };
+    let c = cases(&cache)
+        .into_iter()
+        .find(|c| c.name == "pyrad_lung2")
+        .expect("pyrad_lung2 is a reference scan");
+    for n in [256, 768] {
+        let vol = resized(&c.scan.volume, n);
+        let reference = resized(&c.reference, n);
+        let m = segment_lung_field(&vol, &LungFieldParams::for_meta(&c.scan.meta)).unwrap();
+        let d = dice(&m.labels, &[RIGHT_LUNG, LEFT_LUNG], &reference, &[1, 2]);
+        println!("pyrad_lung2 at {n}²: lungs Dice {d:.4}");
+        assert!(d >= MIN_LUNG_DICE, "{n}²: Dice {d:.4}");
+    }
+}
