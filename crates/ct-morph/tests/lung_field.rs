@@ -206,3 +206,48 @@ fn bad_parameters_are_rejected() {
     };
     assert!(bad.validate().is_err());
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// HU values that matter to the recipe's thresholds, and the padding values scanners use.
+    const VALUES: [i16; 9] = [-3024, -2000, -1024, -1000, -960, -850, -450, 40, 900];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Any small volume of air, lung, tissue and padding (blocky, so that bodies, holes and
+        /// tubes appear; tissue-rich inside an ellipse so that a body is found) gives a mask or
+        /// a typed error, never a panic.
+        #[test]
+        fn random_volumes(
+            nz in 1usize..6,
+            ny in 8usize..48,
+            nx in 8usize..48,
+            block in 1usize..6,
+            picks in proptest::collection::vec(0usize..VALUES.len(), 256),
+            pixel in 1.0f64..4.0,
+        ) {
+            let (cy, cx) = (ny as f64 / 2.0, nx as f64 / 2.0);
+            let v = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
+                let k = picks[(z * 7 + (y / block) * 13 + (x / block) * 31) % picks.len()];
+                let body = inside(y, x, cy, cx, 0.45 * ny as f64, 0.45 * nx as f64);
+                let ring = !inside(y, x, cy, cx, 0.3 * ny as f64, 0.3 * nx as f64);
+                match (body, ring) {
+                    (true, true) => 40,
+                    (true, false) if k % 3 == 0 => VALUES[3 + k % 6],
+                    (true, false) => -850,
+                    _ => VALUES[k],
+                }
+            });
+            let vol = Volume::new(v, Spacing::new(2.0 * pixel, pixel, pixel).unwrap()).unwrap();
+            match segment_lung_field(&vol, &LungFieldParams::default()) {
+                Ok(m) => prop_assert_eq!(m.labels.shape(), vol.shape()),
+                Err(e) => prop_assert!(matches!(
+                    e,
+                    Error::NoBody(_) | Error::NoLung(_)
+                )),
+            }
+        }
+    }
+}
