@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example phantom -- --out /tmp/cohort [--n-per-class 20] [--seed S]
 //!     [--format dicom|nifti] [--preview montage.png] [--size 256] [--slices 40-120]
+//!     [--realism v1|v2]
 //! ```
 //! Layout: `COVID-19 subjects/<id>/*.dcm`, `CAP subjects/`, `Normal subjects/` (or
 //! `<id>.nii.gz`), `masks/`, `Index.csv`, `ground_truth.json`. The preview montage has one
@@ -46,6 +47,17 @@ struct Args {
     /// Fraction of scans with out-of-place slices.
     #[arg(long, default_value_t = CohortConfig::default().inject_fraction)]
     inject_fraction: f64,
+    /// v1: the original phantom (the pipeline's default cohort); v2: with a couch and foam
+    /// mattress, clothing, arms, cut fields of view, CTA, streaks and bowel gas, as real
+    /// scans have (docs/ct-phantom.md).
+    #[arg(long, value_enum, default_value = "v1")]
+    realism: RealismArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RealismArg {
+    V1,
+    V2,
 }
 
 fn main() -> Result<()> {
@@ -62,6 +74,10 @@ fn main() -> Result<()> {
         size: args.size,
         slices: (lo, hi),
         inject_fraction: args.inject_fraction,
+        realism: match args.realism {
+            RealismArg::V1 => covid_ct::phantom::Realism::V1,
+            RealismArg::V2 => covid_ct::phantom::Realism::V2,
+        },
         ..CohortConfig::default()
     };
     cfg.validate()?;
