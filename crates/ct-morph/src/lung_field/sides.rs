@@ -39,7 +39,7 @@ pub(super) fn split(
             "no lung parenchyma is left once the airways are removed".into(),
         ));
     };
-    let bbox = bounding_box(body).expect("a lung field lies inside a non-empty body");
+    let bbox = bounding_box(body).ok_or_else(|| Error::NoBody("the body mask is empty".into()))?;
     let mid = (bbox.min[2] + bbox.max[2]) / 2;
     let low_x = columns_below(lungs.shape(), mid);
     let largest = comps.select(|l| l == first);
