@@ -84,23 +84,26 @@ fn fill_with_open_holes(vol: &Volume<i16>, body: &PackedMask) -> Result<PackedMa
 }
 
 /// The image border, and the outside of the reconstruction circle when the scanner padded it
-/// with a constant value (square slices only).
+/// with a constant value (square slices only); the same in every slice.
 fn rim_zone(vol: &Volume<i16>) -> Result<PackedMask> {
     let [nz, ny, nx] = vol.shape();
-    let mut rim = PackedMask::zeros([nz, ny, nx])?;
     let circle = ny == nx && ny >= 64 && padded_circle(vol);
     let c = (nx as f64 - 1.0) / 2.0;
     let r2 = (nx as f64 / 2.0).powi(2);
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                let frame = y == 0 || x == 0 || y + 1 == ny || x + 1 == nx;
-                let outside = circle && (y as f64 - c).powi(2) + (x as f64 - c).powi(2) > r2;
-                if frame || outside {
-                    rim.set(z, y, x, true);
-                }
+    let mut plane = PackedMask::zeros([1, ny, nx])?;
+    for y in 0..ny {
+        for x in 0..nx {
+            let frame = y == 0 || x == 0 || y + 1 == ny || x + 1 == nx;
+            let outside = circle && (y as f64 - c).powi(2) + (x as f64 - c).powi(2) > r2;
+            if frame || outside {
+                plane.set(0, y, x, true);
             }
         }
+    }
+    let mut rim = PackedMask::zeros([nz, ny, nx])?;
+    let words = plane.words().to_vec();
+    for slab in rim.words_mut().chunks_exact_mut(words.len()) {
+        slab.copy_from_slice(&words);
     }
     Ok(rim)
 }
