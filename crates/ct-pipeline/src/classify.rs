@@ -25,15 +25,6 @@ use crate::preprocess::ScanRecord;
 use crate::scan_model::{ScanModel, ScanRecipe, choose_weight};
 use crate::{Error, Result};
 
-impl From<ensemble::Error> for Error {
-    fn from(e: ensemble::Error) -> Self {
-        Error::Stage {
-            stage: "classification",
-            message: e.to_string(),
-        }
-    }
-}
-
 /// Cross-validated grid cell of the SVM.
 #[derive(Debug, Clone, Serialize)]
 pub struct GridCell {
@@ -324,23 +315,20 @@ pub fn classify(
 ) -> Result<ClassifyOutput> {
     let recs: Vec<&ScanRecord> = all.iter().filter(|r| r.label.is_some()).collect();
     if recs.len() < 6 {
-        return Err(Error::Stage {
-            stage: "classification",
-            message: format!("only {} labelled scans; need at least 6", recs.len()),
-        });
+        return Err(Error::NotEnoughData(format!(
+            "only {} labelled scans; classification needs at least 6",
+            recs.len()
+        )));
     }
     let names = crate::preprocess::feature_names(cfg);
     let cols = classifier_columns(&names, cfg.classifier_features);
     if let Some(r) = recs.iter().find(|r| r.features.len() != names.len()) {
-        return Err(Error::Stage {
-            stage: "classification",
-            message: format!(
-                "{} has {} features, the table names {}",
-                r.id,
-                r.features.len(),
-                names.len()
-            ),
-        });
+        return Err(Error::Inconsistent(format!(
+            "{} has {} features, the table names {}",
+            r.id,
+            r.features.len(),
+            names.len()
+        )));
     }
     let x = Array2::from_shape_fn((recs.len(), cols.len()), |(i, j)| recs[i].features[cols[j]]);
     let y: Vec<usize> = recs

@@ -67,11 +67,8 @@ pub fn pattern_config() -> UNetConfig {
     }
 }
 
-fn stage(e: impl std::fmt::Display) -> Error {
-    Error::Stage {
-        stage: "lesion pattern network",
-        message: e.to_string(),
-    }
+fn stage(e: impl Into<crate::error::BoxError>) -> Error {
+    Error::network(e)
 }
 
 /// HU to the network's input scale: air −1, aerated lung about −0.6, ground glass about

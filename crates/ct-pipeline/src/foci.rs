@@ -51,13 +51,6 @@ pub struct Focus {
     pub lesion_share: Option<f64>,
 }
 
-fn stage(e: impl std::fmt::Display) -> Error {
-    Error::Stage {
-        stage: "pattern foci",
-        message: e.to_string(),
-    }
-}
-
 /// Per-focus accumulators.
 #[derive(Clone)]
 struct Acc {
@@ -148,10 +141,9 @@ pub fn pattern_foci(m: &PatternMaps<'_>, lesion: Option<ArrayView3<'_, u8>>) -> 
         }
     }
     let comps = Components::new(
-        &PackedMask::from_u8(det.view()).map_err(stage)?,
-        &generate_binary_structure(3, 3).map_err(stage)?,
-    )
-    .map_err(stage)?;
+        &PackedMask::from_u8(det.view())?,
+        &generate_binary_structure(3, 3)?,
+    )?;
     let labels = comps.labels();
     let mut acc = vec![Acc::new(); comps.len() + 1];
     let truth_at = |z: usize, sy: usize, sx: usize| -> bool {
@@ -321,13 +313,6 @@ struct SavedFocusModel {
     model: FocusModel,
 }
 
-fn ens(e: ensemble::Error) -> Error {
-    Error::Stage {
-        stage: "pattern foci",
-        message: e.to_string(),
-    }
-}
-
 impl FocusModel {
     /// Fits the trees to foci `x` (rows of [`FOCUS_FEATURE_NAMES`]) labelled `lesion`.
     /// Needs at least 5 foci of each kind.
@@ -375,9 +360,8 @@ impl FocusModel {
             colsample_bytree: 0.8,
             seed,
             ..GbdtParams::default()
-        })
-        .map_err(ens)?;
-        trees.fit(x, &y).map_err(ens)?;
+        })?;
+        trees.fit(x, &y)?;
         Ok(FocusModel {
             trees,
             recipe: FocusRecipe {
@@ -407,12 +391,7 @@ impl FocusModel {
             }
             row.assign(&ndarray::ArrayView1::from(&f.features[..]));
         }
-        Ok(self
-            .trees
-            .predict_proba(x.view())
-            .map_err(ens)?
-            .column(1)
-            .to_vec())
+        Ok(self.trees.predict_proba(x.view())?.column(1).to_vec())
     }
 
     /// [`FOCUS_SCAN_FEATURE_NAMES`] of one scan's foci: the highest score, the summed scores
@@ -450,21 +429,18 @@ impl FocusModel {
             features: FOCUS_FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
             model: self.clone(),
         })
-        .map_err(|e| Error::Stage {
-            stage: "pattern foci",
-            message: format!("cannot serialise the focus model: {e}"),
-        })
+        .map_err(Error::json("the focus model"))
     }
 
     /// A model saved by [`FocusModel::to_json`]; refuses other files, other feature lists
     /// and damaged trees.
     pub fn from_json(text: &str) -> Result<FocusModel> {
-        let bad = |message: String| Error::Stage {
-            stage: "focus model file",
-            message,
-        };
-        let saved: SavedFocusModel = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a readable focus model: {e}")))?;
+        let bad = |why: String| Error::model_file("focus model", why);
+        let saved: SavedFocusModel = serde_json::from_str(text).map_err(|e| Error::ModelFile {
+            model: "focus model",
+            why: "not a readable focus model".into(),
+            source: Some(e),
+        })?;
         if saved.format != FOCUS_FORMAT || saved.version != FOCUS_VERSION {
             return Err(bad(format!(
                 "format {:?} version {}, expected {FOCUS_FORMAT:?} version {FOCUS_VERSION}",

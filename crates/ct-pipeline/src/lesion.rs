@@ -280,10 +280,7 @@ pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
         (Some(&a), Some(&b)) => (a + b) as f64 / 2.0,
         _ => return Ok(lung.to_owned()),
     };
-    let s8 = generate_binary_structure(2, 2).map_err(|e| Error::Stage {
-        stage: "lesion",
-        message: e.to_string(),
-    })?;
+    let s8 = generate_binary_structure(2, 2)?;
     let slices: Vec<Result<Array2<u8>>> = (0..nz)
         .into_par_iter()
         .map(|z| {
@@ -292,11 +289,7 @@ pub fn hull_mask(lung: ArrayView3<'_, u8>) -> Result<Array3<u8>> {
             if !m.iter().any(|&v| v != 0) {
                 return Ok(out);
             }
-            let (labels, n) =
-                ct_morph::label(m.mapv(|v| v != 0).view(), &s8).map_err(|e| Error::Stage {
-                    stage: "lesion",
-                    message: e.to_string(),
-                })?;
+            let (labels, n) = ct_morph::label(m.mapv(|v| v != 0).view(), &s8)?;
             // Per component and row: leftmost and rightmost pixel.
             let mut ext = vec![vec![(usize::MAX, 0usize); ny]; n + 1];
             let mut count = vec![0usize; n + 1];
@@ -386,14 +379,11 @@ pub fn candidates(
     spacing: Spacing,
 ) -> Result<Candidates> {
     if hu.dim() != lung.dim() || hu.dim() != aerated.dim() {
-        return Err(Error::Stage {
-            stage: "lesion",
-            message: format!(
-                "volume {:?} and lung mask {:?} differ in shape",
-                hu.dim(),
-                lung.dim()
-            ),
-        });
+        return Err(Error::Inconsistent(format!(
+            "volume {:?} and lung mask {:?} differ in shape",
+            hu.dim(),
+            lung.dim()
+        )));
     }
     let (nz, ny, nx) = hu.dim();
     let px = spacing.to_array()[2].max(1e-3);
@@ -543,13 +533,8 @@ pub fn candidates(
         data.extend(f);
         positions.extend(p);
     }
-    let features =
-        Array2::from_shape_vec((total, VOXEL_FEATURE_NAMES.len()), data).map_err(|e| {
-            Error::Stage {
-                stage: "lesion",
-                message: e.to_string(),
-            }
-        })?;
+    let features = Array2::from_shape_vec((total, VOXEL_FEATURE_NAMES.len()), data)
+        .map_err(|e| Error::Inconsistent(format!("voxel feature matrix: {e}")))?;
     Ok(Candidates {
         features,
         positions,
@@ -646,13 +631,6 @@ struct SavedDetector {
 const DETECTOR_FORMAT: &str = "covid-ct lesion detector";
 const DETECTOR_VERSION: u32 = 1;
 
-fn ens(e: ensemble::Error) -> Error {
-    Error::Stage {
-        stage: "lesion",
-        message: e.to_string(),
-    }
-}
-
 /// Labelled voxels sampled from one scan for training the detector.
 #[derive(Debug, Clone, Default)]
 pub struct TrainingSample {
@@ -672,14 +650,11 @@ pub fn sample_training(
     per_scan: usize,
 ) -> Result<TrainingSample> {
     if mask.dim() != c.shape {
-        return Err(Error::Stage {
-            stage: "lesion",
-            message: format!(
-                "lesion mask {:?} does not match the scan {:?}",
-                mask.dim(),
-                c.shape
-            ),
-        });
+        return Err(Error::Inconsistent(format!(
+            "lesion mask {:?} does not match the scan {:?}",
+            mask.dim(),
+            c.shape
+        )));
     }
     let is_lesion: Vec<bool> = c
         .positions
@@ -723,23 +698,18 @@ fn stack_samples(
     let mut y: Vec<usize> = Vec::with_capacity(total / width.max(1));
     for (r, l) in samples {
         if r.len() != l.len() * width {
-            return Err(Error::Stage {
-                stage: "lesion",
-                message: format!(
-                    "{what} sample has {} values for {} labels",
-                    r.len(),
-                    l.len()
-                ),
-            });
+            return Err(Error::Inconsistent(format!(
+                "{what} sample has {} values for {} labels",
+                r.len(),
+                l.len()
+            )));
         }
         rows.extend_from_slice(&r);
         y.extend_from_slice(&l);
     }
     let n_pos = y.iter().filter(|&&v| v == 1).count();
-    let x = Array2::from_shape_vec((y.len(), width), rows).map_err(|e| Error::Stage {
-        stage: "lesion",
-        message: e.to_string(),
-    })?;
+    let x = Array2::from_shape_vec((y.len(), width), rows)
+        .map_err(|e| Error::Inconsistent(format!("{what} matrix: {e}")))?;
     Ok((x, y, n_pos))
 }
 
@@ -759,9 +729,8 @@ fn fit_trees(
         subsample: 0.8,
         seed,
         ..GbdtParams::default()
-    })
-    .map_err(ens)?;
-    model.fit(x.view(), y).map_err(ens)?;
+    })?;
+    model.fit(x.view(), y)?;
     Ok(model)
 }
 
@@ -773,13 +742,10 @@ impl LesionDetector {
         let samples = samples.into_iter().map(|s| (s.rows, s.labels)).collect();
         let (x, y, n_pos) = stack_samples(samples, VOXEL_FEATURE_NAMES.len(), "training")?;
         if n_pos == 0 || n_pos == y.len() {
-            return Err(Error::Stage {
-                stage: "lesion",
-                message: format!(
-                    "the detector needs lesion and non-lesion voxels; got {n_pos} of {}",
-                    y.len()
-                ),
-            });
+            return Err(Error::NotEnoughData(format!(
+                "the detector needs lesion and non-lesion voxels; got {n_pos} of {}",
+                y.len()
+            )));
         }
         Ok(LesionDetector {
             model: fit_trees(&x, &y, rounds, 0.1, 6, seed)?,
@@ -802,22 +768,19 @@ impl LesionDetector {
                 .collect(),
             detector: self.clone(),
         };
-        serde_json::to_string(&saved).map_err(|e| Error::Stage {
-            stage: "lesion",
-            message: format!("cannot serialise the detector: {e}"),
-        })
+        serde_json::to_string(&saved).map_err(Error::json("the lesion detector"))
     }
 
     /// A detector saved by [`LesionDetector::to_json`]. Refuses a file that is not one, one
     /// made for other voxel or component features (another version of this crate), or one
     /// whose trees are damaged.
     pub fn from_json(text: &str) -> Result<LesionDetector> {
-        let bad = |message: String| Error::Stage {
-            stage: "lesion detector file",
-            message,
-        };
-        let saved: SavedDetector =
-            serde_json::from_str(text).map_err(|e| bad(format!("not a readable detector: {e}")))?;
+        let bad = |why: String| Error::model_file("lesion detector", why);
+        let saved: SavedDetector = serde_json::from_str(text).map_err(|e| Error::ModelFile {
+            model: "lesion detector",
+            why: "not a readable detector".into(),
+            source: Some(e),
+        })?;
         if saved.format != DETECTOR_FORMAT || saved.version != DETECTOR_VERSION {
             return Err(bad(format!(
                 "format {:?} version {}, expected {DETECTOR_FORMAT:?} version {DETECTOR_VERSION}",
@@ -868,11 +831,7 @@ impl LesionDetector {
     pub fn component_scores(&self, t: &ComponentTable) -> Result<Vec<f64>> {
         match &self.components {
             _ if t.features.nrows() == 0 => Ok(Vec::new()),
-            Some(m) => Ok(m
-                .predict_proba(t.features.view())
-                .map_err(ens)?
-                .column(1)
-                .to_vec()),
+            Some(m) => Ok(m.predict_proba(t.features.view())?.column(1).to_vec()),
             None => Ok(t.features.column(1).to_vec()),
         }
     }
@@ -882,7 +841,7 @@ impl LesionDetector {
         if c.features.nrows() == 0 {
             return Ok(Vec::new());
         }
-        let p = self.model.predict_proba(c.features.view()).map_err(ens)?;
+        let p = self.model.predict_proba(c.features.view())?;
         Ok(p.column(1).to_vec())
     }
 
@@ -1050,15 +1009,10 @@ fn label_hits(c: &Candidates, hit: &[usize]) -> Result<(Vec<u32>, usize)> {
         let q = c.positions[i];
         mask[[q[0] as usize, q[1] as usize, q[2] as usize]] = true;
     }
-    let morph = |e: ct_morph::Error| Error::Stage {
-        stage: "lesion",
-        message: e.to_string(),
-    };
     let comps = Components::new(
-        &PackedMask::from_bool(mask.view()).map_err(morph)?,
-        &generate_binary_structure(3, 3).map_err(morph)?,
-    )
-    .map_err(morph)?;
+        &PackedMask::from_bool(mask.view())?,
+        &generate_binary_structure(3, 3)?,
+    )?;
     let labels = comps.labels();
     let per_hit = hit
         .iter()
@@ -1136,26 +1090,20 @@ pub fn component_table(
     mask: Option<ArrayView3<'_, u8>>,
 ) -> Result<ComponentTable> {
     if p.len() != c.positions.len() {
-        return Err(Error::Stage {
-            stage: "lesion",
-            message: format!(
-                "{} probabilities for {} candidates",
-                p.len(),
-                c.positions.len()
-            ),
-        });
+        return Err(Error::Inconsistent(format!(
+            "{} probabilities for {} candidates",
+            p.len(),
+            c.positions.len()
+        )));
     }
     if let Some(m) = &mask
         && m.dim() != c.shape
     {
-        return Err(Error::Stage {
-            stage: "lesion",
-            message: format!(
-                "lesion mask {:?} does not match the scan {:?}",
-                m.dim(),
-                c.shape
-            ),
-        });
+        return Err(Error::Inconsistent(format!(
+            "lesion mask {:?} does not match the scan {:?}",
+            m.dim(),
+            c.shape
+        )));
     }
     let sp = spacing.to_array();
     let voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
@@ -1294,9 +1242,8 @@ pub struct ComponentSample {
 impl ComponentSample {
     /// The rows and labels of a table made with a reference mask.
     pub fn from_table(t: &ComponentTable) -> Result<ComponentSample> {
-        let share = t.lesion_share.as_ref().ok_or_else(|| Error::Stage {
-            stage: "lesion",
-            message: "component table made without a reference lesion mask".into(),
+        let share = t.lesion_share.as_ref().ok_or_else(|| {
+            Error::MissingTruth("component table made without a reference lesion mask".into())
         })?;
         Ok(ComponentSample {
             rows: t.features.iter().copied().collect(),

@@ -406,9 +406,11 @@ pub fn process_scan(
         bits[idx / 64] >> (idx % 64) & 1 == 1
     };
     if cfg.oracle_lesions {
-        let bits = truth.lesion_bits.as_ref().ok_or_else(|| Error::Stage {
-            stage: "lesion",
-            message: format!("--oracle-lesions: {} has no true lesion mask", scan.id),
+        let bits = truth.lesion_bits.as_ref().ok_or_else(|| {
+            Error::MissingTruth(format!(
+                "--oracle-lesions: {} has no true lesion mask",
+                scan.id
+            ))
         })?;
         for (q, pv) in cands.positions.iter().zip(prob.iter_mut()) {
             *pv = f64::from(u8::from(in_lesion(bits, q)));
@@ -459,9 +461,9 @@ pub fn process_scan(
     let mut preview_pattern = None;
     let mut pattern_foci = Vec::new();
     if cfg.pattern_net {
-        let (net, focus_model) = pattern.ok_or_else(|| Error::Stage {
-            stage: "lesion pattern network",
-            message: "the configuration asks for it but none was loaded".to_string(),
+        let (net, focus_model) = pattern.ok_or_else(|| Error::Config {
+            name: "pattern_net",
+            why: "the configuration asks for it but none was loaded".to_string(),
         })?;
         let sp = hu.spacing();
         let factor = downsample_factor(0.5 * (sp.y + sp.x));
@@ -645,37 +647,4 @@ pub fn thumb_matrix(records: &[&ScanRecord], enhanced: bool) -> (Array2<f64>, Ve
         Array2::from_shape_vec((n, d), rows).unwrap_or_else(|_| Array2::zeros((0, d))),
         labels,
     )
-}
-
-impl From<ct_morph::Error> for Error {
-    fn from(e: ct_morph::Error) -> Self {
-        Error::Stage {
-            stage: "segmentation",
-            message: e.to_string(),
-        }
-    }
-}
-impl From<ct_enhance::Error> for Error {
-    fn from(e: ct_enhance::Error) -> Self {
-        Error::Stage {
-            stage: "enhancement",
-            message: e.to_string(),
-        }
-    }
-}
-impl From<ct_similarity::Error> for Error {
-    fn from(e: ct_similarity::Error) -> Self {
-        Error::Stage {
-            stage: "cleaning",
-            message: e.to_string(),
-        }
-    }
-}
-impl From<ct_report::Error> for Error {
-    fn from(e: ct_report::Error) -> Self {
-        Error::Stage {
-            stage: "report",
-            message: e.to_string(),
-        }
-    }
 }

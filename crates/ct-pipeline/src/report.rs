@@ -44,7 +44,7 @@ impl Figures {
 
 fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let p = dir.join(name);
-    std::fs::write(&p, bytes).map_err(|cause| Error::Io { path: p, cause })
+    std::fs::write(&p, bytes).map_err(|source| Error::Io { path: p, source })
 }
 
 fn png_of(values: &Array2<f64>, lo: f64, hi: f64, cmap: ColorMap) -> Result<Vec<u8>> {

@@ -174,31 +174,29 @@ fn bar(n: u64, msg: &'static str) -> ProgressBar {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |cause| Error::Io {
+    move |source| Error::Io {
         path: path.to_path_buf(),
-        cause,
+        source,
     }
 }
 
 /// A model read from a file the user named; any error names the file.
 fn load_model<T>(
     path: &Path,
-    stage: &'static str,
+    model: &'static str,
     parse: impl FnOnce(&[u8]) -> Result<T>,
 ) -> Result<T> {
-    let named = |e: &dyn std::fmt::Display| Error::Stage {
-        stage,
-        message: format!("{}: {e}", path.display()),
+    let named = |e: Error| Error::LoadModel {
+        model,
+        path: path.to_path_buf(),
+        source: Box::new(e),
     };
-    let bytes = std::fs::read(path).map_err(|e| named(&e))?;
-    parse(&bytes).map_err(|e| named(&e))
+    let bytes = std::fs::read(path).map_err(|e| named(io_err(path)(e)))?;
+    parse(&bytes).map_err(named)
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Stage {
-        stage: "json",
-        message: e.to_string(),
-    })?;
+    let text = serde_json::to_string_pretty(v).map_err(Error::json(path.display().to_string()))?;
     std::fs::write(path, text).map_err(io_err(path))
 }
 
@@ -228,10 +226,7 @@ fn write_phantoms(cfg: &PipelineConfig, dir: &Path) -> Result<BTreeMap<String, K
         slices: cfg.phantom_slices,
         ..CohortConfig::default()
     };
-    pc.validate().map_err(|e| Error::Stage {
-        stage: "phantoms",
-        message: e.to_string(),
-    })?;
+    pc.validate().map_err(Error::Phantom)?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
     }
@@ -241,14 +236,11 @@ fn write_phantoms(cfg: &PipelineConfig, dir: &Path) -> Result<BTreeMap<String, K
     let truths: Vec<(String, KnownTruth, serde_json::Value)> = mine
         .par_iter()
         .map(|&i| {
-            let ps = generate_scan(&pc, i).map_err(|e| Error::Stage {
-                stage: "phantoms",
-                message: e.to_string(),
-            })?;
+            let ps = generate_scan(&pc, i).map_err(Error::Phantom)?;
             let folder = dir.join(class_folder(ps.truth.label)).join(&ps.scan.id);
-            ct_io::dicom::write_series(&folder, &ps.scan).map_err(|e| Error::Stage {
-                stage: "writing DICOM",
-                message: e.to_string(),
+            ct_io::dicom::write_series(&folder, &ps.scan).map_err(|source| Error::WriteDicom {
+                path: folder.clone(),
+                source,
             })?;
             let kt = KnownTruth {
                 contrast: Some(ps.truth.contrast),
@@ -283,10 +275,7 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
         inject_fraction: 0.0,
         ..CohortConfig::default()
     };
-    pc.validate().map_err(|e| Error::Stage {
-        stage: "lesion model",
-        message: e.to_string(),
-    })?;
+    pc.validate().map_err(Error::Phantom)?;
     let pb = bar(pc.len() as u64, "lesion model");
     let data: Vec<TrainingSample> = (0..pc.len())
         .into_par_iter()
@@ -368,10 +357,8 @@ fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, String)> {
         DetectorSource::Train => trained(),
         DetectorSource::Auto if cfg.stage == Stage::Detector => trained(),
         DetectorSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-            let d = LesionDetector::from_json(&text).map_err(|e| Error::Stage {
-                stage: "lesion model",
-                message: format!("{}: {e}", path.display()),
+            let d = load_model(path, "lesion detector", |b| {
+                LesionDetector::from_json(&String::from_utf8_lossy(b))
             })?;
             Ok((d, path.display().to_string()))
         }
@@ -405,17 +392,9 @@ fn detector_scan(
     i: usize,
     cfg: &PipelineConfig,
 ) -> Result<(ct_phantom::PhantomScan, Candidates)> {
-    let ps = generate_scan(pc, i).map_err(|e| Error::Stage {
-        stage: "lesion model",
-        message: e.to_string(),
-    })?;
+    let ps = generate_scan(pc, i).map_err(Error::Phantom)?;
     let hu = &ps.scan.volume;
-    let seg = crate::preprocess::lung_mask(hu, &ps.scan.meta, cfg.lung_recipe).map_err(|e| {
-        Error::Stage {
-            stage: "lesion model",
-            message: e.to_string(),
-        }
-    })?;
+    let seg = crate::preprocess::lung_mask(hu, &ps.scan.meta, cfg.lung_recipe)?;
     let lung = lesion_inclusive_mask(&seg, cfg.close_radius_mm)?;
     let region = hull_mask(lung.view())?;
     let c = candidates(hu.view(), region.view(), lung.view(), hu.spacing())?;
@@ -431,10 +410,7 @@ fn preprocess(
     (detector, pattern): (&LesionDetector, Option<(&PatternNet, &FocusModel)>),
     source: &str,
 ) -> Result<FeatureTable> {
-    let ds = Dataset::open(dir).map_err(|e| Error::Stage {
-        stage: "reading the data set",
-        message: e.to_string(),
-    })?;
+    let ds = Dataset::open(dir).map_err(Error::Dataset)?;
     let (si, sn) = cfg.shard;
     // Phantom folders hold only this shard's scans already; real data sets are split here.
     let entries: Vec<_> = ds
@@ -456,7 +432,7 @@ fn preprocess(
             };
             let res = ds
                 .load(e)
-                .map_err(|err| fail(format!("read: {err}")))
+                .map_err(|err| fail(format!("read: {}", crate::error::chain(&err))))
                 .and_then(|mut scan| {
                     let mut truth = truths.get(&scan.id).cloned().unwrap_or_default();
                     if truth.contrast.is_none() {
@@ -464,7 +440,7 @@ fn preprocess(
                     }
                     scan.meta.contrast = truth.contrast;
                     process_scan(&scan, &truth, cfg, detector, pattern)
-                        .map_err(|err| fail(err.to_string()))
+                        .map_err(|err| fail(err.chain()))
                 });
             pb.inc(1);
             let p = res?;
@@ -869,17 +845,15 @@ fn merge_shards(dir: &Path, n: usize) -> Result<FeatureTable> {
     for i in 0..n {
         let p = dir.join(format!("features-{i}-of-{n}.json"));
         let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
-        let t: FeatureTable = serde_json::from_str(&text).map_err(|e| Error::Stage {
-            stage: "merging shards",
-            message: format!("{}: {e}", p.display()),
-        })?;
+        let t: FeatureTable =
+            serde_json::from_str(&text).map_err(Error::json(p.display().to_string()))?;
         match &mut merged {
             None => merged = Some(t),
             Some(m) => {
                 if m.feature_names != t.feature_names {
-                    return Err(Error::Stage {
-                        stage: "merging shards",
-                        message: format!("{} has other feature columns", p.display()),
+                    return Err(Error::Shard {
+                        path: p,
+                        why: "other feature columns than shard 0".into(),
                     });
                 }
                 m.records.extend(t.records);

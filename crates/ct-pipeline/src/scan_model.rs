@@ -119,9 +119,8 @@ impl ScanModel {
             colsample_bytree: 0.8,
             seed,
             ..GbdtParams::default()
-        })
-        .map_err(|e| config(e.to_string()))?;
-        trees.fit(x, y).map_err(|e| config(e.to_string()))?;
+        })?;
+        trees.fit(x, y)?;
         Ok(ScanModel {
             trees,
             features,
@@ -176,9 +175,7 @@ impl ScanModel {
             )));
         }
         check_finite(x, &self.features)?;
-        self.trees
-            .predict_proba(x)
-            .map_err(|e| config(e.to_string()))
+        Ok(self.trees.predict_proba(x)?)
     }
 
     /// The model as JSON (trees, columns and recipe).
@@ -188,17 +185,17 @@ impl ScanModel {
             version: SCAN_VERSION,
             model: self.clone(),
         })
-        .map_err(|e| config(format!("cannot serialise: {e}")))
+        .map_err(Error::json("the scan model"))
     }
 
     /// A model saved by [`ScanModel::to_json`]; refuses other files and damaged trees.
     pub fn from_json(text: &str) -> Result<ScanModel> {
-        let bad = |message: String| Error::Stage {
-            stage: "scan model file",
-            message,
-        };
-        let saved: SavedScanModel = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a readable scan model: {e}")))?;
+        let bad = |why: String| Error::model_file("scan model", why);
+        let saved: SavedScanModel = serde_json::from_str(text).map_err(|e| Error::ModelFile {
+            model: "scan model",
+            why: "not a readable scan model".into(),
+            source: Some(e),
+        })?;
         if saved.format != SCAN_FORMAT || saved.version != SCAN_VERSION {
             return Err(bad(format!(
                 "format {:?} version {}, expected {SCAN_FORMAT:?} version {SCAN_VERSION}",
@@ -241,10 +238,7 @@ pub struct FeatureCsv {
 
 /// Parses a `features.csv` as the pipeline writes it: `id,label,contrast,<features...>`.
 pub fn read_features_csv(text: &str) -> Result<FeatureCsv> {
-    let bad = |line: usize, why: String| Error::Stage {
-        stage: "features.csv",
-        message: format!("line {line}: {why}"),
-    };
+    let bad = |line: usize, why: String| Error::FeaturesCsv { line, why };
     let mut lines = text
         .lines()
         .enumerate()
