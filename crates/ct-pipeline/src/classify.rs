@@ -116,7 +116,7 @@ pub fn classifier_columns(names: &[String], set: FeatureSet) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, n)| {
-            (detector && crate::lesion::LESION_FEATURE_NAMES.contains(&n.as_str()))
+            (detector && crate::lesion_detector::LESION_FEATURE_NAMES.contains(&n.as_str()))
                 || (pattern
                     && (crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str())
                         || crate::foci::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))

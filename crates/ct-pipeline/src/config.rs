@@ -33,7 +33,7 @@ pub enum DetectorSource {
     Auto,
     /// Always train one at the start of the run, on a phantom cohort from the run's seed.
     Train,
-    /// Load a detector saved with `--save-detector` (or [`crate::lesion::LesionDetector::to_json`]).
+    /// Load a detector saved with `--save-detector` (or [`crate::lesion_detector::LesionDetector::to_json`]).
     File(PathBuf),
 }
 

@@ -25,7 +25,7 @@ pub mod config;
 mod error;
 pub mod features;
 pub mod foci;
-pub mod lesion;
+pub mod lesion_detector;
 pub mod preprocess;
 mod report;
 mod run;

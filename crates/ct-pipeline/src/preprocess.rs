@@ -20,7 +20,7 @@ use crate::cnn::{
 use crate::config::{LungRecipe, PipelineConfig};
 use crate::features::scan_features;
 use crate::foci::{FOCUS_SCAN_FEATURE_NAMES, Focus, FocusModel};
-use crate::lesion::{
+use crate::lesion_detector::{
     LESION_FEATURE_NAMES, LesionDetector, candidates, component_scan_features, component_table,
     hull_mask, lesion_features,
 };

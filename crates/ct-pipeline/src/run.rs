@@ -16,7 +16,7 @@ use crate::classify::{ClassifyOutput, classify};
 use crate::cnn::PatternNet;
 use crate::config::{DetectorSource, PipelineConfig, Stage};
 use crate::foci::FocusModel;
-use crate::lesion::{
+use crate::lesion_detector::{
     Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
     component_table, hull_mask, sample_training,
 };
