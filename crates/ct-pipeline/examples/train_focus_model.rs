@@ -1,4 +1,4 @@
-//! Trains the pattern U-Net's focus model (`ct_pipeline::foci::FocusModel`): boosted trees
+//! Trains the pattern U-Net's focus model (`ct_pipeline::lesion_patterns::FocusModel`): boosted trees
 //! that score each focus the network finds as lesion or not, from the foci of phantom runs
 //! whose lesion masks are known (`runs/<name>/foci.csv`, written by the pipeline's
 //! preprocessing), and writes it as JSON: the shipped
@@ -20,7 +20,7 @@
 
 use std::process::ExitCode;
 
-use ct_pipeline::foci::{FOCUS_LESION_SHARE, FocusModel, read_foci_csv};
+use ct_pipeline::lesion_patterns::{FOCUS_LESION_SHARE, FocusModel, read_foci_csv};
 use ndarray::{Array2, Axis, concatenate};
 
 type Res<T> = std::result::Result<T, String>;
@@ -80,7 +80,7 @@ fn run() -> Res<()> {
         let (xe, ye) = read_all(&eval)?;
         let foci: Vec<_> = xe
             .outer_iter()
-            .map(|r| ct_pipeline::foci::Focus {
+            .map(|r| ct_pipeline::lesion_patterns::Focus {
                 features: r.to_vec(),
                 centroid: [0.0; 3],
                 lesion_share: None,

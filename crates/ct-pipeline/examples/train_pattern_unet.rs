@@ -1,4 +1,4 @@
-//! Trains the lesion-pattern U-Net (`ct_pipeline::cnn`) on its own phantom cohort and writes
+//! Trains the lesion-pattern U-Net (`ct_pipeline::lesion_patterns`) on its own phantom cohort and writes
 //! its weights (safetensors), the shipped `crates/ct-pipeline/models/lesion_pattern_unet.safetensors`.
 //!
 //! ```sh
@@ -35,7 +35,7 @@ use covnet_models::burn::store::{ModuleSnapshot, SafetensorsStore};
 use covnet_models::{Device, FusedAdamConfig};
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
-use ct_pipeline::cnn::{
+use ct_pipeline::lesion_patterns::{
     Crop, PATTERN_SEED_OFFSET, PatternNet, downsample, downsample_factor, input_batch,
     pattern_config, pattern_loss, pattern_target, target_batch,
 };
@@ -373,7 +373,7 @@ fn run() -> Res<()> {
     for c in 0..3 {
         println!(
             "held-out Dice {}: {:.3}",
-            ct_pipeline::cnn::PATTERN_CLASSES[c],
+            ct_pipeline::lesion_patterns::PATTERN_CLASSES[c],
             2.0 * inter[c] / (pred_n[c] + true_n[c]).max(1.0)
         );
     }

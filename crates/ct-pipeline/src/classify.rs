@@ -118,8 +118,8 @@ pub fn classifier_columns(names: &[String], set: FeatureSet) -> Vec<usize> {
         .filter(|(_, n)| {
             (detector && crate::lesion_detector::LESION_FEATURE_NAMES.contains(&n.as_str()))
                 || (pattern
-                    && (crate::cnn::PATTERN_FEATURE_NAMES.contains(&n.as_str())
-                        || crate::foci::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
+                    && (crate::lesion_patterns::PATTERN_FEATURE_NAMES.contains(&n.as_str())
+                        || crate::lesion_patterns::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
         })
         .map(|(j, _)| j)
         .collect()

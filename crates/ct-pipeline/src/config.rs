@@ -137,7 +137,7 @@ pub struct PipelineConfig {
     /// Where the lesion detector comes from.
     #[serde(default)]
     pub detector: DetectorSource,
-    /// Run the shipped lesion-pattern U-Net ([`crate::cnn`]) and add its features.
+    /// Run the shipped lesion-pattern U-Net ([`crate::lesion_patterns`]) and add its features.
     #[serde(default = "yes")]
     pub pattern_net: bool,
     /// The pattern U-Net runs on every `pattern_z_step`-th slice (its input also holds the

@@ -20,12 +20,11 @@
 //! 5. the run folder: `config.json`, `metrics.json`, figures and `report.html`.
 
 pub mod classify;
-pub mod cnn;
 pub mod config;
 mod error;
 pub mod features;
-pub mod foci;
 pub mod lesion_detector;
+pub mod lesion_patterns;
 pub mod preprocess;
 mod report;
 mod run;

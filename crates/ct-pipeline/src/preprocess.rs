@@ -13,17 +13,17 @@ use ct_similarity::{Criterion, HashKind, outlier_slices};
 use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use serde::{Deserialize, Serialize};
 
-use crate::cnn::{
-    Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
-    downsample_mask, pattern_features, pattern_overlay,
-};
 use crate::config::{LungRecipe, PipelineConfig};
 use crate::features::scan_features;
-use crate::foci::{FOCUS_SCAN_FEATURE_NAMES, Focus, FocusModel};
 use crate::lesion_detector::{
     LESION_FEATURE_NAMES, LesionDetector, candidates, component_scan_features, component_table,
     hull_mask, lesion_features,
 };
+use crate::lesion_patterns::{
+    Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
+    downsample_mask, pattern_features, pattern_overlay,
+};
+use crate::lesion_patterns::{FOCUS_SCAN_FEATURE_NAMES, Focus, FocusModel};
 use crate::{Error, Result};
 
 /// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
@@ -83,7 +83,7 @@ pub struct ScanRecord {
     /// it lies in the reference lesion mask, when one is known.
     #[serde(default)]
     pub lesion_components: Option<Vec<(f64, bool)>>,
-    /// The pattern U-Net's foci ([`crate::foci::pattern_foci`]), largest first.
+    /// The pattern U-Net's foci ([`crate::lesion_patterns::pattern_foci`]), largest first.
     #[serde(default)]
     pub pattern_foci: Vec<Focus>,
     /// Radiomic features followed by the enhanced-image features (see [`feature_names`]).
@@ -520,7 +520,8 @@ pub fn process_scan(
                 factor,
                 z_step: cfg.pattern_z_step,
             };
-            pattern_foci = crate::foci::pattern_foci(&maps, truth_mask.as_ref().map(|m| m.view()))?;
+            pattern_foci =
+                crate::lesion_patterns::pattern_foci(&maps, truth_mask.as_ref().map(|m| m.view()))?;
             let mut f = pattern_features(&maps)?;
             f.extend(focus_model.scan_features(&pattern_foci)?);
             f

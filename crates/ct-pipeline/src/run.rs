@@ -13,13 +13,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{ClassifyOutput, classify};
-use crate::cnn::PatternNet;
 use crate::config::{DetectorSource, PipelineConfig, Stage};
-use crate::foci::FocusModel;
 use crate::lesion_detector::{
     Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
     component_table, hull_mask, sample_training,
 };
+use crate::lesion_patterns::FocusModel;
+use crate::lesion_patterns::PatternNet;
 use crate::preprocess::{
     Eda, KnownTruth, ScanRecord, lesion_inclusive_mask, pack_bits, process_scan, thumb_matrix,
 };
@@ -754,7 +754,7 @@ fn write_features_csv(path: &Path, t: &FeatureTable) -> Result<()> {
 /// mask is empty on real data).
 fn write_foci_csv(path: &Path, t: &FeatureTable) -> Result<()> {
     let mut out = String::from("id,label,contrast,focus,z,y,x");
-    for n in crate::foci::FOCUS_FEATURE_NAMES {
+    for n in crate::lesion_patterns::FOCUS_FEATURE_NAMES {
         out.push(',');
         out.push_str(n);
     }

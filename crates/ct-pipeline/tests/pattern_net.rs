@@ -4,7 +4,7 @@
 
 use ct_core::Label;
 use ct_phantom::{CohortConfig, generate_scan};
-use ct_pipeline::cnn::{
+use ct_pipeline::lesion_patterns::{
     Crop, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample, downsample_factor,
     downsample_mask, pattern_features,
 };

@@ -259,7 +259,7 @@ fn the_shipped_detector_fits_the_default_run_and_saved_detectors_load() {
 
 #[test]
 fn pattern_weights_from_a_file_and_bad_files_are_errors() {
-    use ct_pipeline::cnn::PatternNet;
+    use ct_pipeline::lesion_patterns::PatternNet;
     let dir = tempfile::tempdir().expect("temp dir");
     // The shipped weights written to a file give the same feature table as the shipped net.
     let path = dir.path().join("unet.safetensors");
@@ -310,8 +310,8 @@ fn pattern_weights_from_a_file_and_bad_files_are_errors() {
 
 #[test]
 fn focus_model_from_a_file_and_bad_files_are_errors() {
-    use ct_pipeline::cnn::PatternNet;
-    use ct_pipeline::foci::{FOCUS_FEATURE_NAMES, FocusModel};
+    use ct_pipeline::lesion_patterns::PatternNet;
+    use ct_pipeline::lesion_patterns::{FOCUS_FEATURE_NAMES, FocusModel};
     let dir = tempfile::tempdir().expect("temp dir");
     // An untrained U-Net calls much of the lung lesion, so every scan has foci to score.
     let weights = dir.path().join("random.safetensors");

@@ -231,11 +231,7 @@ pub fn candidates(
     })
 }
 
-fn shape_features(
-    region: ArrayView3<'_, u8>,
-    aerated: ArrayView3<'_, u8>,
-    x_mid: f64,
-) -> [f64; 4] {
+fn shape_features(region: ArrayView3<'_, u8>, aerated: ArrayView3<'_, u8>, x_mid: f64) -> [f64; 4] {
     let (mut air, mut reg) = ([0f64; 2], [0f64; 2]);
     let mut asym = Vec::new();
     for z in 0..region.dim().0 {
