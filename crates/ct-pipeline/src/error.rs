@@ -103,39 +103,39 @@ pub enum Error {
     },
     /// The phantom generator refused its configuration or failed.
     #[error("phantom cohort")]
-    Phantom(#[source] ct_phantom::Error),
+    Phantom(#[source] Box<ct_phantom::Error>),
     /// The data set could not be opened or a scan not read.
     #[error("reading the data set")]
-    Dataset(#[source] ct_io::Error),
+    Dataset(#[source] Box<ct_io::Error>),
     /// A phantom scan could not be written as DICOM.
     #[error("writing DICOM {}", path.display())]
     WriteDicom {
         /// The series folder.
         path: PathBuf,
         /// The cause.
-        source: ct_io::Error,
+        source: Box<ct_io::Error>,
     },
     /// Morphology or segmentation (ct-morph).
     #[error("morphology")]
-    Morph(#[from] ct_morph::Error),
+    Morph(#[source] Box<ct_morph::Error>),
     /// Enhancement, resampling or the contrast gate (ct-enhance).
     #[error("enhancement")]
-    Enhance(#[from] ct_enhance::Error),
+    Enhance(#[source] Box<ct_enhance::Error>),
     /// Slice cleaning (ct-similarity).
     #[error("slice cleaning")]
-    Cleaning(#[from] ct_similarity::Error),
+    Cleaning(#[source] Box<ct_similarity::Error>),
     /// A figure (ct-report).
     #[error("figure")]
-    Figure(#[from] ct_report::Error),
+    Figure(#[source] Box<ct_report::Error>),
     /// A classifier, a metric or a grid search (ensemble).
     #[error("classifier")]
-    Learn(#[from] ensemble::Error),
+    Learn(#[source] Box<ensemble::Error>),
     /// The lesion-pattern network (Burn, its weights).
     #[error("lesion pattern network")]
     Network(#[source] BoxError),
     /// An error from ct-core.
-    #[error(transparent)]
-    Core(#[from] ct_core::Error),
+    #[error("volume")]
+    Core(#[source] Box<ct_core::Error>),
 }
 
 impl Error {
@@ -174,6 +174,26 @@ impl Error {
     }
 }
 
+/// `From` for the kernel crates' errors: boxed, so that `Result<T, Error>` stays small.
+macro_rules! boxed_from {
+    ($($ty:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Error {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+boxed_from!(
+    ct_morph::Error => Morph,
+    ct_enhance::Error => Enhance,
+    ct_similarity::Error => Cleaning,
+    ct_report::Error => Figure,
+    ensemble::Error => Learn,
+    ct_core::Error => Core,
+    ct_phantom::Error => Phantom,
+);
+
 /// Any error with its causes, joined by `: `.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
@@ -207,7 +227,12 @@ mod tests {
         .in_stage("features");
         assert_eq!(e.to_string(), "stage features");
         assert_eq!(e.chain(), "stage features: a/b.json: no such file");
-        let core = Error::Core(ct_core::Error::EmptyVolume([0, 1, 1]));
-        assert_eq!(core.chain(), core.to_string());
+        let core = Error::from(ct_core::Error::EmptyVolume([0, 1, 1]));
+        assert!(
+            core.chain().starts_with("volume: empty volume"),
+            "{}",
+            core.chain()
+        );
+        assert!(std::mem::size_of::<Error>() <= 64);
     }
 }

@@ -307,7 +307,7 @@ pub fn scan_features(
     let dense = Array3::from_shape_fn(vs, |(z, y, x)| {
         lung[[z, y, x]] != 0 && smoothed[[z, y, x]] as f64 > cfg.dense_min
     });
-    let morph = Error::Morph;
+    let morph = Error::from;
     let disk = in_plane_disk(cfg.blob_radius_mm, spacing).map_err(morph)?;
     let blobs_packed = PackedMask::from_bool(dense.view())
         .and_then(|m| m.open(&disk, &MorphParams::default()))

@@ -21,18 +21,24 @@
 
 pub mod classify;
 pub mod config;
+mod data;
 mod error;
 pub mod features;
 pub mod lesion_detector;
 pub mod lesion_patterns;
+mod models;
+mod outputs;
 pub mod preprocess;
 mod report;
 mod run;
 pub mod scan_model;
+mod summary;
 
 pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
-pub use run::{
+pub use models::{LESION_SEED_OFFSET, shipped_detector, train_lesion_detector};
+pub use run::run;
+pub use summary::{
     ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,
-    peak_rss_mib, run, shipped_detector,
+    peak_rss_mib,
 };

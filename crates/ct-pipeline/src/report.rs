@@ -11,7 +11,7 @@ use ndarray::Array2;
 
 use crate::config::PipelineConfig;
 use crate::preprocess::{HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, Processed};
-use crate::run::{FeatureTable, Summary};
+use crate::summary::{FeatureTable, Summary};
 use crate::{Error, Result};
 
 /// Pictures collected while scans stream through preprocessing: the first scan of each
