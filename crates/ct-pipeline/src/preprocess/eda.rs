@@ -1,0 +1,107 @@
+//! The EDA accumulators (mean/std images, HU histograms) and the OTDD thumbnails.
+
+use ct_core::SliceStats;
+use ct_enhance::Interpolation;
+use ndarray::{Array2, ArrayView3, Axis};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::Result;
+
+/// Lower edge and bin width of the HU histograms of the EDA (80 bins up to +500 HU).
+pub const HU_HIST_LO: f64 = -1100.0;
+
+/// Bin width of the EDA HU histograms.
+pub const HU_HIST_STEP: f64 = 20.0;
+
+/// Number of EDA HU histogram bins.
+pub const HU_HIST_BINS: usize = 80;
+
+/// Slices per scan kept as small thumbnails for OTDD.
+pub const THUMB_SLICES: usize = 8;
+
+/// Side of those thumbnails.
+pub const THUMB_SIDE: usize = 16;
+
+/// Per-class and per-group accumulators of the EDA stage (mergeable across workers/shards).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Eda {
+    /// Mean/std images of lung-windowed slices resized to `eda_size²`, per class index.
+    pub slices: Vec<SliceStats>,
+    /// HU histogram per class index (all voxels).
+    pub hu_class: Vec<Vec<f64>>,
+    /// HU histogram per contrast group (`[high, low]`).
+    pub hu_contrast: Vec<Vec<f64>>,
+}
+
+impl Eda {
+    /// Empty accumulators.
+    pub fn new(size: usize) -> Eda {
+        Eda {
+            slices: (0..3).map(|_| SliceStats::new(size, size)).collect(),
+            hu_class: vec![vec![0.0; HU_HIST_BINS]; 3],
+            hu_contrast: vec![vec![0.0; HU_HIST_BINS]; 2],
+        }
+    }
+
+    /// Adds another accumulator.
+    pub fn merge(&mut self, o: &Eda) -> Result<()> {
+        for (a, b) in self.slices.iter_mut().zip(&o.slices) {
+            a.merge(b)?;
+        }
+        for (a, b) in self.hu_class.iter_mut().zip(&o.hu_class) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self.hu_contrast.iter_mut().zip(&o.hu_contrast) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn hu_hist(v: ArrayView3<'_, i16>) -> Vec<f64> {
+    let mut h = vec![0.0; HU_HIST_BINS];
+    for &x in v.iter() {
+        let b = ((x as f64 - HU_HIST_LO) / HU_HIST_STEP).floor();
+        if b >= 0.0 && (b as usize) < HU_HIST_BINS {
+            h[b as usize] += 1.0;
+        }
+    }
+    h
+}
+
+pub(crate) fn thumbs(u8v: ArrayView3<'_, u8>, n: usize, side: usize) -> Result<Vec<Vec<f32>>> {
+    let z = u8v.len_of(Axis(0));
+    let picks: Vec<usize> = (0..n)
+        .map(|k| ((k as f64 + 0.5) * z as f64 / n as f64) as usize)
+        .collect();
+    let sel = u8v.select(Axis(0), &picks);
+    let small = ct_enhance::zoom(sel.view(), [n, side, side], Interpolation::Area)?;
+    Ok(small
+        .axis_iter(Axis(0))
+        .map(|s| s.iter().map(|&v| v as f32 / 255.0).collect())
+        .collect())
+}
+
+/// Matrix of the thumbnails of some records (rows: slices) and their class labels.
+pub fn thumb_matrix(records: &[&ScanRecord], enhanced: bool) -> (Array2<f64>, Vec<i64>) {
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for r in records {
+        let Some(l) = r.label else { continue };
+        for t in if enhanced {
+            &r.thumbs_enhanced
+        } else {
+            &r.thumbs
+        } {
+            rows.extend(t.iter().map(|&v| v as f64));
+            labels.push(l.index() as i64);
+        }
+    }
+    let d = THUMB_SIDE * THUMB_SIDE;
+    let n = labels.len();
+    (
+        Array2::from_shape_vec((n, d), rows).unwrap_or_else(|_| Array2::zeros((0, d))),
+        labels,
+    )
+}
