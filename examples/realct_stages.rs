@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use covid_ct::pipeline::lesion_patterns::PatternNet;
 use covid_ct::pipeline::lesion_patterns::FocusModel;
+use covid_ct::pipeline::lesion_patterns::PatternNet;
 use covid_ct::pipeline::preprocess::{KnownTruth, Processed, feature_names, process_scan};
 use covid_ct::pipeline::{LungRecipe, PipelineConfig, shipped_detector};
 

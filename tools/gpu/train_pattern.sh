@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the lesion-pattern U-Net (ct_pipeline::cnn) on a GPU machine and leaves its weights
+# Trains the lesion-pattern U-Net (ct_pipeline::lesion_patterns) on a GPU machine and leaves its weights
 # and log in $OUT (or /tmp). Build here first (no GPU needed):
 #   LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH=/work/venv-torch/bin:$PATH \
 #     cargo build -p ct-pipeline --features tch --example train_pattern_unet

@@ -3,21 +3,40 @@
 //! its command line and calls [`run`].
 //!
 //! Stages (see `docs/pipeline.md`):
-//! 1. data: the built-in phantom cohort written as DICOM in the COVID-CT-MD layout and read
+//! 1. models: the voxel [`lesion_detector`] (shipped: [`shipped_detector`], loaded, or
+//!    trained on its own phantom cohort), the [`lesion_patterns`] U-Net with its focus model,
+//!    and the pretrained [`scan_model`];
+//! 2. data: the built-in phantom cohort written as DICOM in the COVID-CT-MD layout and read
 //!    back through `ct-io`, or a real data set;
-//! 2. per scan, one volume in memory per worker ([`preprocess`]): cleaning of out-of-place
-//!    slices (seed's hash rule), lung segmentation (3-D morphology), radiomic [`features`],
-//!    [`lesion`] features from a voxel-level lesion detector trained on a separate phantom
-//!    cohort (shipped: [`shipped_detector`]), [`cnn`] features from a lesion-pattern U-Net
-//!    (CAP-like / COVID-19-like lesion pixels; trained on a GPU on its own phantom cohort and
-//!    shipped: [`cnn::PatternNet::shipped`]) and from its 3-D [`foci`] scored by a shipped
-//!    focus model ([`foci::FocusModel::shipped`]),
-//!    contrast statistics, CLAHE, resampling, EDA accumulators;
-//! 3. OTDD between contrast groups and between original and enhanced slices;
-//! 4. [`classify`]: contrast gate, SVM + gradient-boosted trees (grid search, soft vote)
+//! 3. per scan, one volume in memory per worker: the ordered stages of [`preprocess`]
+//!    (cleaning of out-of-place slices, lung segmentation, radiomic [`features`], contrast
+//!    statistics, CLAHE, the lesion detector, the pattern U-Net and its foci, OTDD
+//!    thumbnails, EDA), then the evaluation against known truth where there is one;
+//! 4. OTDD between contrast groups and between original and enhanced slices;
+//! 5. [`classify`]: contrast gate, SVM + gradient-boosted trees (grid search, soft vote)
 //!    joined by the pretrained [`scan_model`] (its vote weighted by k-fold log-loss on the
 //!    run's training subjects), stratified k-fold and a held-out test split;
-//! 5. the run folder: `config.json`, `metrics.json`, figures and `report.html`.
+//! 6. the run folder: `config.json`, `features.csv`, `foci.csv`, `predictions.csv`,
+//!    `metrics.json`, figures and `report.html`.
+//!
+//! ```no_run
+//! use ct_pipeline::{PipelineConfig, run};
+//!
+//! // The built-in phantom cohort, 4 scans per class, into runs/example/.
+//! let cfg = PipelineConfig {
+//!     name: "example".into(),
+//!     n_per_class: 4,
+//!     ..PipelineConfig::default()
+//! };
+//! let summary = run(&cfg)?;
+//! if let Some(c) = &summary.classification {
+//!     println!("accuracy {:.3} on {} scans", c.accuracy, summary.n_scans);
+//! }
+//! for f in &summary.failures {
+//!     eprintln!("skipped {}: {}", f.id, f.error);
+//! }
+//! # Ok::<(), ct_pipeline::Error>(())
+//! ```
 
 pub mod classify;
 pub mod config;
