@@ -24,6 +24,7 @@ use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// Feature settings. The defaults are the HU ranges used in the chest-CT literature.
@@ -260,15 +261,35 @@ fn percentile(fine: &[u64], total: u64, q: f64) -> f64 {
     FINE_HI as f64
 }
 
-/// Features of one scan: `hu` in HU (z, y, x), `lung` its lung mask (non-zero = lung).
-/// The order is [`feature_names`]. Errors on shape mismatch or an empty mask.
+/// One slice's voxel counts beside its accumulator.
+struct SliceSums {
+    acc: Acc,
+    /// Lung voxels.
+    lung: f64,
+    /// Abnormal voxels (blobs).
+    abnormal: f64,
+    /// Voxels in the ground-glass range.
+    ggo: f64,
+    /// Voxels in the consolidation range.
+    consolidation: f64,
+    /// Blob voxels in the ground-glass range.
+    blob_ggo: f64,
+    /// Blob voxels denser than that.
+    blob_dense: f64,
+    /// Sum of the blob voxels' HU.
+    blob_hu_sum: f64,
+}
+
+/// Features of one scan: `hu` in HU (z, y, x), `lung` its lung mask (non-zero = lung),
+/// each pushed with its name; the names are [`feature_names`] (checked before the row is
+/// returned). Errors on shape mismatch or an empty mask.
 pub fn scan_features(
     id: &str,
     hu: ArrayView3<'_, i16>,
     lung: ArrayView3<'_, u8>,
     spacing: Spacing,
     cfg: &FeatureConfig,
-) -> Result<Vec<f64>> {
+) -> Result<NamedFeatures> {
     let (vs, ms) = (hu.dim(), lung.dim());
     if vs != ms {
         return Err(Error::ShapeMismatch {
@@ -320,9 +341,7 @@ pub fn scan_features(
     let sizes = comps.sizes();
     let blobs = blobs_packed.to_bool();
 
-    // Per slice: (accumulator, lung voxels, abnormal voxels, ggo voxels, consolidation voxels,
-    // blob voxels in the GGO range, blob voxels denser, blob HU sum).
-    let per_slice: Vec<(Acc, f64, f64, f64, f64, f64, f64, f64)> = (0..vs.0)
+    let per_slice: Vec<SliceSums> = (0..vs.0)
         .into_par_iter()
         .map(|z| {
             let raw = hu.index_axis(Axis(0), z);
@@ -332,7 +351,16 @@ pub fn scan_features(
             let (mut nl, mut na, mut ng, mut nc) = (0.0, 0.0, 0.0, 0.0);
             let (mut bg, mut bc, mut bh) = (0.0, 0.0, 0.0);
             if !m.iter().any(|&v| v != 0) {
-                return (acc, nl, na, ng, nc, bg, bc, bh);
+                return SliceSums {
+                    acc,
+                    lung: nl,
+                    abnormal: na,
+                    ggo: ng,
+                    consolidation: nc,
+                    blob_ggo: bg,
+                    blob_dense: bc,
+                    blob_hu_sum: bh,
+                };
             }
             let s = smoothed.index_axis(Axis(0), z);
             let dist = border_distance(m);
@@ -413,13 +441,22 @@ pub fn scan_features(
                     }
                 }
             }
-            (acc, nl, na, ng, nc, bg, bc, bh)
+            SliceSums {
+                acc,
+                lung: nl,
+                abnormal: na,
+                ggo: ng,
+                consolidation: nc,
+                blob_ggo: bg,
+                blob_dense: bc,
+                blob_hu_sum: bh,
+            }
         })
         .collect();
 
     let acc = per_slice
         .iter()
-        .map(|p| p.0.clone())
+        .map(|p| p.acc.clone())
         .fold(Acc::new(bins), Acc::merge);
     let n = acc.n;
     let mean = acc.sum / n;
@@ -445,98 +482,129 @@ pub fn scan_features(
     let nz = vs.0.max(2) as f64 - 1.0;
     let (mut zc, mut zw, mut involved, mut worst, mut lung_slices) = (0.0, 0.0, 0.0, 0.0f64, 0.0);
     for (z, p) in per_slice.iter().enumerate() {
-        if p.1 == 0.0 {
+        if p.lung == 0.0 {
             continue;
         }
         lung_slices += 1.0;
-        let f = p.2 / p.1;
+        let f = p.abnormal / p.lung;
         worst = worst.max(f);
         if f >= cfg.involved_slice_fraction {
             involved += 1.0;
         }
-        zc += p.2 * z as f64 / nz;
-        zw += p.2;
+        zc += p.abnormal * z as f64 / nz;
+        zw += p.abnormal;
     }
     let zmean = if zw > 0.0 { zc / zw } else { 0.5 };
     let mut zvar = 0.0;
     if zw > 0.0 {
         for (z, p) in per_slice.iter().enumerate() {
-            zvar += p.2 * (z as f64 / nz - zmean).powi(2);
+            zvar += p.abnormal * (z as f64 / nz - zmean).powi(2);
         }
         zvar /= zw;
     }
-    let ggo_n: f64 = per_slice.iter().map(|p| p.3).sum();
-    let cons_n: f64 = per_slice.iter().map(|p| p.4).sum();
+    let ggo_n: f64 = per_slice.iter().map(|p| p.ggo).sum();
+    let cons_n: f64 = per_slice.iter().map(|p| p.consolidation).sum();
 
-    let mut out = vec![
-        n * spacing.voxel_volume() / 1000.0,
-        mean,
-        std,
-        skew,
-        kurt,
-        pct(0.05),
-        pct(0.25),
-        pct(0.50),
-        pct(0.75),
-        pct(0.95),
-        frac(0),
-        frac(1),
-        frac(2),
-        frac(3),
-        frac(4),
-        frac(5),
-        abn_frac,
-        l,
-        r,
-        l.min(r),
-        if l + r > 0.0 {
-            (l - r).abs() / (l + r)
-        } else {
-            0.0
-        },
-        ratio(acc.periph),
-        ratio(acc.central),
-        if abn_total > 0.0 {
-            acc.periph[1] / abn_total
-        } else {
-            0.0
-        },
-        if lung_slices > 0.0 {
-            involved / lung_slices
-        } else {
-            0.0
-        },
-        worst,
-        zmean,
-        zvar.sqrt(),
-        ((ggo_n + 1.0) / (cons_n + 1.0)).ln(),
-        acc.grad_sum / n,
-        if acc.grad_abn_n > 0.0 && acc.grad_sum > 0.0 {
-            (acc.grad_abn_sum / acc.grad_abn_n) / (acc.grad_sum / n)
-        } else {
-            0.0
-        },
-    ];
-    let bg: f64 = per_slice.iter().map(|p| p.5).sum();
-    let bc: f64 = per_slice.iter().map(|p| p.6).sum();
-    let bh: f64 = per_slice.iter().map(|p| p.7).sum();
+    let mut out = {
+        let mut out = NamedFeatures::new();
+        out.push("lung_volume_ml", n * spacing.voxel_volume() / 1000.0);
+        out.push("hu_mean", mean);
+        out.push("hu_std", std);
+        out.push("hu_skew", skew);
+        out.push("hu_kurtosis", kurt);
+        out.push("hu_p05", pct(0.05));
+        out.push("hu_p25", pct(0.25));
+        out.push("hu_p50", pct(0.50));
+        out.push("hu_p75", pct(0.75));
+        out.push("hu_p95", pct(0.95));
+        out.push("frac_below_-950", frac(0));
+        out.push("frac_-950_-700", frac(1));
+        out.push("frac_ggo", frac(2));
+        out.push("frac_-300_-100", frac(3));
+        out.push("frac_consolidation", frac(4));
+        out.push("frac_above_100", frac(5));
+        out.push("abnormal_frac", abn_frac);
+        out.push("abn_left", l);
+        out.push("abn_right", r);
+        out.push("abn_min_side", l.min(r));
+        out.push(
+            "abn_asymmetry",
+            if l + r > 0.0 {
+                (l - r).abs() / (l + r)
+            } else {
+                0.0
+            },
+        );
+        out.push("abn_peripheral", ratio(acc.periph));
+        out.push("abn_central", ratio(acc.central));
+        out.push(
+            "abn_peripheral_share",
+            if abn_total > 0.0 {
+                acc.periph[1] / abn_total
+            } else {
+                0.0
+            },
+        );
+        out.push(
+            "involved_slices_frac",
+            if lung_slices > 0.0 {
+                involved / lung_slices
+            } else {
+                0.0
+            },
+        );
+        out.push("abn_worst_slice", worst);
+        out.push("abn_z_centroid", zmean);
+        out.push("abn_z_spread", zvar.sqrt());
+        out.push(
+            "ggo_to_consolidation",
+            ((ggo_n + 1.0) / (cons_n + 1.0)).ln(),
+        );
+        out.push("gradient_mean", acc.grad_sum / n);
+        out.push(
+            "gradient_ratio_abn",
+            if acc.grad_abn_n > 0.0 && acc.grad_sum > 0.0 {
+                (acc.grad_abn_sum / acc.grad_abn_n) / (acc.grad_sum / n)
+            } else {
+                0.0
+            },
+        );
+        out
+    };
+    let bg: f64 = per_slice.iter().map(|p| p.blob_ggo).sum();
+    let bc: f64 = per_slice.iter().map(|p| p.blob_dense).sum();
+    let bh: f64 = per_slice.iter().map(|p| p.blob_hu_sum).sum();
     let blob_n = bg + bc;
     let litres = n * spacing.voxel_volume() / 1e6;
     let largest = sizes.iter().copied().max().unwrap_or(0) as f64;
-    out.extend([
-        blob_n / n,
-        bg / n,
-        bc / n,
-        sizes.len() as f64 / litres.max(1e-6),
-        if blob_n > 0.0 { largest / blob_n } else { 0.0 },
-        if blob_n > 0.0 {
-            bh / blob_n
-        } else {
-            cfg.dense_min
-        },
-    ]);
-    out.extend(acc.hist.iter().map(|c| c / n));
-    debug_assert_eq!(out.len(), feature_names(cfg).len());
+    out.append({
+        let mut blobs = NamedFeatures::new();
+        blobs.push("blob_frac", blob_n / n);
+        blobs.push("blob_ggo_frac", bg / n);
+        blobs.push("blob_cons_frac", bc / n);
+        blobs.push(
+            "blob_components_per_litre",
+            sizes.len() as f64 / litres.max(1e-6),
+        );
+        blobs.push(
+            "blob_largest_share",
+            if blob_n > 0.0 { largest / blob_n } else { 0.0 },
+        );
+        blobs.push(
+            "blob_mean_hu",
+            if blob_n > 0.0 {
+                bh / blob_n
+            } else {
+                cfg.dense_min
+            },
+        );
+        blobs
+    });
+    let names = feature_names(cfg);
+    for (name, c) in names[SCALAR_NAMES.len()..].iter().zip(&acc.hist) {
+        out.push(name.as_str(), c / n);
+    }
+    out.check_names(&names, "radiomic features")?;
     Ok(out)
 }
 
@@ -561,9 +629,8 @@ mod tests {
         (hu, m)
     }
 
-    fn get(cfg: &FeatureConfig, f: &[f64], name: &str) -> f64 {
-        let i = feature_names(cfg).iter().position(|n| n == name).unwrap();
-        f[i]
+    fn get(_cfg: &FeatureConfig, f: &NamedFeatures, name: &str) -> f64 {
+        f.get(name).unwrap()
     }
 
     #[test]
@@ -585,7 +652,7 @@ mod tests {
         assert_eq!(get(&cfg, &f, "hu_p50"), -850.0);
         // 2 × 30 × 20 × 6 voxels of 0.5 mm³
         assert!((get(&cfg, &f, "lung_volume_ml") - 7200.0 * 0.5 / 1000.0).abs() < 1e-9);
-        let hist_sum: f64 = f[SCALAR_NAMES.len()..].iter().sum();
+        let hist_sum: f64 = f.values()[SCALAR_NAMES.len()..].iter().sum();
         assert!((hist_sum - 1.0).abs() < 1e-9);
     }
 

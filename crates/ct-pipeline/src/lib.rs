@@ -46,6 +46,7 @@ pub mod features;
 pub mod lesion_detector;
 pub mod lesion_patterns;
 mod models;
+mod named;
 mod outputs;
 pub mod preprocess;
 mod report;
@@ -56,6 +57,7 @@ mod summary;
 pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
 pub use models::{LESION_SEED_OFFSET, shipped_detector, train_lesion_detector};
+pub use named::NamedFeatures;
 pub use run::run;
 pub use summary::{
     ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,

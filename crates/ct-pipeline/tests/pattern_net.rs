@@ -30,7 +30,7 @@ fn features_of(net: &PatternNet, pc: &CohortConfig, i: usize) -> (Label, bool, V
         z_step: 2,
     })
     .unwrap();
-    (ps.truth.label, ps.truth.subtle, feats)
+    (ps.truth.label, ps.truth.subtle, feats.values().to_vec())
 }
 
 #[test]

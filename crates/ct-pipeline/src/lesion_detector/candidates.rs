@@ -33,6 +33,11 @@ pub const VOXEL_FEATURE_NAMES: [&str; 22] = [
     "hessian_max_5mm",
 ];
 
+/// The column of the voxel feature `name` (a missing name stops the build).
+pub(crate) const fn voxel_column(name: &str) -> usize {
+    crate::named::index_of(&VOXEL_FEATURE_NAMES, name)
+}
+
 /// Candidate voxels of one scan: their context features and positions.
 #[derive(Debug, Clone)]
 pub struct Candidates {

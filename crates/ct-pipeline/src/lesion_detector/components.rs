@@ -6,6 +6,7 @@ use ct_morph::{Components, PackedMask, generate_binary_structure};
 use ndarray::{Array2, Array3, ArrayView3};
 
 use super::*;
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// 3-D components (26-connectivity) of the candidates `hit`: the component (1-based) of each
@@ -34,7 +35,31 @@ pub(super) fn label_hits(c: &Candidates, hit: &[usize]) -> Result<(Vec<u32>, usi
 /// Voxel-feature columns whose mean and maximum over a component describe it: density, its
 /// excess over the background, the 4 mm opening, the aerated surroundings, the position, the
 /// share outside the aerated lung, the blob-ness and the wider context.
-const COMPONENT_VOXEL_COLUMNS: [usize; 12] = [0, 1, 4, 6, 9, 10, 14, 17, 18, 20, 2, 16];
+const COMPONENT_VOXEL_FEATURES: [&str; 12] = [
+    "hu_3x3",
+    "hu_minus_background",
+    "opening_4mm_minus_background",
+    "aerated_fraction_20mm",
+    "z_relative",
+    "y_relative",
+    "x_lateral",
+    "outside_aerated_lung",
+    "hessian_min_2mm",
+    "hessian_min_5mm",
+    "mean_10mm_minus_background",
+    "mean_20mm_minus_background",
+];
+const COMPONENT_VOXEL_COLUMNS: [usize; 12] = {
+    let mut out = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        out[i] = voxel_column(COMPONENT_VOXEL_FEATURES[i]);
+        i += 1;
+    }
+    out
+};
+const SCAN_NOISE: usize = voxel_column("scan_noise");
+const MEAN_HU_3X3: usize = crate::named::index_of(&COMPONENT_FEATURE_NAMES, "mean_hu_3x3");
 
 /// Names of the per-component features of the second (false-positive reduction) stage.
 pub const COMPONENT_FEATURE_NAMES: [&str; 32] = [
@@ -151,7 +176,12 @@ pub fn component_table(
             cmax[k * nc + j] = cmax[k * nc + j].max(v);
         }
     }
-    let noise = c.features.column(11).first().copied().unwrap_or(0.0);
+    let noise = c
+        .features
+        .column(SCAN_NOISE)
+        .first()
+        .copied()
+        .unwrap_or(0.0);
     let mut features = Array2::<f64>::zeros((n, nf));
     for k in 0..n {
         let ext = |a: usize| (hi[k][a] - lo[k][a] + 1) as f64;
@@ -184,16 +214,23 @@ pub fn component_table(
 /// in all, of consolidation density (mean > −300 HU) and of ground glass, the balance of the
 /// weighted volume between the sides, how many components score above ½, whether they do on
 /// both sides, and the mean density of the best one.
-pub fn component_scan_features(
-    t: &ComponentTable,
-    scores: &[f64],
-    x_mid: f64,
-) -> [f64; LESION_FEATURE_NAMES.len() - VOXEL_SUMMARY_LEN] {
+pub fn component_scan_features(t: &ComponentTable, scores: &[f64], x_mid: f64) -> NamedFeatures {
     let n = scores.len().min(t.voxels.len());
     if n == 0 {
-        return [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -900.0];
+        return {
+            let mut f = NamedFeatures::new();
+            f.push("comp_max_score", 0.0);
+            f.push("comp_scored_ml", 0.0);
+            f.push("comp_scored_consolidation_ml", 0.0);
+            f.push("comp_scored_ggo_ml", 0.0);
+            f.push("comp_scored_balance", 0.0);
+            f.push("comp_confident_count", 0.0);
+            f.push("comp_confident_bilateral", 0.0);
+            f.push("comp_top_mean_hu", -900.0);
+            f
+        };
     }
-    let hu = |k: usize| t.features[[k, 8]];
+    let hu = |k: usize| t.features[[k, MEAN_HU_3X3]];
     let (mut all, mut cons, mut ggo, mut left, mut right) = (0f64, 0f64, 0f64, 0f64, 0f64);
     let (mut count, mut conf_l, mut conf_r) = (0f64, false, false);
     let mut best = 0;
@@ -221,20 +258,28 @@ pub fn component_scan_features(
         }
     }
     let ml = |v: f64| (1.0 + 10.0 * v).ln();
-    [
-        scores[best],
-        ml(all),
-        ml(cons),
-        ml(ggo),
-        if left.max(right) > 0.0 {
-            left.min(right) / left.max(right)
-        } else {
-            0.0
-        },
-        count,
-        f64::from(u8::from(conf_l && conf_r)),
-        hu(best),
-    ]
+    {
+        let mut f = NamedFeatures::new();
+        f.push("comp_max_score", scores[best]);
+        f.push("comp_scored_ml", ml(all));
+        f.push("comp_scored_consolidation_ml", ml(cons));
+        f.push("comp_scored_ggo_ml", ml(ggo));
+        f.push(
+            "comp_scored_balance",
+            if left.max(right) > 0.0 {
+                left.min(right) / left.max(right)
+            } else {
+                0.0
+            },
+        );
+        f.push("comp_confident_count", count);
+        f.push(
+            "comp_confident_bilateral",
+            f64::from(u8::from(conf_l && conf_r)),
+        );
+        f.push("comp_top_mean_hu", hu(best));
+        f
+    }
 }
 
 /// Components sampled from one training scan for the second stage.

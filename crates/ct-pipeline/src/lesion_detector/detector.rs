@@ -5,6 +5,7 @@ use ensemble::{Classifier, Gbdt};
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// Gradient-boosted trees that score candidate voxels as lesion / not lesion, and a second
@@ -172,7 +173,7 @@ impl LesionDetector {
     }
 
     /// The per-scan lesion features ([`LESION_FEATURE_NAMES`]).
-    pub fn scan_features(&self, c: &Candidates, spacing: Spacing) -> Result<Vec<f64>> {
+    pub fn scan_features(&self, c: &Candidates, spacing: Spacing) -> Result<NamedFeatures> {
         let p = self.predict(c)?;
         self.scan_features_from(c, &p, spacing)
     }
@@ -184,11 +185,11 @@ impl LesionDetector {
         c: &Candidates,
         p: &[f64],
         spacing: Spacing,
-    ) -> Result<Vec<f64>> {
+    ) -> Result<NamedFeatures> {
         let mut f = lesion_features(c, p, spacing)?;
         let t = component_table(c, p, spacing, None)?;
         let scores = self.component_scores(&t)?;
-        f.extend(component_scan_features(&t, &scores, c.x_mid));
+        f.append(component_scan_features(&t, &scores, c.x_mid));
         Ok(f)
     }
 }

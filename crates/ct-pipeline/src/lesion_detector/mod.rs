@@ -49,6 +49,7 @@ pub use region::hull_mask;
 pub use scan_summary::{LESION_FEATURE_NAMES, VOXEL_SUMMARY_LEN, lesion_features};
 pub use training::{TrainingSample, sample_training};
 
+use candidates::voxel_column;
 use components::label_hits;
 use kernels::{convex_hull, hessian_eigen, masked_box_mean, opening};
 use training::{fit_trees, stack_samples};

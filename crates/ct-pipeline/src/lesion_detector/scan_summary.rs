@@ -5,6 +5,7 @@ use ct_core::Spacing;
 
 use super::*;
 use crate::Result;
+use crate::named::NamedFeatures;
 
 /// Names of the per-scan lesion features appended to the feature table: the first
 /// [`VOXEL_SUMMARY_LEN`] summarise the voxel probabilities ([`lesion_features`]), the rest the
@@ -48,16 +49,27 @@ pub const LESION_FEATURE_NAMES: [&str; 36] = [
     "comp_top_mean_hu",
 ];
 
+const HU_3X3: usize = voxel_column("hu_3x3");
+const AERATED_20MM: usize = voxel_column("aerated_fraction_20mm");
+const Z_RELATIVE: usize = voxel_column("z_relative");
+const Y_RELATIVE: usize = voxel_column("y_relative");
+const SCAN_NOISE: usize = voxel_column("scan_noise");
+
 /// How many of [`LESION_FEATURE_NAMES`] [`lesion_features`] yields.
 pub const VOXEL_SUMMARY_LEN: usize = 28;
 
 /// Summarises candidate probabilities into the first [`VOXEL_SUMMARY_LEN`] of
 /// [`LESION_FEATURE_NAMES`].
-pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Vec<f64>> {
+pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<NamedFeatures> {
     let nl = c.lung_voxels.max(1) as f64;
     let sp = spacing.to_array();
     let voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
-    let noise = c.features.column(11).first().copied().unwrap_or(0.0);
+    let noise = c
+        .features
+        .column(SCAN_NOISE)
+        .first()
+        .copied()
+        .unwrap_or(0.0);
     let hit: Vec<usize> = (0..p.len()).filter(|&i| p[i] >= 0.5).collect();
     let psum: f64 = p.iter().sum();
     let max_p = p.iter().cloned().fold(0.0, f64::max);
@@ -75,36 +87,38 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
     };
     let (top20, top200) = (top_mean(20), top_mean(200));
     if hit.is_empty() {
-        return Ok(vec![
-            0.0,
-            100.0 * psum / nl,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            -900.0,
-            0.0,
-            1.0,
-            0.5,
-            0.5,
-            max_p,
-            -900.0,
-            noise,
-            c.shape_features[0],
-            c.shape_features[1],
-            c.shape_features[2],
-            c.shape_features[3],
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.5,
-            1.0,
-            top20,
-            top200,
-        ]);
+        return Ok({
+            let mut f = NamedFeatures::new();
+            f.push("lesion_pct", 0.0);
+            f.push("lesion_prob_pct", 100.0 * psum / nl);
+            f.push("lesion_top1_ml", 0.0);
+            f.push("lesion_top2_ml", 0.0);
+            f.push("lesion_top3_ml", 0.0);
+            f.push("lesion_foci_0.07ml", 0.0);
+            f.push("lesion_foci_0.2ml", 0.0);
+            f.push("lesion_consolidation_share", 0.0);
+            f.push("lesion_mean_hu", -900.0);
+            f.push("lesion_bilateral_balance", 0.0);
+            f.push("lesion_lung_fraction_20mm", 1.0);
+            f.push("lesion_y_relative", 0.5);
+            f.push("lesion_z_relative", 0.5);
+            f.push("lesion_max_prob", max_p);
+            f.push("lesion_top1_mean_hu", -900.0);
+            f.push("scan_noise_hu", noise);
+            f.push("aerated_lr_ratio", c.shape_features[0]);
+            f.push("hull_fill_min_side", c.shape_features[1]);
+            f.push("hull_fill_max_side", c.shape_features[2]);
+            f.push("slice_asymmetry_p90", c.shape_features[3]);
+            f.push("lesion_strong_pct", 0.0);
+            f.push("lesion_top1_mean_prob", 0.0);
+            f.push("lesion_top1_z_extent_mm", 0.0);
+            f.push("lesion_top1_bbox_fill", 0.0);
+            f.push("lesion_top1_y_relative", 0.5);
+            f.push("lesion_top1_aerated_fraction", 1.0);
+            f.push("lesion_top20_mean_prob", top20);
+            f.push("lesion_top200_mean_prob", top200);
+            f
+        });
     }
     // 3-D components of the detected voxels (26-connectivity).
     let (hit_label, n) = label_hits(c, &hit)?;
@@ -114,7 +128,7 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
     for (&i, &l) in hit.iter().zip(&hit_label) {
         let l = l as usize;
         comp_p[l] += p[i];
-        comp_hu[l] += c.features[[i, 0]];
+        comp_hu[l] += c.features[[i, HU_3X3]];
         comp_n[l] += 1.0;
     }
     let mut order: Vec<usize> = (1..=n).collect();
@@ -123,7 +137,11 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
     let foci = |ml: f64| (1..=n).filter(|&l| comp_n[l] * voxel_ml >= ml).count() as f64;
     let nh = hit.len() as f64;
     let mean_col = |col: usize| hit.iter().map(|&i| c.features[[i, col]]).sum::<f64>() / nh;
-    let consolidation = hit.iter().filter(|&&i| c.features[[i, 0]] > -300.0).count() as f64 / nh;
+    let consolidation = hit
+        .iter()
+        .filter(|&&i| c.features[[i, HU_3X3]] > -300.0)
+        .count() as f64
+        / nh;
     let mid = c.x_mid;
     let (mut left, mut right) = (0f64, 0f64);
     for &i in &hit {
@@ -146,41 +164,46 @@ pub fn lesion_features(c: &Candidates, p: &[f64], spacing: Spacing) -> Result<Ve
         zr = (zr.0.min(q[0]), zr.1.max(q[0]));
         yr = (yr.0.min(q[1]), yr.1.max(q[1]));
         xr = (xr.0.min(q[2]), xr.1.max(q[2]));
-        t_y += c.features[[i, 10]];
-        t_air += c.features[[i, 6]];
+        t_y += c.features[[i, Y_RELATIVE]];
+        t_air += c.features[[i, AERATED_20MM]];
         t_p += p[i];
     }
     let tn = comp_n[top1].max(1.0);
     let bbox = ((zr.1 - zr.0 + 1) * (yr.1 - yr.0 + 1) * (xr.1 - xr.0 + 1)) as f64;
     let strong = p.iter().filter(|&&v| v >= 0.9).count() as f64;
-    Ok(vec![
-        100.0 * nh / nl,
-        100.0 * psum / nl,
-        top(0),
-        top(1),
-        top(2),
-        foci(0.07),
-        foci(0.2),
-        consolidation,
-        mean_col(0),
-        left.min(right) / left.max(right).max(1.0),
-        mean_col(6),
-        mean_col(10),
-        mean_col(9),
-        max_p,
-        comp_hu[top1] / comp_n[top1].max(1.0),
-        noise,
-        c.shape_features[0],
-        c.shape_features[1],
-        c.shape_features[2],
-        c.shape_features[3],
-        100.0 * strong / nl,
-        t_p / tn,
-        (zr.1 - zr.0 + 1) as f64 * sp[0],
-        tn / bbox,
-        t_y / tn,
-        t_air / tn,
-        top20,
-        top200,
-    ])
+    Ok({
+        let mut f = NamedFeatures::new();
+        f.push("lesion_pct", 100.0 * nh / nl);
+        f.push("lesion_prob_pct", 100.0 * psum / nl);
+        f.push("lesion_top1_ml", top(0));
+        f.push("lesion_top2_ml", top(1));
+        f.push("lesion_top3_ml", top(2));
+        f.push("lesion_foci_0.07ml", foci(0.07));
+        f.push("lesion_foci_0.2ml", foci(0.2));
+        f.push("lesion_consolidation_share", consolidation);
+        f.push("lesion_mean_hu", mean_col(HU_3X3));
+        f.push(
+            "lesion_bilateral_balance",
+            left.min(right) / left.max(right).max(1.0),
+        );
+        f.push("lesion_lung_fraction_20mm", mean_col(AERATED_20MM));
+        f.push("lesion_y_relative", mean_col(Y_RELATIVE));
+        f.push("lesion_z_relative", mean_col(Z_RELATIVE));
+        f.push("lesion_max_prob", max_p);
+        f.push("lesion_top1_mean_hu", comp_hu[top1] / comp_n[top1].max(1.0));
+        f.push("scan_noise_hu", noise);
+        f.push("aerated_lr_ratio", c.shape_features[0]);
+        f.push("hull_fill_min_side", c.shape_features[1]);
+        f.push("hull_fill_max_side", c.shape_features[2]);
+        f.push("slice_asymmetry_p90", c.shape_features[3]);
+        f.push("lesion_strong_pct", 100.0 * strong / nl);
+        f.push("lesion_top1_mean_prob", t_p / tn);
+        f.push("lesion_top1_z_extent_mm", (zr.1 - zr.0 + 1) as f64 * sp[0]);
+        f.push("lesion_top1_bbox_fill", tn / bbox);
+        f.push("lesion_top1_y_relative", t_y / tn);
+        f.push("lesion_top1_aerated_fraction", t_air / tn);
+        f.push("lesion_top20_mean_prob", top20);
+        f.push("lesion_top200_mean_prob", top200);
+        f
+    })
 }

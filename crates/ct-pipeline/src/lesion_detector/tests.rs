@@ -140,11 +140,13 @@ fn detector_learns_a_ball_and_not_a_vessel() {
     let c = candidates(hu.view(), lung.view(), lung.view(), spacing()).expect("cands");
     let f = det.scan_features(&c, spacing()).expect("features");
     assert_eq!(f.len(), LESION_FEATURE_NAMES.len());
-    assert!(f[0] > 0.5, "lesion percentage {}", f[0]);
+    let pct = f.get("lesion_pct").unwrap();
+    assert!(pct > 0.5, "lesion percentage {pct}");
     let (hu0, lung0, _) = synthetic(false);
     let c0 = candidates(hu0.view(), lung0.view(), lung0.view(), spacing()).expect("cands");
     let f0 = det.scan_features(&c0, spacing()).expect("features");
-    assert!(f0[0] < 0.05, "normal scan lesion percentage {}", f0[0]);
+    let pct0 = f0.get("lesion_pct").unwrap();
+    assert!(pct0 < 0.05, "normal scan lesion percentage {pct0}");
 
     // Saved and loaded, it scores every candidate exactly as before.
     let back = LesionDetector::from_json(&det.to_json().expect("json")).expect("load");
@@ -257,20 +259,35 @@ fn component_table_counts_sizes_shares_and_sides() {
     scores[b] = 0.2;
     let f = component_scan_features(&t, &scores, c.x_mid);
     assert_eq!(f.len(), LESION_FEATURE_NAMES.len() - VOXEL_SUMMARY_LEN);
-    assert_eq!(f[0], 0.9);
-    assert_eq!(f[5], 1.0, "one confident component");
-    assert_eq!(f[6], 0.0, "not bilateral");
-    assert_eq!(f[7], 0.0, "the best one is the dense square");
-    assert!(f[2] > 0.0 && f[3] > 0.0 && f[1] > f[2]);
+    let g = |name: &str| f.get(name).unwrap();
+    assert_eq!(g("comp_max_score"), 0.9);
+    assert_eq!(g("comp_confident_count"), 1.0, "one confident component");
+    assert_eq!(g("comp_confident_bilateral"), 0.0, "not bilateral");
+    assert_eq!(
+        g("comp_top_mean_hu"),
+        0.0,
+        "the best one is the dense square"
+    );
+    assert!(
+        g("comp_scored_consolidation_ml") > 0.0
+            && g("comp_scored_ggo_ml") > 0.0
+            && g("comp_scored_ml") > g("comp_scored_consolidation_ml")
+    );
     scores[b] = 0.7;
-    assert_eq!(component_scan_features(&t, &scores, c.x_mid)[6], 1.0);
+    assert_eq!(
+        component_scan_features(&t, &scores, c.x_mid).get("comp_confident_bilateral"),
+        Some(1.0)
+    );
 
     // Nothing detected: neutral values; mismatched inputs are errors.
     let none = component_table(&c, &vec![0.0; p.len()], spacing(), None).expect("empty");
     assert_eq!(none.features.nrows(), 0);
     assert!(none.lesion_share.is_none());
     assert!(ComponentSample::from_table(&none).is_err());
-    assert_eq!(component_scan_features(&none, &[], 10.0)[7], -900.0);
+    assert_eq!(
+        component_scan_features(&none, &[], 10.0).get("comp_top_mean_hu"),
+        Some(-900.0)
+    );
     assert!(component_table(&c, &p[1..], spacing(), None).is_err());
     let small = Array3::<u8>::zeros((1, 2, 2));
     assert!(component_table(&c, &p, spacing(), Some(small.view())).is_err());

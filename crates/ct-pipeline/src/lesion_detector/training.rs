@@ -6,6 +6,8 @@ use ndarray::{Array2, ArrayView3};
 use super::*;
 use crate::{Error, Result};
 
+const OPENING_4MM: usize = voxel_column("opening_4mm_minus_background");
+
 /// Labelled voxels sampled from one scan for training the detector.
 #[derive(Debug, Clone, Default)]
 pub struct TrainingSample {
@@ -40,7 +42,7 @@ pub fn sample_training(
     // above the background: nodules, atelectasis, effusion, vessel crossings, the hard
     // confounders) and the rest; an even draw over all candidates would be mostly easy
     // parenchyma and vessel walls.
-    let blob = |i: usize| c.features[[i, 4]] > 80.0;
+    let blob = |i: usize| c.features[[i, OPENING_4MM]] > 80.0;
     let strata: [(&dyn Fn(usize) -> bool, usize, usize); 3] = [
         (&|i| is_lesion[i], per_scan, 1),
         (&|i| !is_lesion[i] && blob(i), per_scan, 0),

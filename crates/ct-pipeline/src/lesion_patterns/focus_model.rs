@@ -6,6 +6,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// Per-scan features from the scored foci ([`FocusModel::scan_features`]).
@@ -137,28 +138,38 @@ impl FocusModel {
     /// [`FOCUS_SCAN_FEATURE_NAMES`] of one scan's foci: the highest score, the summed scores
     /// (the expected number of lesion foci), the foci scoring at least ½, and the
     /// score-weighted COVID-19-like share.
-    pub fn scan_features(&self, foci: &[Focus]) -> Result<Vec<f64>> {
+    pub fn scan_features(&self, foci: &[Focus]) -> Result<NamedFeatures> {
         if foci.is_empty() {
             return Ok(FocusModel::empty_scan_features());
         }
         let s = self.scores(foci)?;
-        let covid = FOCUS_FEATURE_NAMES
-            .iter()
-            .position(|n| *n == "covid_share")
-            .unwrap_or(0);
+        const COVID: usize = crate::named::index_of(&FOCUS_FEATURE_NAMES, "covid_share");
         let sum: f64 = s.iter().sum();
-        let weighted: f64 = s.iter().zip(foci).map(|(w, f)| w * f.features[covid]).sum();
-        Ok(vec![
-            s.iter().copied().fold(0.0, f64::max),
-            sum,
-            s.iter().filter(|&&v| v >= 0.5).count() as f64,
-            if sum > 0.0 { weighted / sum } else { 0.5 },
-        ])
+        let weighted: f64 = s.iter().zip(foci).map(|(w, f)| w * f.features[COVID]).sum();
+        Ok({
+            let mut f = NamedFeatures::new();
+            f.push("cnn_focus_max", s.iter().copied().fold(0.0, f64::max));
+            f.push("cnn_focus_sum", sum);
+            f.push(
+                "cnn_focus_n50",
+                s.iter().filter(|&&v| v >= 0.5).count() as f64,
+            );
+            f.push(
+                "cnn_focus_covid_share",
+                if sum > 0.0 { weighted / sum } else { 0.5 },
+            );
+            f
+        })
     }
 
     /// [`FOCUS_SCAN_FEATURE_NAMES`] of a scan without foci.
-    pub fn empty_scan_features() -> Vec<f64> {
-        vec![0.0, 0.0, 0.0, 0.5]
+    pub fn empty_scan_features() -> NamedFeatures {
+        let mut f = NamedFeatures::new();
+        f.push("cnn_focus_max", 0.0);
+        f.push("cnn_focus_sum", 0.0);
+        f.push("cnn_focus_n50", 0.0);
+        f.push("cnn_focus_covid_share", 0.5);
+        f
     }
 
     /// The model as JSON (trees, recipe and the feature names).

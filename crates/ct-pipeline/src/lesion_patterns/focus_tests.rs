@@ -159,9 +159,13 @@ fn focus_model_learns_round_trips_and_refuses_bad_input() {
     // Scan features: max, sum, count ≥ ½, weighted COVID-19 share.
     let f = m.scan_features(&foci[..3]).unwrap();
     let s3 = &s[..3];
-    assert_eq!(f[0], s3.iter().copied().fold(0.0, f64::max));
-    assert!((f[1] - s3.iter().sum::<f64>()).abs() < 1e-12);
-    assert_eq!(f[2], s3.iter().filter(|&&v| v >= 0.5).count() as f64);
+    let g = |name: &str| f.get(name).unwrap();
+    assert_eq!(g("cnn_focus_max"), s3.iter().copied().fold(0.0, f64::max));
+    assert!((g("cnn_focus_sum") - s3.iter().sum::<f64>()).abs() < 1e-12);
+    assert_eq!(
+        g("cnn_focus_n50"),
+        s3.iter().filter(|&&v| v >= 0.5).count() as f64
+    );
     assert_eq!(
         m.scan_features(&[]).unwrap(),
         FocusModel::empty_scan_features()

@@ -6,6 +6,7 @@ use ct_morph::{Components, PackedMask, generate_binary_structure};
 use ndarray::{Array3, Array4, Axis};
 
 use super::*;
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// Per-scan features from the network's probabilities ([`pattern_features`]).
@@ -172,7 +173,7 @@ impl PatternMaps<'_> {
 }
 
 /// Per-scan features ([`PATTERN_FEATURE_NAMES`]) of the network's output on one scan.
-pub fn pattern_features(m: &PatternMaps<'_>) -> Result<Vec<f64>> {
+pub fn pattern_features(m: &PatternMaps<'_>) -> Result<NamedFeatures> {
     m.check("pattern features")?;
     let PatternMaps {
         p,
@@ -190,7 +191,9 @@ pub fn pattern_features(m: &PatternMaps<'_>) -> Result<Vec<f64>> {
         x_mid, half_width, ..
     }) = m.region_extent()
     else {
-        return Ok(vec![0.0; PATTERN_FEATURE_NAMES.len()]);
+        let mut f = NamedFeatures::new();
+        f.push_all(&PATTERN_FEATURE_NAMES, &[0.0; PATTERN_FEATURE_NAMES.len()])?;
+        return Ok(f);
     };
     let (mut cap, mut covid, mut peak) = (0f64, 0f64, 0f64);
     let (mut side_mass, mut peripheral) = ([0f64; 2], 0f64);
@@ -271,24 +274,32 @@ pub fn pattern_features(m: &PatternMaps<'_>) -> Result<Vec<f64>> {
         side_mass[0].min(side_mass[1]),
         side_mass[0].max(side_mass[1]),
     );
-    Ok(vec![
-        100.0 * lesion / region_px,
-        cap * voxel_ml,
-        covid * voxel_ml,
-        covid / (lesion + 1.0),
-        cap_top,
-        covid_top,
-        foci as f64,
-        top1,
-        top1_covid,
-        if hi > 0.0 { lo / hi } else { 0.0 },
-        if hu_w > 0.0 {
-            // Back from the normalised scale to HU.
-            hu_sum / hu_w * 400.0 - 600.0
-        } else {
-            -900.0
-        },
-        peripheral / (lesion + 1.0),
-        peak,
-    ])
+    Ok({
+        let mut f = NamedFeatures::new();
+        f.push("cnn_lesion_pct", 100.0 * lesion / region_px);
+        f.push("cnn_cap_ml", cap * voxel_ml);
+        f.push("cnn_covid_ml", covid * voxel_ml);
+        f.push("cnn_covid_share", covid / (lesion + 1.0));
+        f.push("cnn_cap_top", cap_top);
+        f.push("cnn_covid_top", covid_top);
+        f.push("cnn_foci", foci as f64);
+        f.push("cnn_top1_ml", top1);
+        f.push("cnn_top1_covid_share", top1_covid);
+        f.push(
+            "cnn_bilateral_balance",
+            if hi > 0.0 { lo / hi } else { 0.0 },
+        );
+        f.push(
+            "cnn_lesion_mean_hu",
+            if hu_w > 0.0 {
+                // Back from the normalised scale to HU.
+                hu_sum / hu_w * 400.0 - 600.0
+            } else {
+                -900.0
+            },
+        );
+        f.push("cnn_peripheral_share", peripheral / (lesion + 1.0));
+        f.push("cnn_peak", peak);
+        f
+    })
 }

@@ -79,11 +79,11 @@ pub fn process_scan(
     let mut features = clock.stage("features", || stages::radiomics(&ctx, &cleaned, &lungs))?;
     let (contrast_stats, graygate_counts) = clock.stage("gate", || stages::gate(&cleaned))?;
     let enhanced = clock.stage("enhance", || stages::enhance(&cleaned, &lungs))?;
-    features.extend(enhanced.features);
+    features.append(enhanced.features.clone());
     let lesions = clock.stage("lesion", || {
         stages::lesions(&ctx, &cleaned, &lungs, detector)
     })?;
-    features.extend(&lesions.features);
+    features.append(lesions.features.clone());
     let patterns = if cfg.pattern_net {
         let models = pattern.ok_or_else(|| Error::Config {
             name: "pattern_net",
@@ -92,7 +92,7 @@ pub fn process_scan(
         let p = clock.stage("pattern", || {
             stages::patterns(&ctx, &cleaned, &lungs, &lesions, models)
         })?;
-        features.extend(&p.features);
+        features.append(p.features.clone());
         Some(p)
     } else {
         None
@@ -101,6 +101,7 @@ pub fn process_scan(
     let (eda, [preview, preview_enhanced]) =
         clock.stage("eda", || stages::eda(&ctx, &cleaned, &lungs, &enhanced))?;
 
+    let features = features.into_values_checked(&feature_names(cfg), "scan features")?;
     let ev = evaluate::evaluate(&ctx, &cleaned, &lungs, &lesions);
     let (pattern_foci, preview_pattern) = match patterns {
         Some(p) => (p.foci, p.preview),

@@ -24,6 +24,7 @@ use crate::lesion_patterns::{
     Crop, Focus, FocusModel, PATTERN_FEATURE_NAMES, PatternMaps, PatternNet, downsample,
     downsample_factor, downsample_mask, pattern_features, pattern_overlay,
 };
+use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
 /// What every stage of one scan may read.
@@ -101,7 +102,7 @@ pub(super) fn segment(ctx: &ScanContext<'_>, c: &Cleaned) -> Result<Lungs> {
 }
 
 /// Stage `features`: the radiomic features of the lesion-inclusive lung.
-pub(super) fn radiomics(ctx: &ScanContext<'_>, c: &Cleaned, l: &Lungs) -> Result<Vec<f64>> {
+pub(super) fn radiomics(ctx: &ScanContext<'_>, c: &Cleaned, l: &Lungs) -> Result<NamedFeatures> {
     scan_features(
         &ctx.scan.id,
         c.hu.view(),
@@ -128,7 +129,7 @@ pub(super) struct Enhanced {
     /// than 16 pixels).
     pub enhanced: Volume<u8>,
     /// Mean, std, p10, p50, p90 and the share ≥ 160 of the enhanced lung.
-    pub features: [f64; 6],
+    pub features: NamedFeatures,
 }
 
 /// CLAHE on the lung box, then statistics of the enhanced lung.
@@ -174,7 +175,16 @@ pub(super) fn enhance(c: &Cleaned, l: &Lungs) -> Result<Enhanced> {
     Ok(Enhanced {
         boxed,
         enhanced,
-        features: [mean, std, q(0.1), q(0.5), q(0.9), bright],
+        features: {
+            let mut f = NamedFeatures::new();
+            f.push("clahe_lung_mean", mean);
+            f.push("clahe_lung_std", std);
+            f.push("clahe_lung_p10", q(0.1));
+            f.push("clahe_lung_p50", q(0.5));
+            f.push("clahe_lung_p90", q(0.9));
+            f.push("clahe_lung_bright_frac", bright);
+            f
+        },
     })
 }
 
@@ -183,7 +193,7 @@ pub(super) struct Lesions {
     /// The search region (lung with juxtapleural bites filled).
     pub region: Array3<u8>,
     /// [`crate::lesion_detector::LESION_FEATURE_NAMES`].
-    pub features: Vec<f64>,
+    pub features: NamedFeatures,
     /// Candidates with probability ≥ ½ (`(z, y, x)` of the cleaned scan).
     pub detected: Vec<[u32; 3]>,
     /// The component stage's score of each component and its share inside the reference
@@ -239,7 +249,7 @@ pub(super) fn lesions(
         reference.as_ref().map(|m| m.view()),
     )?;
     let scores = detector.component_scores(&table)?;
-    features.extend(component_scan_features(&table, &scores, cands.x_mid));
+    features.append(component_scan_features(&table, &scores, cands.x_mid));
     let components = table
         .lesion_share
         .as_ref()
@@ -262,7 +272,7 @@ pub(super) fn lesions(
 /// Stage `pattern`: the lesion-pattern U-Net's features, its foci and a picture.
 pub(super) struct Patterns {
     /// [`PATTERN_FEATURE_NAMES`] then the focus model's per-scan features.
-    pub features: Vec<f64>,
+    pub features: NamedFeatures,
     /// The foci, largest first.
     pub foci: Vec<Focus>,
     /// PNG of the slice with the most lesion probability.
@@ -296,8 +306,9 @@ pub(super) fn patterns(
         w: hx.div_ceil(8) * 8,
     };
     if !region_small.iter().any(|&v| v != 0) {
-        let mut features = vec![0.0; PATTERN_FEATURE_NAMES.len()];
-        features.extend(FocusModel::empty_scan_features());
+        let mut features = NamedFeatures::new();
+        features.push_all(&PATTERN_FEATURE_NAMES, &[0.0; PATTERN_FEATURE_NAMES.len()])?;
+        features.append(FocusModel::empty_scan_features());
         return Ok(Patterns {
             features,
             foci: Vec::new(),
@@ -347,7 +358,7 @@ pub(super) fn patterns(
     };
     let foci = crate::lesion_patterns::pattern_foci(&maps, truth_mask.as_ref().map(|m| m.view()))?;
     let mut features = pattern_features(&maps)?;
-    features.extend(focus_model.scan_features(&foci)?);
+    features.append(focus_model.scan_features(&foci)?);
     Ok(Patterns {
         features,
         foci,
