@@ -51,6 +51,16 @@ pub enum LungRecipe {
     Seed,
 }
 
+impl LungRecipe {
+    /// Its command-line name (`body-first`, `seed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LungRecipe::BodyFirst => "body-first",
+            LungRecipe::Seed => "seed",
+        }
+    }
+}
+
 /// Which feature columns the classifiers see (the feature table always holds them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FeatureSet {

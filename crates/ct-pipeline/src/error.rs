@@ -77,6 +77,14 @@ pub enum Error {
         /// The cause.
         source: Box<Error>,
     },
+    /// A model's command failed while the model chain was rebuilt.
+    #[error("rebuilding {model}")]
+    Rebuild {
+        /// The model.
+        model: String,
+        /// The cause.
+        source: Box<Error>,
+    },
     /// A scan failed in one of the per-scan stages.
     #[error("stage {stage}")]
     Stage {

@@ -56,7 +56,11 @@ mod summary;
 
 pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
-pub use models::{LESION_SEED_OFFSET, shipped_detector, train_lesion_detector};
+pub use models::{
+    LESION_SEED_OFFSET, Loaded, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry,
+    ModelSource, ModelUse, Problem, ShippedModel, sha256_hex, shipped_detector,
+    train_lesion_detector,
+};
 pub use named::NamedFeatures;
 pub use run::run;
 pub use summary::{

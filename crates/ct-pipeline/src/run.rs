@@ -15,7 +15,7 @@ use crate::config::{PipelineConfig, Stage};
 use crate::data::write_phantoms;
 use crate::lesion_detector::LesionDetector;
 use crate::lesion_patterns::{FocusModel, PatternNet};
-use crate::models::{obtain_detector, pattern_models, save_detector, scan_model};
+use crate::models::{ModelUse, obtain_detector, pattern_models, save_detector, scan_model};
 use crate::outputs::{
     io_err, merge_shards, write_features_csv, write_foci_csv, write_json, write_predictions_csv,
 };
@@ -47,7 +47,7 @@ fn preprocess(
     truths: &BTreeMap<String, KnownTruth>,
     figures: &Mutex<Figures>,
     (detector, pattern): (&LesionDetector, Option<(&PatternNet, &FocusModel)>),
-    source: &str,
+    models: Vec<ModelUse>,
 ) -> Result<FeatureTable> {
     let ds = Dataset::open(dir).map_err(|e| Error::Dataset(Box::new(e)))?;
     let (si, sn) = cfg.shard;
@@ -108,7 +108,8 @@ fn preprocess(
         failures,
         eda: eda.into_inner().unwrap_or_else(|p| p.into_inner()),
         warnings: ds.warnings().to_vec(),
-        detector_training: Some(DetectorTraining::of(detector, source)),
+        detector_training: Some(DetectorTraining::of(detector, &models[0].source)),
+        models,
     })
 }
 
@@ -177,11 +178,12 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     let mut timings = BTreeMap::new();
     if cfg.stage == Stage::Detector {
         let t = Instant::now();
-        let (detector, source) = obtain_detector(cfg)?;
+        let (detector, used) = obtain_detector(cfg)?;
         timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
         save_detector(cfg, &detector)?;
         let mut summary = Summary::empty(run_dir, timings);
-        summary.detector_training = Some(DetectorTraining::of(&detector, &source));
+        summary.detector_training = Some(DetectorTraining::of(&detector, &used.source));
+        summary.models = vec![used];
         summary.peak_rss_mib = peak_rss_mib();
         return Ok(summary);
     }
@@ -220,6 +222,12 @@ pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
         write_predictions_csv(&run_dir.join("predictions.csv"), c, &table.records)?;
     }
     let mut summary = Summary::of(run_dir.clone(), &table, classification, otdd, timings);
+    if let Some((_, used)) = &scan_model {
+        if let Some(note) = &used.note {
+            eprintln!("note: {note}");
+        }
+        summary.models.push(used.clone());
+    }
 
     // 7. Report.
     let t = Instant::now();
@@ -253,10 +261,20 @@ fn feature_table(
     // detector shipped, loaded, or trained on its own phantom cohort (another seed), and
     // the pattern network with its focus model.
     let t = Instant::now();
-    let (detector, source) = obtain_detector(cfg)?;
+    let (detector, detector_use) = obtain_detector(cfg)?;
     timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
     save_detector(cfg, &detector)?;
-    let pattern = pattern_models(cfg)?;
+    let mut models = vec![detector_use];
+    let pattern = match pattern_models(cfg)? {
+        Some((nets, uses)) => {
+            models.extend(uses);
+            Some(nets)
+        }
+        None => None,
+    };
+    for note in models.iter().filter_map(|m| m.note.as_ref()) {
+        eprintln!("note: {note}");
+    }
     timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
     // 2. Data.
     let t = Instant::now();
@@ -282,7 +300,7 @@ fn feature_table(
         &truths,
         figures,
         (&detector, pattern.as_ref().map(|(p, f)| (p, f))),
-        &source,
+        models,
     )?;
     timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
     if cfg.stage == Stage::Preprocess {
@@ -326,11 +344,11 @@ fn step_sums(records: &[ScanRecord]) -> BTreeMap<String, f64> {
 fn classification_stage(
     cfg: &PipelineConfig,
     table: &FeatureTable,
-    scan_model: Option<&(ScanModel, String)>,
+    scan_model: Option<&(ScanModel, ModelUse)>,
 ) -> Result<Option<ClassifyOutput>> {
     let scan = match scan_model {
-        Some((m, source)) => match m.columns(&table.feature_names) {
-            Ok(_) => Some((m, source.as_str())),
+        Some((m, used)) => match m.columns(&table.feature_names) {
+            Ok(_) => Some((m, used.source.as_str())),
             Err(e) if cfg.scan_model_file.is_none() => {
                 eprintln!("the shipped scan model is left out of the vote: {e}");
                 None

@@ -217,7 +217,7 @@ impl ScanModel {
 
     /// The model shipped in `ct-pipeline/models/scan_model.json`.
     pub fn shipped() -> Result<ScanModel> {
-        ScanModel::from_json(include_str!("../models/scan_model.json"))
+        <ScanModel as crate::models::ShippedModel>::shipped()
     }
 }
 

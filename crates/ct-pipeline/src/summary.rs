@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::ClassifyOutput;
 use crate::lesion_detector::{DetectorRecipe, LesionDetector};
+use crate::models::ModelUse;
 use crate::preprocess::{Eda, ScanRecord};
 
 /// A scan that could not be read or processed (reported and skipped).
@@ -38,6 +39,9 @@ pub struct FeatureTable {
     /// (lesion, false) of its own phantom cohort.
     #[serde(default)]
     pub detector_training: Option<DetectorTraining>,
+    /// The model files the preprocessing used.
+    #[serde(default)]
+    pub models: Vec<ModelUse>,
 }
 
 /// Where the run's lesion detector came from and what it was trained on.
@@ -101,6 +105,8 @@ pub struct Summary {
     pub lesion_components: Option<ComponentEval>,
     /// What the lesion detector was trained on.
     pub detector_training: Option<DetectorTraining>,
+    /// The model files the run used (checksums, provenance, warnings).
+    pub models: Vec<ModelUse>,
     /// OTDD results.
     pub otdd: Vec<OtddSummary>,
     /// Seconds per stage.
@@ -121,6 +127,7 @@ impl Summary {
             dice: BTreeMap::new(),
             lesion_components: None,
             detector_training: None,
+            models: Vec::new(),
             otdd: Vec::new(),
             timings,
             peak_rss_mib: None,
@@ -145,6 +152,7 @@ impl Summary {
             dice: dice_summary(&table.records),
             lesion_components: component_eval(&table.records),
             detector_training: table.detector_training.clone(),
+            models: table.models.clone(),
             otdd,
             timings,
             peak_rss_mib: None,
@@ -251,6 +259,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "lung_dice": s.dice,
         "lesion_components": s.lesion_components,
         "detector_training": s.detector_training,
+        "model_files": s.models,
         "otdd": s.otdd,
         "n_scans": s.n_scans,
         "failures": s.failures,

@@ -218,7 +218,7 @@ impl FocusModel {
 
     /// The model shipped in `ct-pipeline/models/pattern_focus_model.json`.
     pub fn shipped() -> Result<FocusModel> {
-        FocusModel::from_json(include_str!("../../models/pattern_focus_model.json"))
+        <FocusModel as crate::models::ShippedModel>::shipped()
     }
 }
 

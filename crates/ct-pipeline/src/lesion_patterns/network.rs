@@ -75,10 +75,7 @@ impl PatternNet {
     /// The network shipped with this crate (`models/lesion_pattern_unet.safetensors`), on the
     /// CPU.
     pub fn shipped() -> Result<PatternNet> {
-        PatternNet::from_bytes(
-            include_bytes!("../../models/lesion_pattern_unet.safetensors"),
-            &covnet_models::cpu_device(),
-        )
+        <PatternNet as crate::models::ShippedModel>::shipped()
     }
 
     /// Class probabilities `[zs.len(), 3, crop.h, crop.w]` for slices `zs` of a

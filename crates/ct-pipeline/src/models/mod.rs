@@ -1,12 +1,22 @@
-//! The run's lesion detector (shipped, loaded or trained on its own phantom cohort) and the
-//! loading of model files the user names.
+//! The model layer: the four learned models behind one interface ([`ShippedModel`],
+//! [`ModelSource`]), their manifest ([`Manifest`]: checksums, training data, what each
+//! learned from), and what a run used ([`ModelUse`]); the lesion detector can also be
+//! trained in the run, on its own phantom cohort.
 
-use std::path::Path;
+mod manifest;
+mod shipped;
+
+pub use manifest::{
+    MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry, Problem, sha256_hex,
+};
+pub use shipped::{Loaded, ModelSource, ShippedModel};
+
+use serde::{Deserialize, Serialize};
 
 use ct_phantom::{CohortConfig, generate_scan};
 use rayon::prelude::*;
 
-use crate::config::{DetectorSource, PipelineConfig, Stage};
+use crate::config::{DetectorSource, LungRecipe, PipelineConfig, Stage};
 use crate::lesion_detector::{
     Candidates, ComponentSample, DetectorRecipe, LesionDetector, TrainingSample, candidates,
     component_table, hull_mask, sample_training,
@@ -17,21 +27,6 @@ use crate::preprocess::lesion_inclusive_mask;
 use crate::run::bar;
 use crate::scan_model::ScanModel;
 use crate::{Error, Result};
-
-/// A model read from a file the user named; any error names the file.
-fn load_model<T>(
-    path: &Path,
-    model: &'static str,
-    parse: impl FnOnce(&[u8]) -> Result<T>,
-) -> Result<T> {
-    let named = |e: Error| Error::LoadModel {
-        model,
-        path: path.to_path_buf(),
-        source: Box::new(e),
-    };
-    let bytes = std::fs::read(path).map_err(|e| named(io_err(path)(e)))?;
-    parse(&bytes).map_err(named)
-}
 
 /// Seed offset of the lesion detector's training cohort (different patients from the
 /// evaluated phantom cohort, which uses `cfg.seed`).
@@ -104,7 +99,7 @@ fn recipe(cfg: &PipelineConfig) -> DetectorRecipe {
 /// per class of 256² (seed 2021 + `0x1e51_0000`), so that a default run need not
 /// spend two minutes training it.
 pub fn shipped_detector() -> Result<LesionDetector> {
-    LesionDetector::from_json(include_str!("../models/lesion_detector.json"))
+    <LesionDetector as ShippedModel>::shipped()
 }
 
 /// Writes the detector to `cfg.save_detector`, if set.
@@ -119,22 +114,17 @@ pub(crate) fn save_detector(cfg: &PipelineConfig, d: &LesionDetector) -> Result<
 }
 
 /// The run's detector and where it came from.
-pub(crate) fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, String)> {
+pub(crate) fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, ModelUse)> {
     let trained = || {
         Ok((
             train_lesion_detector(cfg)?,
-            "trained in this run".to_string(),
+            ModelUse::trained(LesionDetector::NAME, cfg),
         ))
     };
     match &cfg.detector {
         DetectorSource::Train => trained(),
         DetectorSource::Auto if cfg.stage == Stage::Detector => trained(),
-        DetectorSource::File(path) => {
-            let d = load_model(path, "lesion detector", |b| {
-                LesionDetector::from_json(&String::from_utf8_lossy(b))
-            })?;
-            Ok((d, path.display().to_string()))
-        }
+        DetectorSource::File(path) => loaded(&ModelSource::File(path.clone()), cfg),
         DetectorSource::Auto => {
             let shipped = shipped_detector()?;
             let fits = match (&cfg.data, &shipped.recipe) {
@@ -150,11 +140,80 @@ pub(crate) fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, S
                 (None, None) => false,
             };
             if fits {
-                Ok((shipped, "shipped".to_string()))
+                loaded(&ModelSource::Shipped, cfg)
             } else {
                 trained()
             }
         }
+    }
+}
+
+/// A model from a file or the shipped one, with what the run should know about it.
+fn loaded<M: ShippedModel>(source: &ModelSource, cfg: &PipelineConfig) -> Result<(M, ModelUse)> {
+    let l = M::load(source)?.ok_or_else(|| Error::Config {
+        name: "models",
+        why: format!("{} cannot be trained in a run", M::NAME),
+    })?;
+    let use_ = ModelUse::of::<M>(&l, source, cfg)?;
+    Ok((l.model, use_))
+}
+
+/// What a run used of one model: where it came from, its checksum, and, for a shipped
+/// model, what its manifest says it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUse {
+    /// The model's name.
+    pub name: String,
+    /// `shipped`, `trained in this run`, or the file it was read from.
+    pub source: String,
+    /// SHA-256 of its file (absent when trained in the run).
+    pub sha256: Option<String>,
+    /// The lung recipe of its training scans, when known and when its inputs depend on it.
+    pub lung_recipe: Option<LungRecipe>,
+    /// A warning for the report, e.g. a shipped model trained on another lung recipe than
+    /// the run's.
+    pub note: Option<String>,
+}
+
+impl ModelUse {
+    fn trained(name: &str, cfg: &PipelineConfig) -> ModelUse {
+        ModelUse {
+            name: name.to_string(),
+            source: "trained in this run".to_string(),
+            sha256: None,
+            lung_recipe: Some(cfg.lung_recipe),
+            note: None,
+        }
+    }
+
+    fn of<M: ShippedModel>(
+        l: &Loaded<M>,
+        source: &ModelSource,
+        cfg: &PipelineConfig,
+    ) -> Result<ModelUse> {
+        let mut u = ModelUse {
+            name: M::NAME.to_string(),
+            source: l.source.clone(),
+            sha256: Some(l.sha256.clone()),
+            lung_recipe: None,
+            note: None,
+        };
+        if *source == ModelSource::Shipped {
+            let manifest = Manifest::shipped()?;
+            let entry = manifest.entry(M::NAME);
+            u.lung_recipe = entry.and_then(|e| e.lung_recipe);
+            if let Some(r) = u.lung_recipe.filter(|r| *r != cfg.lung_recipe) {
+                u.note = Some(format!(
+                    "the shipped {} was trained on scans segmented by the {} lung recipe; this \
+                     run uses {} (retrain the chain: train_models --from {} --plan)",
+                    M::NAME,
+                    r.name(),
+                    cfg.lung_recipe.name(),
+                    M::NAME
+                ));
+            }
+        }
+        Ok(u)
     }
 }
 
@@ -174,38 +233,28 @@ fn detector_scan(
     Ok((ps, c))
 }
 
-/// The pretrained scan model of the classifiers' vote and where it came from: shipped, or
-/// the file `--scan-model` names; `None` when `--no-scan-model`.
-pub(crate) fn scan_model(cfg: &PipelineConfig) -> Result<Option<(ScanModel, String)>> {
-    Ok(match (cfg.scan_model, &cfg.scan_model_file) {
-        (false, _) => None,
-        (true, None) => Some((ScanModel::shipped()?, "shipped".to_string())),
-        (true, Some(path)) => Some((
-            load_model(path, "scan model", |b| {
-                ScanModel::from_json(&String::from_utf8_lossy(b))
-            })?,
-            path.display().to_string(),
-        )),
-    })
+/// The pretrained scan model of the classifiers' vote and what the run used; `None` when
+/// `--no-scan-model`.
+pub(crate) fn scan_model(cfg: &PipelineConfig) -> Result<Option<(ScanModel, ModelUse)>> {
+    if !cfg.scan_model {
+        return Ok(None);
+    }
+    let source = ModelSource::file_or_shipped(cfg.scan_model_file.as_ref());
+    Ok(Some(loaded(&source, cfg)?))
 }
 
 /// The lesion-pattern network and its focus model (shipped, or the files named), when the
-/// configuration uses them.
-pub(crate) fn pattern_models(cfg: &PipelineConfig) -> Result<Option<(PatternNet, FocusModel)>> {
+/// configuration uses them, and what the run used.
+pub(crate) fn pattern_models(
+    cfg: &PipelineConfig,
+) -> Result<Option<((PatternNet, FocusModel), [ModelUse; 2])>> {
     if !cfg.pattern_net {
         return Ok(None);
     }
-    let net = match &cfg.pattern_weights {
-        None => PatternNet::shipped()?,
-        Some(path) => load_model(path, "lesion pattern network", |b| {
-            PatternNet::from_bytes(b, &covnet_models::cpu_device())
-        })?,
-    };
-    let focus = match &cfg.focus_model {
-        None => FocusModel::shipped()?,
-        Some(path) => load_model(path, "focus model", |b| {
-            FocusModel::from_json(&String::from_utf8_lossy(b))
-        })?,
-    };
-    Ok(Some((net, focus)))
+    let (net, net_use) = loaded(
+        &ModelSource::file_or_shipped(cfg.pattern_weights.as_ref()),
+        cfg,
+    )?;
+    let (focus, focus_use) = loaded(&ModelSource::file_or_shipped(cfg.focus_model.as_ref()), cfg)?;
+    Ok(Some(((net, focus), [net_use, focus_use])))
 }
