@@ -23,7 +23,9 @@ pub use ct_io as io;
 pub use ct_morph as morph;
 /// Procedural chest-CT cohorts (Normal / CAP / COVID-19) with ground truth.
 pub use ct_phantom as phantom;
-/// The end-to-end diagnosis pipeline (the `pipeline` example's library).
+/// The end-to-end diagnosis pipeline (the `pipeline` example's library; feature `pipeline`,
+/// on by default).
+#[cfg(feature = "pipeline")]
 pub use ct_pipeline as pipeline;
 /// Figures (PNG colour maps, SVG charts) and self-contained HTML reports.
 pub use ct_report as report;
