@@ -46,6 +46,50 @@ pub enum Error {
         /// What was expected and what was found.
         detail: String,
     },
+    /// A DICOM file whose sequences nest deeper than
+    /// [`crate::dicom::guard::MAX_SEQUENCE_DEPTH`]: refused before parsing, since the parser
+    /// recurses once per level and would overflow the thread's stack (an abort, not an error).
+    #[error(
+        "DICOM file {path}: sequences nested {depth} deep at byte {offset}, more than the limit of {limit}"
+    )]
+    DicomNesting {
+        /// The file.
+        path: PathBuf,
+        /// The nesting depth reached when the scan stopped (`limit + 1`).
+        depth: usize,
+        /// The limit.
+        limit: usize,
+        /// Byte offset of the sequence that went past the limit (in the inflated data set
+        /// for a deflated file).
+        offset: u64,
+    },
+    /// A DICOM element (or item) whose defined length is longer than what is left of the
+    /// file: refused before parsing, since the parser allocates the declared length first.
+    #[error(
+        "DICOM file {path}: element {tag} at byte {offset} declares {length} bytes but only {remaining} remain in the file"
+    )]
+    DicomLength {
+        /// The file.
+        path: PathBuf,
+        /// The tag and, when known, its keyword, e.g. `(0029,1010)` or
+        /// `(7FE0,0010) PixelData`; `(FFFE,E000) Item` for a sequence item or fragment.
+        tag: String,
+        /// The declared length.
+        length: u32,
+        /// Byte offset of the element's header (in the inflated data set for a deflated file).
+        offset: u64,
+        /// Bytes left after the header.
+        remaining: u64,
+    },
+    /// A deflated DICOM data set that inflates to more than
+    /// [`crate::dicom::guard::MAX_INFLATED_BYTES`].
+    #[error("DICOM file {path}: the deflated data set inflates to more than {limit} bytes")]
+    DicomInflated {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A required DICOM attribute is absent or unreadable.
     #[error("DICOM file {path}: missing or invalid {tag}")]
     MissingTag {
