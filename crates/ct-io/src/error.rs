@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::dataset::IndexColumn;
+
 /// Errors of `ct-io`. Every variant names the file (and the tag, shape or transfer syntax)
 /// at fault, so that the message alone explains the failure.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +205,38 @@ pub enum Error {
         root: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A data set's `Index.csv` that is not valid CSV (e.g. not UTF-8).
+    #[error("{path}{}: malformed CSV: {reason}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    IndexCsv {
+        /// The file.
+        path: PathBuf,
+        /// The line of the record at fault, when known.
+        line: Option<u64>,
+        /// The CSV reader's message.
+        reason: String,
+    },
+    /// A diagnosis or contrast value in a data set's `Index.csv` that is neither empty
+    /// (unknown) nor one ct-io knows.
+    #[error(
+        "{path}, line {line}, column {column:?}: unknown {} {value:?}; accepted: {}",
+        .kind.noun(),
+        .kind.accepted()
+    )]
+    IndexValue {
+        /// The file.
+        path: PathBuf,
+        /// The line of the row (1-based, the header is line 1).
+        line: u64,
+        /// The column's header name.
+        column: String,
+        /// The value found.
+        value: String,
+        /// What the column holds (its [`IndexColumn::accepted`] values are in the message).
+        kind: IndexColumn,
+        /// ct-core's parse error (boxed to keep [`Error`] small).
+        #[source]
+        source: Box<ct_core::Error>,
     },
     /// An invalid option value.
     #[error("invalid parameter {name}: {reason}")]

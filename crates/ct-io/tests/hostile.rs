@@ -1,12 +1,15 @@
 //! Hostile and careless input (issue 25): DICOM files built here, in memory or in temporary
 //! folders, that nest sequences thousands deep or declare gigabyte lengths in a few
-//! kilobytes. Each must give a typed error (never an abort, a panic or a huge allocation) or
-//! read correctly.
+//! kilobytes, and `Index.csv` files with quoting, a BOM, CRLF, blank lines, ragged rows and
+//! unknown values. Each must give a typed error (never an abort, a panic or a huge
+//! allocation) or read correctly.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ct_core::{Contrast, Label};
 use ct_io::Error;
+use ct_io::dataset::{Dataset, IndexColumn};
 use ct_io::dicom::{self, DicomReadOptions, guard};
 
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
@@ -584,5 +587,156 @@ fn pre_scan_accepts_written_series() {
     for f in files {
         let s = guard::check(&std::fs::read(&f).unwrap(), &f, guard::Scope::Full).unwrap();
         assert!(s.complete);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index.csv
+
+/// A class-tree data set with subjects normal/n1, normal/n2, covid/c1, covid/"c, 2" (as .npy).
+fn dataset_with_index(index: &[u8]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let vol = ndarray::Array3::<i16>::zeros((2, 3, 3));
+    for (class, id) in [
+        ("normal", "n1"),
+        ("normal", "n2"),
+        ("covid", "c1"),
+        ("covid", "c, 2"),
+    ] {
+        let dir = tmp.path().join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        ct_io::npy::write(&dir.join(format!("{id}.npy")), vol.view()).unwrap();
+    }
+    std::fs::write(tmp.path().join("Index.csv"), index).unwrap();
+    tmp
+}
+
+fn contrast_of(ds: &Dataset, id: &str) -> Option<Contrast> {
+    ds.entries().iter().find(|e| e.id == id).unwrap().contrast
+}
+
+#[test]
+fn index_csv_with_quotes_bom_crlf_blank_lines_and_ragged_rows() {
+    let csv = "\u{feff}Folder/ID,Notes,Diagnosis,Contrast\r\n\
+               \r\n\
+               n1,\"seen twice, then discharged\",Normal,High\r\n\
+               \"c, 2\",\"quote \"\"inside\"\"\",COVID-19,low\r\n\
+               \r\n\
+               c1,,covid\r\n\
+               n2,,,\r\n\
+               ,,,\r\n\
+               ,\"no id\",normal,low\r\n";
+    let tmp = dataset_with_index(csv.as_bytes());
+    let ds = Dataset::open(tmp.path()).unwrap();
+    // The comma inside the quoted note no longer shifts Diagnosis and Contrast.
+    assert_eq!(contrast_of(&ds, "n1"), Some(Contrast::High));
+    assert_eq!(contrast_of(&ds, "c, 2"), Some(Contrast::Low));
+    // A ragged row (no contrast column) and empty values are "unknown".
+    assert_eq!(contrast_of(&ds, "c1"), None);
+    assert_eq!(contrast_of(&ds, "n2"), None);
+    assert!(
+        ds.warnings().iter().all(|w| !w.contains("Index.csv says")),
+        "{:?}",
+        ds.warnings()
+    );
+    // A row with values but no id is ignored with a warning naming its line.
+    assert!(
+        ds.warnings()
+            .iter()
+            .any(|w| w.contains("line 9: no subject id")),
+        "{:?}",
+        ds.warnings()
+    );
+    let c2 = ds.entries().iter().find(|e| e.id == "c, 2").unwrap();
+    assert_eq!(c2.label, Some(Label::Covid));
+    // The BOM is not part of the first column's name.
+    let tmp = dataset_with_index("\u{feff}Diagnosis,ID\r\npneumonia?,n1\r\n".as_bytes());
+    let e = Dataset::open(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&e, Error::IndexValue { line: 2, column, .. } if column == "Diagnosis"),
+        "{e}"
+    );
+}
+
+#[test]
+fn index_csv_unknown_diagnosis_is_a_typed_error_naming_line_column_and_value() {
+    let csv = "id,\"Note, free text\",diagnosis,contrast\nn1,\"a, b\",normal,high\nc1,x,flu,low\n";
+    let tmp = dataset_with_index(csv.as_bytes());
+    let e = Dataset::open(tmp.path()).unwrap_err();
+    match &e {
+        Error::IndexValue {
+            path,
+            line,
+            column,
+            value,
+            kind,
+            ..
+        } => {
+            assert!(path.ends_with("Index.csv"));
+            assert_eq!(*line, 3);
+            assert_eq!(column, "diagnosis");
+            assert_eq!(value, "flu");
+            assert_eq!(*kind, IndexColumn::Diagnosis);
+            assert!(kind.accepted().contains("covid-19") && kind.accepted().contains("cap"));
+        }
+        other => panic!("{other}"),
+    }
+    let msg = e.to_string();
+    for part in [
+        "Index.csv",
+        "line 3",
+        "column \"diagnosis\"",
+        "unknown diagnosis \"flu\"",
+        "normal",
+        "covid-19",
+    ] {
+        assert!(msg.contains(part), "{part} not in {msg}");
+    }
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn index_csv_unknown_contrast_is_a_typed_error() {
+    let csv = "Patient ID,Diagnosis,Contrast Group\r\nn1,Normal,medium\r\n";
+    let tmp = dataset_with_index(csv.as_bytes());
+    let e = Dataset::open(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&e, Error::IndexValue { line: 2, column, value, .. }
+            if column == "Contrast Group" && value == "medium"),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("high") && msg.contains("low"), "{msg}");
+}
+
+#[test]
+fn index_csv_that_is_not_utf8_is_a_typed_error() {
+    let tmp = dataset_with_index(b"id,diagnosis\nn1,norm\xffal\n");
+    let e = Dataset::open(tmp.path()).unwrap_err();
+    assert!(matches!(e, Error::IndexCsv { line: Some(2), .. }), "{e}");
+}
+
+#[test]
+fn accepted_value_lists_match_the_parsers() {
+    // The lists in the messages are written out in ct-io: check each entry parses.
+    let words = |s: &str| -> Vec<String> {
+        s.split('(')
+            .next()
+            .unwrap()
+            .replace(" or ", ",")
+            .split([',', ';'])
+            .map(|w| w.trim().to_string())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let labels = words(ct_io::dataset::ACCEPTED_DIAGNOSES);
+    assert!(labels.len() >= 12, "{labels:?}");
+    for w in labels {
+        assert!(w.parse::<Label>().is_ok(), "{w}");
+    }
+    let contrasts = words(ct_io::dataset::ACCEPTED_CONTRASTS);
+    assert_eq!(contrasts.len(), 8, "{contrasts:?}");
+    for w in contrasts {
+        assert!(w.parse::<Contrast>().is_ok(), "{w}");
     }
 }
