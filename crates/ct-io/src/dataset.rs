@@ -3,7 +3,9 @@
 //! * **COVID-CT-MD**: class folders `COVID-19 subjects/`, `CAP subjects/`, `Normal subjects/`
 //!   (matched case-insensitively, spaces/`-`/`_` ignored), each holding `<ID>/*.dcm`; an
 //!   optional `Index.csv` (columns for the subject id, the diagnosis and the contrast group
-//!   are found by their header names) and optional slice-level label `.npy` files (any `.npy`
+//!   are found by their header names; quoted fields, a UTF-8 BOM, CRLF, blank lines and
+//!   ragged rows are read; an empty diagnosis or contrast is unknown, an unknown non-empty
+//!   one is [`Error::IndexValue`]) and optional slice-level label `.npy` files (any `.npy`
 //!   at the root whose name contains `slice`).
 //! * **Generic tree**: `root/<class>/<subject>` where `<class>` parses as a [`Label`]
 //!   (`normal`, `cap`, `covid`, `COVID-19`, `0`/`1`/`2`, ...) and `<subject>` is a DICOM
@@ -258,20 +260,84 @@ impl Dataset {
     }
 }
 
-/// Reads `Index.csv`: finds the id, diagnosis and contrast columns by their header names and
-/// applies them to the entries (the class folder wins on disagreement, with a warning).
+/// A column of `Index.csv` whose values ct-io parses, named in [`Error::IndexValue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexColumn {
+    /// The diagnosis ([`Label`]).
+    Diagnosis,
+    /// The contrast group ([`Contrast`]).
+    Contrast,
+}
+
+impl IndexColumn {
+    /// `diagnosis` or `contrast`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            IndexColumn::Diagnosis => "diagnosis",
+            IndexColumn::Contrast => "contrast",
+        }
+    }
+
+    /// The values accepted in the column: [`ACCEPTED_DIAGNOSES`] or [`ACCEPTED_CONTRASTS`].
+    pub fn accepted(self) -> &'static str {
+        match self {
+            IndexColumn::Diagnosis => ACCEPTED_DIAGNOSES,
+            IndexColumn::Contrast => ACCEPTED_CONTRASTS,
+        }
+    }
+}
+
+/// The diagnosis values `Index.csv` may hold (what [`Label`]'s parser accepts), for messages.
+pub const ACCEPTED_DIAGNOSES: &str = "normal, healthy, non-covid, non-pneumonia or 0; \
+cap, pneumonia, community-acquired pneumonia or 1; covid, covid-19, ncp, sars-cov-2 or 2 \
+(case, spaces, '-' and '_' ignored; a trailing 'subjects' allowed)";
+
+/// The contrast values `Index.csv` may hold (what [`Contrast`]'s parser accepts), for messages.
+pub const ACCEPTED_CONTRASTS: &str = "high, high contrast, high-contrast, highcontrast; \
+low, low contrast, low-contrast, lowcontrast (case ignored)";
+
+/// The 1-based line of the record starting at byte `at` of a CSV file. (The csv crate's own
+/// line count is one short after a CRLF: its record starts at the CR's LF.)
+fn line_at(bytes: &[u8], at: u64) -> u64 {
+    let at = (at as usize).min(bytes.len());
+    let start = at
+        + bytes[at..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+    1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Reads `Index.csv` (RFC 4180 CSV: quoted fields, a UTF-8 BOM, CRLF, blank lines and rows of
+/// uneven length are accepted): finds the id, diagnosis and contrast columns by their header
+/// names and applies them to the entries (the class folder wins on disagreement, with a
+/// warning). An empty diagnosis or contrast is "unknown"; any other value that does not parse
+/// is [`Error::IndexValue`], and malformed CSV is [`Error::IndexCsv`].
 fn apply_index(path: &Path, entries: &mut [Entry], warnings: &mut Vec<String>) -> Result<()> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let Some(head) = lines.next() else {
-        return Ok(());
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes.as_slice());
+    let mut records = reader.records();
+    let csv_err = |e: csv::Error| Error::IndexCsv {
+        path: path.to_path_buf(),
+        line: e.position().map(|p| line_at(&bytes, p.byte())),
+        reason: e.to_string(),
     };
-    let split = |l: &str| -> Vec<String> {
-        l.split(',')
-            .map(|c| c.trim().trim_matches('"').to_string())
-            .collect()
+    // The header is the first record that is not empty.
+    let cols = loop {
+        match records.next() {
+            None => return Ok(()),
+            Some(r) => {
+                let r = r.map_err(csv_err)?;
+                if r.iter().any(|f| !f.is_empty()) {
+                    break r;
+                }
+            }
+        }
     };
-    let cols = split(head);
     let find = |keys: &[&str]| {
         cols.iter()
             .position(|c| keys.iter().any(|k| c.to_ascii_lowercase().contains(k)))
@@ -283,16 +349,46 @@ fn apply_index(path: &Path, entries: &mut [Entry], warnings: &mut Vec<String>) -
     let label_col = find(&["diagnosis", "label", "class"]);
     let contrast_col = find(&["contrast"]);
     let mut rows: BTreeMap<String, (Option<Label>, Option<Contrast>)> = BTreeMap::new();
-    for l in lines {
-        let c = split(l);
-        let Some(id) = c.get(id_col) else { continue };
-        let label = label_col
-            .and_then(|k| c.get(k))
-            .and_then(|v| v.parse().ok());
-        let contrast = contrast_col
-            .and_then(|k| c.get(k))
-            .and_then(|v| v.parse().ok());
-        rows.insert(id.clone(), (label, contrast));
+    for r in records {
+        let r = r.map_err(csv_err)?;
+        let line = r.position().map_or(0, |p| line_at(&bytes, p.byte()));
+        let Some(id) = r.get(id_col).filter(|id| !id.is_empty()) else {
+            if r.iter().any(|f| !f.is_empty()) {
+                warnings.push(format!(
+                    "{}, line {line}: no subject id in column {:?}, row ignored",
+                    path.display(),
+                    &cols[id_col]
+                ));
+            }
+            continue;
+        };
+        let cell = |col: Option<usize>| {
+            col.and_then(|k| Some((k, r.get(k)?)))
+                .filter(|(_, v)| !v.is_empty())
+        };
+        let value_err = |k: usize, value: &str, kind: IndexColumn, source| Error::IndexValue {
+            path: path.to_path_buf(),
+            line,
+            column: cols[k].to_string(),
+            value: value.to_string(),
+            kind,
+            source: Box::new(source),
+        };
+        let label = match cell(label_col) {
+            Some((k, v)) => Some(
+                v.parse::<Label>()
+                    .map_err(|e| value_err(k, v, IndexColumn::Diagnosis, e))?,
+            ),
+            None => None,
+        };
+        let contrast = match cell(contrast_col) {
+            Some((k, v)) => Some(
+                v.parse::<Contrast>()
+                    .map_err(|e| value_err(k, v, IndexColumn::Contrast, e))?,
+            ),
+            None => None,
+        };
+        rows.insert(id.to_string(), (label, contrast));
     }
     for e in entries.iter_mut() {
         if let Some((label, contrast)) = rows.get(&e.id) {

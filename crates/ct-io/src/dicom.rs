@@ -17,7 +17,12 @@
 //!   SliceThickness, else 1 mm (or [`Error::SingleSlice`] when
 //!   [`DicomReadOptions::allow_single_slice`] is off);
 //! * a modality other than CT: a warning (or [`Error::NotCt`] with
-//!   [`DicomReadOptions::require_ct`]).
+//!   [`DicomReadOptions::require_ct`]);
+//! * every file is pre-scanned ([`guard`]) before the DICOM parser sees it: sequences nested
+//!   deeper than [`guard::MAX_SEQUENCE_DEPTH`] are [`Error::DicomNesting`] (the parser
+//!   recurses per level and would overflow the thread's stack), and a length longer than the
+//!   rest of the file is [`Error::DicomLength`] (or [`Error::Truncated`] inside the pixel
+//!   data), refused before the parser allocates it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -38,6 +43,8 @@ use rayon::prelude::*;
 
 use crate::util::{file_name, list_files, uid_from};
 use crate::{Error, Result};
+
+pub mod guard;
 
 /// Options of [`read_series`].
 #[derive(Debug, Clone, PartialEq)]
@@ -203,6 +210,13 @@ fn open_bytes(bytes: &[u8], path: &Path, with_pixels: bool) -> Result<Obj> {
             reason: "no DICM magic at byte 128 (not a DICOM Part 10 file)".into(),
         });
     }
+    // Hostile nesting and lengths are refused before dicom-rs sees the bytes (guard.rs).
+    let scope = if with_pixels {
+        guard::Scope::Full
+    } else {
+        guard::Scope::Header
+    };
+    guard::check(bytes, path, scope)?;
     let mut opts = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
     if !with_pixels {
         opts = opts.read_until(tags::PIXEL_DATA);

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::dataset::IndexColumn;
+
 /// Errors of `ct-io`. Every variant names the file (and the tag, shape or transfer syntax)
 /// at fault, so that the message alone explains the failure.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,50 @@ pub enum Error {
         path: PathBuf,
         /// What was expected and what was found.
         detail: String,
+    },
+    /// A DICOM file whose sequences nest deeper than
+    /// [`crate::dicom::guard::MAX_SEQUENCE_DEPTH`]: refused before parsing, since the parser
+    /// recurses once per level and would overflow the thread's stack (an abort, not an error).
+    #[error(
+        "DICOM file {path}: sequences nested {depth} deep at byte {offset}, more than the limit of {limit}"
+    )]
+    DicomNesting {
+        /// The file.
+        path: PathBuf,
+        /// The nesting depth reached when the scan stopped (`limit + 1`).
+        depth: usize,
+        /// The limit.
+        limit: usize,
+        /// Byte offset of the sequence that went past the limit (in the inflated data set
+        /// for a deflated file).
+        offset: u64,
+    },
+    /// A DICOM element (or item) whose defined length is longer than what is left of the
+    /// file: refused before parsing, since the parser allocates the declared length first.
+    #[error(
+        "DICOM file {path}: element {tag} at byte {offset} declares {length} bytes but only {remaining} remain in the file"
+    )]
+    DicomLength {
+        /// The file.
+        path: PathBuf,
+        /// The tag and, when known, its keyword, e.g. `(0029,1010)` or
+        /// `(7FE0,0010) PixelData`; `(FFFE,E000) Item` for a sequence item or fragment.
+        tag: String,
+        /// The declared length.
+        length: u32,
+        /// Byte offset of the element's header (in the inflated data set for a deflated file).
+        offset: u64,
+        /// Bytes left after the header.
+        remaining: u64,
+    },
+    /// A deflated DICOM data set that inflates to more than
+    /// [`crate::dicom::guard::MAX_INFLATED_BYTES`].
+    #[error("DICOM file {path}: the deflated data set inflates to more than {limit} bytes")]
+    DicomInflated {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// A required DICOM attribute is absent or unreadable.
     #[error("DICOM file {path}: missing or invalid {tag}")]
@@ -159,6 +205,38 @@ pub enum Error {
         root: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A data set's `Index.csv` that is not valid CSV (e.g. not UTF-8).
+    #[error("{path}{}: malformed CSV: {reason}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    IndexCsv {
+        /// The file.
+        path: PathBuf,
+        /// The line of the record at fault, when known.
+        line: Option<u64>,
+        /// The CSV reader's message.
+        reason: String,
+    },
+    /// A diagnosis or contrast value in a data set's `Index.csv` that is neither empty
+    /// (unknown) nor one ct-io knows.
+    #[error(
+        "{path}, line {line}, column {column:?}: unknown {} {value:?}; accepted: {}",
+        .kind.noun(),
+        .kind.accepted()
+    )]
+    IndexValue {
+        /// The file.
+        path: PathBuf,
+        /// The line of the row (1-based, the header is line 1).
+        line: u64,
+        /// The column's header name.
+        column: String,
+        /// The value found.
+        value: String,
+        /// What the column holds (its [`IndexColumn::accepted`] values are in the message).
+        kind: IndexColumn,
+        /// ct-core's parse error (boxed to keep [`Error`] small).
+        #[source]
+        source: Box<ct_core::Error>,
     },
     /// An invalid option value.
     #[error("invalid parameter {name}: {reason}")]
