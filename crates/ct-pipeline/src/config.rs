@@ -230,10 +230,14 @@ impl PipelineConfig {
     /// Rejects settings that cannot work, naming the parameter.
     pub fn validate(&self) -> Result<()> {
         let bad = |name: &'static str, why: String| Err(Error::Config { name, why });
-        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+        if !is_folder_name(&self.name) {
             return bad(
                 "name",
-                format!("{:?} must be a non-empty folder name", self.name),
+                format!(
+                    "{:?} must be one plain folder name inside --out (not empty, `.` or `..`, \
+                     no `/` or `\\`, no control characters)",
+                    self.name
+                ),
             );
         }
         if self.pattern_z_step == 0 {
@@ -297,5 +301,50 @@ impl PipelineConfig {
     /// The run folder.
     pub fn run_dir(&self) -> PathBuf {
         self.out.join(&self.name)
+    }
+}
+
+/// A single normal path component: the run folder stays inside `out` (`..` would put it,
+/// and the phantom data it deletes and rewrites, in the parent).
+fn is_folder_name(name: &str) -> bool {
+    let mut parts = std::path::Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_name_is_one_folder_inside_out() {
+        for good in ["default", "run 2", "real-ct_v1.2", "ünïcode"] {
+            let cfg = PipelineConfig {
+                name: good.into(),
+                ..PipelineConfig::default()
+            };
+            assert!(cfg.validate().is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "/abs",
+            "tab\there",
+            "./",
+        ] {
+            let cfg = PipelineConfig {
+                name: bad.into(),
+                ..PipelineConfig::default()
+            };
+            let e = cfg.validate().expect_err(bad).to_string();
+            assert!(e.contains("invalid setting name"), "{bad:?}: {e}");
+        }
     }
 }
