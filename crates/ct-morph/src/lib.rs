@@ -13,6 +13,8 @@
 //!   converting back to `bool` arrays; [`lung::segment`] (the seed's recipe) and
 //!   [`lung_field::segment_lung_field`] (body first, then lung field, airways, right and left
 //!   lung: the one that holds on real chest CT) are built on them.
+//! * [`image`]: grey-level 2-D kernels (min/max filters, grey opening, masked box means,
+//!   Hessian eigenvalues, city-block distance, convex hull), each golden-tested.
 //!
 //! Masks are bit-packed 64 voxels to a word, so a pass over a 64×512×512 volume touches 2 MB;
 //! iterated crosses and boxes are decomposed into unit passes (exact, see
@@ -37,6 +39,7 @@
 //! ```
 
 mod error;
+pub mod image;
 mod label;
 pub mod lung;
 pub mod lung_field;

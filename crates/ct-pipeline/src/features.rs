@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::named::NamedFeatures;
 use crate::{Error, Result};
+use ct_morph::image::cityblock_distance;
 
 /// Feature settings. The defaults are the HU ranges used in the chest-CT literature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,36 +154,6 @@ pub(crate) fn in_plane_disk(radius_mm: f64, spacing: Spacing) -> ct_morph::Resul
         dy * dy + dx * dx <= r * r
     });
     Structure::from_mask(disk.into_dyn().view())
-}
-
-/// City-block distance (in pixels) from each mask pixel to the nearest non-mask pixel
-/// (pixels outside the image count as non-mask), by the classic two-pass chamfer sweep.
-fn border_distance(mask: ArrayView2<'_, u8>) -> Array2<u32> {
-    let (h, w) = mask.dim();
-    let inf = (h + w) as u32;
-    let mut d = Array2::<u32>::from_elem((h, w), inf);
-    for y in 0..h {
-        for x in 0..w {
-            if mask[[y, x]] == 0 {
-                d[[y, x]] = 0;
-                continue;
-            }
-            let up = if y == 0 { 0 } else { d[[y - 1, x]] };
-            let left = if x == 0 { 0 } else { d[[y, x - 1]] };
-            d[[y, x]] = up.min(left) + 1;
-        }
-    }
-    for y in (0..h).rev() {
-        for x in (0..w).rev() {
-            if d[[y, x]] == 0 {
-                continue;
-            }
-            let down = if y + 1 == h { 0 } else { d[[y + 1, x]] };
-            let right = if x + 1 == w { 0 } else { d[[y, x + 1]] };
-            d[[y, x]] = d[[y, x]].min(down.min(right) + 1);
-        }
-    }
-    d
 }
 
 /// Per-slice partial sums, merged over the volume.
@@ -363,7 +334,7 @@ pub fn scan_features(
                 };
             }
             let s = smoothed.index_axis(Axis(0), z);
-            let dist = border_distance(m);
+            let dist = cityblock_distance(m);
             let (h, w) = m.dim();
             for y in 0..h {
                 for x in 0..w {
@@ -703,7 +674,7 @@ mod tests {
     fn border_distance_is_city_block() {
         let mut m = Array2::<u8>::zeros((5, 5));
         m.slice_mut(s![1..4, 1..4]).fill(1);
-        let d = border_distance(m.view());
+        let d = cityblock_distance(m.view());
         assert_eq!(d[[2, 2]], 2);
         assert_eq!(d[[1, 1]], 1);
         assert_eq!(d[[0, 0]], 0);

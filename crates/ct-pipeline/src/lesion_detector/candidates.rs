@@ -4,8 +4,8 @@ use ct_core::Spacing;
 use ndarray::{Array2, ArrayView3, Axis};
 use rayon::prelude::*;
 
-use super::*;
 use crate::{Error, Result};
+use ct_morph::image::{grey_opening, hessian_eigenvalues, masked_mean};
 
 /// Names of the per-voxel context features.
 pub const VOXEL_FEATURE_NAMES: [&str; 22] = [
@@ -96,7 +96,7 @@ pub fn candidates(
         .map(|z| {
             let h = hu.index_axis(Axis(0), z).mapv(|v| v as f32);
             let w = lung.index_axis(Axis(0), z).mapv(|v| (v != 0) as u8 as f32);
-            let g = masked_box_mean(&h, &w, 1, -1000.0);
+            let g = masked_mean(h.view(), w.view(), 1, -1000.0);
             Array2::from_shape_fn(
                 (ny, nx),
                 |(y, x)| {
@@ -106,7 +106,10 @@ pub fn candidates(
         })
         .collect();
     // Grey opening (4 mm square) of every slice, for the 3-slice persistence feature.
-    let op4_all: Vec<Array2<f32>> = smooth.par_iter().map(|g| opening(g, r(2.0))).collect();
+    let op4_all: Vec<Array2<f32>> = smooth
+        .par_iter()
+        .map(|g| grey_opening(g.view(), r(2.0)))
+        .collect();
     // Scan noise: std of the residual HU − smoothed HU over the lung.
     let (mut s1, mut s2, mut n) = (0f64, 0f64, 0f64);
     for z in 0..nz {
@@ -151,26 +154,26 @@ pub fn candidates(
             let w = m.mapv(|v| (v != 0) as u8 as f32);
             let g1 = &smooth[z];
             let clipped = h.mapv(|v| v.clamp(-1000.0, -600.0));
-            let bg = masked_box_mean(&clipped, &w, r(25.0), -850.0);
-            let m10 = masked_box_mean(&h, &w, r(5.0), -850.0);
-            let m6 = masked_box_mean(&h, &w, r(3.0), -850.0);
-            let sq6 = masked_box_mean(&h.mapv(|v| v * v), &w, r(3.0), 0.0);
+            let bg = masked_mean(clipped.view(), w.view(), r(25.0), -850.0);
+            let m10 = masked_mean(h.view(), w.view(), r(5.0), -850.0);
+            let m6 = masked_mean(h.view(), w.view(), r(3.0), -850.0);
+            let sq6 = masked_mean(h.mapv(|v| v * v).view(), w.view(), r(3.0), 0.0);
             let op4 = &op4_all[z];
-            let op8 = opening(g1, r(4.0));
+            let op8 = grey_opening(g1.view(), r(4.0));
             let ones = Array2::<f32>::ones((ny, nx));
             let air = aerated
                 .index_axis(Axis(0), z)
                 .mapv(|v| (v != 0) as u8 as f32);
-            let lf = masked_box_mean(&air, &ones, r(10.0), 0.0);
-            let lf4 = masked_box_mean(&air, &ones, r(4.0), 0.0);
-            let m20 = masked_box_mean(&h, &w, r(10.0), -850.0);
+            let lf = masked_mean(air.view(), ones.view(), r(10.0), 0.0);
+            let lf4 = masked_mean(air.view(), ones.view(), r(4.0), 0.0);
+            let m20 = masked_mean(h.view(), w.view(), r(10.0), -850.0);
             let dense_ind = Array2::from_shape_fn((ny, nx), |(y, x)| {
                 (g1[[y, x]] > bg[[y, x]] + 100.0) as u8 as f32
             });
-            let dense = masked_box_mean(&dense_ind, &w, r(4.0), 0.0);
+            let dense = masked_mean(dense_ind.view(), w.view(), r(4.0), 0.0);
             let body = h.mapv(|v| v.clamp(-1000.0, 100.0));
-            let (e2lo, e2hi) = hessian_eigen(&body, r(2.0));
-            let (e5lo, e5hi) = hessian_eigen(&body, r(5.0));
+            let (e2lo, e2hi) = hessian_eigenvalues(body.view(), r(2.0));
+            let (e5lo, e5hi) = hessian_eigenvalues(body.view(), r(5.0));
             let (za, zb) = (z.saturating_sub(1), (z + 1).min(nz - 1));
             for y in 0..ny {
                 for x in 0..nx {

@@ -32,7 +32,6 @@
 mod candidates;
 mod components;
 mod detector;
-mod kernels;
 mod region;
 mod scan_summary;
 #[cfg(test)]
@@ -51,5 +50,4 @@ pub use training::{TrainingSample, sample_training};
 
 use candidates::voxel_column;
 use components::label_hits;
-use kernels::{convex_hull, hessian_eigen, masked_box_mean, opening};
 use training::{fit_trees, stack_samples};

@@ -5,8 +5,8 @@ use ct_morph::generate_binary_structure;
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
-use super::*;
 use crate::Result;
+use ct_morph::image::convex_hull;
 
 /// The lesion-inclusive lung for the detector: per slice, the convex hull of each lung
 /// component (the two lungs), kept only lateral of the component's aerated lung in each row,

@@ -1,16 +1,18 @@
-//! Image kernels of the voxel features: masked box means, square min/max filters, in-plane
-//! Hessian eigenvalues, grey opening and the 2-D convex hull.
+//! Square-window filters on `f32` images.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
-/// Masked box mean over a `(2r+1)²` window clipped at the borders, from integral images of
-/// `a·w` and `w`; where the window holds no mask, `fallback`.
-pub(super) fn masked_box_mean(
-    a: &Array2<f32>,
-    w: &Array2<f32>,
-    r: usize,
+/// Mean of `a` weighted by `w` over the `(2·radius + 1)²` window around each pixel, clipped
+/// at the borders (`uniform_filter(a·w) / uniform_filter(w)` with `mode="constant"`); where
+/// the window holds no weight, `fallback`. Sums run in `f64` over integral images, so the
+/// cost does not depend on the radius.
+pub fn masked_mean(
+    a: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    radius: usize,
     fallback: f32,
 ) -> Array2<f32> {
+    let r = radius;
     let (h, wd) = a.dim();
     let mut ia = vec![0f64; (h + 1) * (wd + 1)];
     let mut iw = vec![0f64; (h + 1) * (wd + 1)];
@@ -41,7 +43,7 @@ pub(super) fn masked_box_mean(
 }
 
 /// Separable min (`max = false`) or max filter over a `(2r+1)²` square clipped at the borders.
-fn square_filter(a: &Array2<f32>, r: usize, max: bool) -> Array2<f32> {
+fn square_filter(a: ArrayView2<'_, f32>, r: usize, max: bool) -> Array2<f32> {
     let (h, w) = a.dim();
     let pick = |p: f32, q: f32| if max { p.max(q) } else { p.min(q) };
     let mut tmp = Array2::<f32>::zeros((h, w));
@@ -68,12 +70,37 @@ fn square_filter(a: &Array2<f32>, r: usize, max: bool) -> Array2<f32> {
     out
 }
 
-/// Eigenvalues (smaller, larger) of the in-plane Hessian of `a` smoothed by two box passes of
-/// radius `r` (close to a Gaussian of σ ≈ 0.8·r), scaled by r² so scales compare. A bright
-/// blob has both strongly negative, a vessel one, a plate or flat parenchyma neither.
-pub(super) fn hessian_eigen(a: &Array2<f32>, r: usize) -> (Array2<f32>, Array2<f32>) {
+/// Minimum over the `(2·radius + 1)²` square around each pixel, clipped at the borders
+/// (`scipy.ndimage.minimum_filter(a, size=2·radius+1, mode="nearest")`).
+pub fn minimum_filter(a: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
+    square_filter(a, radius, false)
+}
+
+/// Maximum over the `(2·radius + 1)²` square around each pixel, clipped at the borders
+/// (`scipy.ndimage.maximum_filter(a, size=2·radius+1, mode="nearest")`).
+pub fn maximum_filter(a: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
+    square_filter(a, radius, true)
+}
+
+/// Grey opening by a flat `(2·radius + 1)²` square: the minimum filter, then the maximum
+/// filter (`scipy.ndimage.grey_opening(a, size=2·radius+1, mode="nearest")`). Bright
+/// structures narrower than the square (vessels) drop out; wider ones (blobs) stay.
+pub fn grey_opening(a: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
+    square_filter(square_filter(a, radius, false).view(), radius, true)
+}
+
+/// Eigenvalues (smaller, larger) of the in-plane Hessian of `a` smoothed by two box means of
+/// radius `r` (close to a Gaussian of σ ≈ 0.8·r), by central differences at step `max(r, 1)`
+/// with edge pixels repeated, scaled by r² / step² so that scales compare. A bright blob has
+/// both strongly negative, a vessel one, a plate or flat parenchyma neither.
+pub fn hessian_eigenvalues(a: ArrayView2<'_, f32>, r: usize) -> (Array2<f32>, Array2<f32>) {
     let ones = Array2::<f32>::ones(a.dim());
-    let s = masked_box_mean(&masked_box_mean(a, &ones, r, 0.0), &ones, r, 0.0);
+    let s = masked_mean(
+        masked_mean(a, ones.view(), r, 0.0).view(),
+        ones.view(),
+        r,
+        0.0,
+    );
     let (h, w) = s.dim();
     let d = r.max(1);
     let at = |y: isize, x: isize| {
@@ -100,37 +127,4 @@ pub(super) fn hessian_eigen(a: &Array2<f32>, r: usize) -> (Array2<f32>, Array2<f
         }
     }
     (lo, hi)
-}
-
-pub(super) fn opening(a: &Array2<f32>, r: usize) -> Array2<f32> {
-    square_filter(&square_filter(a, r, false), r, true)
-}
-
-/// Convex hull (monotone chain) of integer points, counter-clockwise, no repeated end point.
-pub(super) fn convex_hull(mut pts: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
-    pts.sort_unstable();
-    pts.dedup();
-    if pts.len() < 3 {
-        return pts;
-    }
-    let cross = |o: (i64, i64), a: (i64, i64), b: (i64, i64)| {
-        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
-    };
-    let mut h: Vec<(i64, i64)> = Vec::with_capacity(2 * pts.len());
-    for pass in 0..2 {
-        let start = h.len();
-        let it: Box<dyn Iterator<Item = &(i64, i64)>> = if pass == 0 {
-            Box::new(pts.iter())
-        } else {
-            Box::new(pts.iter().rev())
-        };
-        for &p in it {
-            while h.len() >= start + 2 && cross(h[h.len() - 2], h[h.len() - 1], p) <= 0 {
-                h.pop();
-            }
-            h.push(p);
-        }
-        h.pop();
-    }
-    h
 }
