@@ -40,6 +40,7 @@
 
 pub mod classify;
 pub mod config;
+mod csv_table;
 mod data;
 mod error;
 pub mod features;

@@ -7,6 +7,7 @@ use ct_core::{Contrast, Label};
 use serde::Serialize;
 
 use crate::classify::ClassifyOutput;
+use crate::csv_table::write_csv;
 use crate::preprocess::ScanRecord;
 use crate::summary::FeatureTable;
 use crate::{Error, Result};
@@ -25,58 +26,48 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
 
 /// The feature table as CSV: `id,label,contrast,<features...>`.
 pub(crate) fn write_features_csv(path: &Path, t: &FeatureTable) -> Result<()> {
-    let mut out = String::from("id,label,contrast");
-    for n in &t.feature_names {
-        out.push(',');
-        out.push_str(n);
-    }
-    out.push('\n');
-    for r in &t.records {
-        out.push_str(&format!(
-            "{},{},{}",
-            r.id,
-            r.label.map_or("", Label::name),
-            r.contrast.map_or("", Contrast::name)
-        ));
-        for v in &r.features {
-            out.push_str(&format!(",{v}"));
-        }
-        out.push('\n');
-    }
-    std::fs::write(path, out).map_err(io_err(path))
+    let header: Vec<&str> = ["id", "label", "contrast"]
+        .into_iter()
+        .chain(t.feature_names.iter().map(String::as_str))
+        .collect();
+    let rows = t.records.iter().map(|r| {
+        [
+            r.id.clone(),
+            r.label.map_or("", Label::name).to_string(),
+            r.contrast.map_or("", Contrast::name).to_string(),
+        ]
+        .into_iter()
+        .chain(r.features.iter().map(|v| v.to_string()))
+    });
+    write_csv(path, &header, rows)
 }
 
 /// The pattern U-Net's foci as CSV: `id,label,contrast,focus,z,y,x,<focus features...>,
 /// lesion_share` (centroid in voxels of the cleaned scan; the share inside the true lesion
 /// mask is empty on real data).
 pub(crate) fn write_foci_csv(path: &Path, t: &FeatureTable) -> Result<()> {
-    let mut out = String::from("id,label,contrast,focus,z,y,x");
-    for n in crate::lesion_patterns::FOCUS_FEATURE_NAMES {
-        out.push(',');
-        out.push_str(n);
-    }
-    out.push_str(",lesion_share\n");
-    for r in &t.records {
-        for (k, f) in r.pattern_foci.iter().enumerate() {
-            out.push_str(&format!(
-                "{},{},{},{k},{:.1},{:.1},{:.1}",
-                r.id,
-                r.label.map_or("", Label::name),
-                r.contrast.map_or("", Contrast::name),
-                f.centroid[0],
-                f.centroid[1],
-                f.centroid[2]
-            ));
-            for v in &f.features {
-                out.push_str(&format!(",{v}"));
-            }
-            match f.lesion_share {
-                Some(s) => out.push_str(&format!(",{s}\n")),
-                None => out.push_str(",\n"),
-            }
-        }
-    }
-    std::fs::write(path, out).map_err(io_err(path))
+    let header: Vec<&str> = ["id", "label", "contrast", "focus", "z", "y", "x"]
+        .into_iter()
+        .chain(crate::lesion_patterns::FOCUS_FEATURE_NAMES)
+        .chain(["lesion_share"])
+        .collect();
+    let rows = t.records.iter().flat_map(|r| {
+        r.pattern_foci.iter().enumerate().map(move |(k, f)| {
+            let mut row = vec![
+                r.id.clone(),
+                r.label.map_or("", Label::name).to_string(),
+                r.contrast.map_or("", Contrast::name).to_string(),
+                k.to_string(),
+                format!("{:.1}", f.centroid[0]),
+                format!("{:.1}", f.centroid[1]),
+                format!("{:.1}", f.centroid[2]),
+            ];
+            row.extend(f.features.iter().map(|v| v.to_string()));
+            row.push(f.lesion_share.map_or(String::new(), |s| s.to_string()));
+            row
+        })
+    });
+    write_csv(path, &header, rows)
 }
 
 /// One row per test subject: id, contrast group, true and predicted class, and the soft-vote
@@ -86,27 +77,42 @@ pub(crate) fn write_predictions_csv(
     c: &ClassifyOutput,
     records: &[ScanRecord],
 ) -> Result<()> {
-    let name = |k: usize| Label::ALL.get(k).map_or("", |l| l.name());
-    let mut out = String::from("id,contrast,true,predicted,correct,p_normal,p_cap,p_covid\n");
-    for (k, id) in c.test_ids.iter().enumerate() {
+    let name = |k: usize| Label::ALL.get(k).map_or("", |l| l.name()).to_string();
+    let header = [
+        "id",
+        "contrast",
+        "true",
+        "predicted",
+        "correct",
+        "p_normal",
+        "p_cap",
+        "p_covid",
+    ];
+    let rows = c.test_ids.iter().enumerate().map(|(k, id)| {
         let contrast = records
             .iter()
             .find(|r| &r.id == id)
             .and_then(|r| r.contrast)
             .map_or("", Contrast::name);
         let (t, p) = (c.test_true[k], c.test_pred[k]);
-        out.push_str(&format!(
-            "{id},{contrast},{},{},{}",
+        let mut row = vec![
+            id.clone(),
+            contrast.to_string(),
             name(t),
             name(p),
-            t == p
-        ));
-        for v in c.test_proba.get(k).map(Vec::as_slice).unwrap_or(&[]) {
-            out.push_str(&format!(",{v:.4}"));
-        }
-        out.push('\n');
-    }
-    std::fs::write(path, out).map_err(io_err(path))
+            (t == p).to_string(),
+        ];
+        row.extend(
+            c.test_proba
+                .get(k)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|v| format!("{v:.4}")),
+        );
+        row
+    });
+    write_csv(path, &header, rows)
 }
 
 pub(crate) fn merge_shards(dir: &Path, n: usize) -> Result<FeatureTable> {

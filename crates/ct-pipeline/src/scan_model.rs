@@ -239,36 +239,32 @@ pub struct FeatureCsv {
 /// Parses a `features.csv` as the pipeline writes it: `id,label,contrast,<features...>`.
 pub fn read_features_csv(text: &str) -> Result<FeatureCsv> {
     let bad = |line: usize, why: String| Error::FeaturesCsv { line, why };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| bad(1, "empty file".into()))?;
-    let head: Vec<&str> = header.split(',').collect();
+    let t = crate::csv_table::read_csv(text).map_err(|(line, why)| bad(line, why))?;
+    let head = &t.header;
     if head.len() < 4 || head[..3] != ["id", "label", "contrast"] {
         return Err(bad(
             1,
             "expected a header id,label,contrast,<features...>".into(),
         ));
     }
-    let names: Vec<String> = head[3..].iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = head[3..].to_vec();
     let (mut ids, mut labels, mut contrast, mut values) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, line) in lines {
-        let f: Vec<&str> = line.split(',').collect();
+    for (line, f) in &t.rows {
+        let line = *line;
         if f.len() != head.len() {
             return Err(bad(
-                i + 1,
+                line,
                 format!("{} fields, the header has {}", f.len(), head.len()),
             ));
         }
-        ids.push(f[0].to_string());
+        ids.push(f[0].clone());
         labels.push(if f[1].is_empty() {
             None
         } else {
             Some(
                 f[1].parse::<Label>()
-                    .map_err(|e| bad(i + 1, e.to_string()))?,
+                    .map_err(|e| bad(line, e.to_string()))?,
             )
         });
         contrast.push(if f[2].is_empty() {
@@ -276,13 +272,13 @@ pub fn read_features_csv(text: &str) -> Result<FeatureCsv> {
         } else {
             Some(
                 f[2].parse::<Contrast>()
-                    .map_err(|e| bad(i + 1, e.to_string()))?,
+                    .map_err(|e| bad(line, e.to_string()))?,
             )
         });
         for (v, n) in f[3..].iter().zip(&names) {
             values.push(
                 v.parse::<f64>()
-                    .map_err(|_| bad(i + 1, format!("{n} = {v:?} is not a number")))?,
+                    .map_err(|_| bad(line, format!("{n} = {v:?} is not a number")))?,
             );
         }
     }

@@ -229,12 +229,9 @@ pub fn read_foci_csv(text: &str) -> Result<(Array2<f64>, Vec<Option<f64>>)> {
         name: "foci.csv",
         why,
     };
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| bad("empty file".into()))?
-        .split(',')
-        .collect();
+    let t = crate::csv_table::read_csv(text)
+        .map_err(|(line, why)| bad(format!("line {line}: {why}")))?;
+    let header = &t.header;
     let col = |name: &str| {
         header
             .iter()
@@ -247,12 +244,10 @@ pub fn read_foci_csv(text: &str) -> Result<(Array2<f64>, Vec<Option<f64>>)> {
         .collect::<Result<Vec<_>>>()?;
     let share_col = col("lesion_share")?;
     let (mut rows, mut shares) = (Vec::new(), Vec::new());
-    for (i, line) in lines.enumerate() {
-        let f: Vec<&str> = line.split(',').collect();
+    for (line, f) in &t.rows {
         if f.len() != header.len() {
             return Err(bad(format!(
-                "row {}: {} fields, the header has {}",
-                i + 1,
+                "line {line}: {} fields, the header has {}",
                 f.len(),
                 header.len()
             )));
@@ -260,17 +255,17 @@ pub fn read_foci_csv(text: &str) -> Result<(Array2<f64>, Vec<Option<f64>>)> {
         for &c in &cols {
             let v: f64 = f[c]
                 .parse()
-                .map_err(|_| bad(format!("row {}: {:?} is not a number", i + 1, f[c])))?;
+                .map_err(|_| bad(format!("line {line}: {:?} is not a number", f[c])))?;
             if !v.is_finite() {
-                return Err(bad(format!("row {}: {:?} is not finite", i + 1, f[c])));
+                return Err(bad(format!("line {line}: {:?} is not finite", f[c])));
             }
             rows.push(v);
         }
-        shares.push(match f[share_col] {
+        shares.push(match f[share_col].as_str() {
             "" => None,
             v => Some(
                 v.parse()
-                    .map_err(|_| bad(format!("row {}: lesion share {v:?}", i + 1)))?,
+                    .map_err(|_| bad(format!("line {line}: lesion share {v:?}")))?,
             ),
         });
     }
