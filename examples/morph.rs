@@ -60,54 +60,26 @@ enum Dtype {
 
 fn read_mask(path: &Path) -> Result<(ArrayD<bool>, Dtype)> {
     let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        bail!("{}: not a .npy file", path.display());
-    }
-    let (hlen, start) = match b[6] {
-        1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
-        2 | 3 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
-        v => bail!("{}: unsupported .npy version {v}", path.display()),
+    let h = ct_io::npy::parse_header(&b, path)?;
+    let dtype = match h.descr.trim_start_matches(['|', '<', '>', '=']) {
+        "u1" => Dtype::U8,
+        "b1" => Dtype::Bool,
+        d => bail!("{}: mask must be u8 or bool (dtype {d})", path.display()),
     };
-    let h = std::str::from_utf8(&b[start..start + hlen])?;
-    let dtype = if h.contains("'|u1'") {
-        Dtype::U8
-    } else if h.contains("'|b1'") {
-        Dtype::Bool
-    } else {
-        bail!("{}: mask must be u8 or bool (header {h})", path.display());
-    };
-    if h.contains("'fortran_order': True") {
+    if !(2..=3).contains(&h.shape.len()) {
         bail!(
-            "{}: Fortran-ordered arrays are not supported",
-            path.display()
-        );
-    }
-    let shape = h
-        .split("'shape':")
-        .nth(1)
-        .and_then(|s| s.split(['(', ')']).nth(1))
-        .context("no shape in header")?;
-    let dims: Vec<usize> = shape
-        .split(',')
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| t.trim().parse())
-        .collect::<std::result::Result<_, _>>()?;
-    if !(2..=3).contains(&dims.len()) {
-        bail!(
-            "{}: expected a 2-D or 3-D mask, got shape {dims:?}",
-            path.display()
-        );
-    }
-    let data = &b[start + hlen..];
-    let n: usize = dims.iter().product();
-    if data.len() < n {
-        bail!(
-            "{}: truncated data ({} of {n} bytes)",
+            "{}: expected a 2-D or 3-D mask, got shape {:?}",
             path.display(),
-            data.len()
+            h.shape
         );
     }
-    let a = ArrayD::from_shape_vec(IxDyn(&dims), data[..n].iter().map(|&v| v != 0).collect())?;
+    let ct_io::AnyArray::U8(a) = ct_io::npy::parse(&b, path)? else {
+        bail!("{}: mask must be u8 or bool", path.display());
+    };
+    let a = a
+        .mapv(|v| v != 0)
+        .into_shape_with_order(IxDyn(&h.shape))
+        .with_context(|| format!("{}: shape {:?}", path.display(), h.shape))?;
     Ok((a, dtype))
 }
 

@@ -28,8 +28,22 @@ pub fn read(path: &Path) -> Result<AnyArray> {
     parse(&bytes, path)
 }
 
-/// Parses `.npy` bytes held in memory (`path` only names the source in errors).
-pub fn parse(bytes: &[u8], path: &Path) -> Result<AnyArray> {
+/// The header of a `.npy` file: dtype descriptor, order, shape, and where the data begin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// The dtype descriptor (`<i2`, `|u1`, `|b1`, ...).
+    pub descr: String,
+    /// Fortran (column-major) order.
+    pub fortran: bool,
+    /// The shape, any number of axes.
+    pub shape: Vec<usize>,
+    /// Byte offset of the data.
+    pub data_offset: usize,
+}
+
+/// Parses the header of `.npy` bytes (magic, version, header length checked against the
+/// bytes present); `path` only names the source in errors.
+pub fn parse_header(bytes: &[u8], path: &Path) -> Result<NpyHeader> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(err(path, "missing \\x93NUMPY magic"));
     }
@@ -71,6 +85,19 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<AnyArray> {
         .map(|s| s.parse::<usize>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| err(path, format!("bad shape {shape_s}")))?;
+    Ok(NpyHeader {
+        descr: descr.to_string(),
+        fortran,
+        shape,
+        data_offset: end,
+    })
+}
+
+/// Parses `.npy` bytes held in memory (`path` only names the source in errors). Booleans
+/// (`|b1`) come back as `u8` 0/1.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<AnyArray> {
+    let h = parse_header(bytes, path)?;
+    let (descr, fortran, shape, end) = (h.descr.as_str(), h.fortran, &h.shape, h.data_offset);
     let dims = match shape.as_slice() {
         [z, y, x] => [*z, *y, *x],
         [y, x] => [1, *y, *x],
@@ -128,7 +155,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<AnyArray> {
         }};
     }
     Ok(match kind {
-        "u1" | "B" => build!(u8, U8),
+        "u1" | "B" | "b1" | "?" => build!(u8, U8),
         "i1" | "b" => build!(i8, I8),
         "i2" => build!(i16, I16),
         "u2" => build!(u16, U16),

@@ -740,3 +740,35 @@ fn accepted_value_lists_match_the_parsers() {
         assert!(w.parse::<Contrast>().is_ok(), "{w}");
     }
 }
+
+/// A `.npy` header whose length runs past the file is an error, not a panic; booleans read
+/// as 0/1 bytes with their shape kept in the header.
+#[test]
+fn npy_header_length_past_the_end_and_bool_masks() {
+    let mut f = b"\x93NUMPY\x01\x00".to_vec();
+    let header = "{'descr': '|b1', 'fortran_order': False, 'shape': (2, 3), }";
+    let mut h = header.as_bytes().to_vec();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    f.extend((h.len() as u16).to_le_bytes());
+    f.extend(&h);
+    f.extend([1u8, 0, 1, 0, 1, 1]);
+    let p = std::path::Path::new("mask.npy");
+    let hd = ct_io::npy::parse_header(&f, p).unwrap();
+    assert_eq!(
+        (hd.descr.as_str(), hd.shape.as_slice()),
+        ("|b1", &[2usize, 3][..])
+    );
+    let ct_io::AnyArray::U8(a) = ct_io::npy::parse(&f, p).unwrap() else {
+        panic!("booleans read as u8")
+    };
+    assert_eq!(a.shape(), [1, 2, 3]);
+    assert_eq!(a.iter().copied().collect::<Vec<_>>(), [1, 0, 1, 0, 1, 1]);
+    let mut lying = f.clone();
+    lying[8..10].copy_from_slice(&60000u16.to_le_bytes());
+    let e = ct_io::npy::parse_header(&lying, p).unwrap_err().to_string();
+    assert!(e.contains("ends inside the header"), "{e}");
+    assert!(ct_io::npy::parse(&lying, p).is_err());
+}
