@@ -748,7 +748,7 @@ fn npy_header_length_past_the_end_and_bool_masks() {
     let mut f = b"\x93NUMPY\x01\x00".to_vec();
     let header = "{'descr': '|b1', 'fortran_order': False, 'shape': (2, 3), }";
     let mut h = header.as_bytes().to_vec();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(b' ');
     }
     h.push(b'\n');
