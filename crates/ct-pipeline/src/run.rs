@@ -17,7 +17,8 @@ use crate::lesion_detector::LesionDetector;
 use crate::lesion_patterns::{FocusModel, PatternNet};
 use crate::models::{ModelUse, obtain_detector, pattern_models, save_detector, scan_model};
 use crate::outputs::{
-    io_err, merge_shards, write_features_csv, write_foci_csv, write_json, write_predictions_csv,
+    finish_run_dir, io_err, merge_shards, prepare_run_dir, write_features_csv, write_foci_csv,
+    write_json, write_predictions_csv,
 };
 use crate::preprocess::{Eda, KnownTruth, ScanRecord, process_scan, thumb_matrix};
 use crate::report::{Figures, write_report};
@@ -169,11 +170,22 @@ fn otdd_stage(records: &[ScanRecord], cfg: &PipelineConfig) -> Vec<OtddSummary> 
 }
 
 /// Runs the pipeline as configured and returns its summary (also written to the run folder).
+///
+/// A full run or a merge under a reused `--name` first removes the previous run's results;
+/// until it has finished, the folder holds an `INCOMPLETE` marker (a shard:
+/// `INCOMPLETE-shard-I-of-N`), which stays there when the run fails.
 pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     cfg.validate()?;
+    prepare_run_dir(cfg)?;
+    let summary = run_stages(cfg)?;
+    finish_run_dir(cfg)?;
+    Ok(summary)
+}
+
+/// Every stage of the run, in order.
+fn run_stages(cfg: &PipelineConfig) -> Result<Summary> {
     let run_dir = cfg.run_dir();
     let fig_dir = run_dir.join("figures");
-    std::fs::create_dir_all(&fig_dir).map_err(io_err(&fig_dir))?;
     write_json(&run_dir.join("config.json"), cfg)?;
     let mut timings = BTreeMap::new();
     if cfg.stage == Stage::Detector {
