@@ -295,6 +295,56 @@ impl PipelineConfig {
                 format!("{} must be >= 64", self.phantom_size),
             );
         }
+        self.check_bounds()
+    }
+
+    /// Upper bounds on every size and finite, in-range floats: a mistyped `1e9` or `NaN`
+    /// is refused here instead of allocating gigabytes or running for ever.
+    fn check_bounds(&self) -> Result<()> {
+        let sizes: [(&'static str, usize, usize); 13] = [
+            ("n_per_class", self.n_per_class, 5_000),
+            ("phantom_size", self.phantom_size, 1024),
+            ("phantom_slices", self.phantom_slices.1, 1024),
+            ("folds", self.folds, 100),
+            ("resample_slices", self.resample_slices, 1024),
+            ("resample_size", self.resample_size, 1024),
+            ("eda_size", self.eda_size, 1024),
+            ("gbdt_rounds", self.gbdt_rounds, 10_000),
+            ("otdd_samples", self.otdd_samples, 100_000),
+            ("lesion_train_per_class", self.lesion_train_per_class, 5_000),
+            ("lesion_rounds", self.lesion_rounds, 10_000),
+            ("pattern_z_step", self.pattern_z_step, 64),
+            ("threads", self.threads, 1024),
+        ];
+        for (name, value, max) in sizes {
+            if value > max {
+                return Err(Error::Config {
+                    name,
+                    why: format!("{value} is more than the {max} this pipeline accepts"),
+                });
+            }
+        }
+        if self.phantom_slices.0 == 0 || self.phantom_slices.0 > self.phantom_slices.1 {
+            return Err(Error::Config {
+                name: "phantom_slices",
+                why: format!(
+                    "{}-{}: need 1 <= low <= high",
+                    self.phantom_slices.0, self.phantom_slices.1
+                ),
+            });
+        }
+        let floats: [(&'static str, f64, f64, f64); 2] = [
+            ("clean_threshold", self.clean_threshold, 0.0, 64.0),
+            ("close_radius_mm", self.close_radius_mm, 0.0, 50.0),
+        ];
+        for (name, value, lo, hi) in floats {
+            if !(lo..=hi).contains(&value) {
+                return Err(Error::Config {
+                    name,
+                    why: format!("{value} must be a number in [{lo}, {hi}]"),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -318,6 +368,81 @@ fn is_folder_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_bounded_and_floats_finite() {
+        let ok = PipelineConfig::default();
+        assert!(ok.validate().is_ok());
+        let cases: Vec<(PipelineConfig, &str)> = vec![
+            (
+                PipelineConfig {
+                    close_radius_mm: f64::NAN,
+                    ..ok.clone()
+                },
+                "close_radius_mm",
+            ),
+            (
+                PipelineConfig {
+                    close_radius_mm: 1e9,
+                    ..ok.clone()
+                },
+                "close_radius_mm",
+            ),
+            (
+                PipelineConfig {
+                    clean_threshold: f64::NAN,
+                    ..ok.clone()
+                },
+                "clean_threshold",
+            ),
+            (
+                PipelineConfig {
+                    clean_threshold: -1.0,
+                    ..ok.clone()
+                },
+                "clean_threshold",
+            ),
+            (
+                PipelineConfig {
+                    threads: 1_000_000,
+                    ..ok.clone()
+                },
+                "threads",
+            ),
+            (
+                PipelineConfig {
+                    n_per_class: 100_000,
+                    ..ok.clone()
+                },
+                "n_per_class",
+            ),
+            (
+                PipelineConfig {
+                    phantom_slices: (40, 1_000_000),
+                    ..ok.clone()
+                },
+                "phantom_slices",
+            ),
+            (
+                PipelineConfig {
+                    phantom_slices: (50, 40),
+                    ..ok.clone()
+                },
+                "phantom_slices",
+            ),
+            (
+                PipelineConfig {
+                    test_fraction: f64::NAN,
+                    ..ok.clone()
+                },
+                "test_fraction",
+            ),
+        ];
+        for (cfg, name) in cases {
+            let e = cfg.validate().expect_err(name).to_string();
+            assert!(e.contains(name), "{name}: {e}");
+        }
+    }
 
     #[test]
     fn a_run_name_is_one_folder_inside_out() {
