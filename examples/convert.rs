@@ -21,8 +21,13 @@ use clap::Parser;
 struct Args {
     /// DICOM folder or file, .nii/.nii.gz, .npy, or slice-image folder.
     input: PathBuf,
-    /// Output .npy, .nii, .nii.gz, or a folder for a DICOM series.
+    /// Output .npy, .nii, .nii.gz, or a folder for a DICOM series (created, or empty: a
+    /// folder holding files is refused, since old slices would join the new series, unless
+    /// --overwrite).
     output: PathBuf,
+    /// Clear a DICOM output folder that holds files first.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 fn main() {
@@ -37,6 +42,13 @@ fn run(args: Args) -> Result<()> {
         .with_context(|| format!("reading {}", args.input.display()))?;
     for w in &scan.meta.warnings {
         eprintln!("warning: {w}");
+    }
+    let name = args.output.to_string_lossy().to_lowercase();
+    let is_file = [".npy", ".nii", ".nii.gz"]
+        .iter()
+        .any(|e| name.ends_with(e));
+    if !is_file && args.output.extension().is_none() {
+        covid_ct::io::output::prepare_output_dir(&args.output, args.overwrite)?;
     }
     covid_ct::io::write_volume(&args.output, &scan)
         .with_context(|| format!("writing {}", args.output.display()))?;

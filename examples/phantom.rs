@@ -23,9 +23,13 @@ use covid_ct::phantom::{CohortConfig, Format, PhantomScan, generate_cohort, writ
     about = "Generate a procedural chest-CT cohort (Normal / CAP / COVID-19) with ground truth"
 )]
 struct Args {
-    /// Output folder (created).
+    /// Output folder: created, or empty; a folder that holds files is refused (old subjects
+    /// would mix with the new cohort) unless --overwrite.
     #[arg(long)]
     out: PathBuf,
+    /// Clear --out first when it holds files.
+    #[arg(long)]
+    overwrite: bool,
     /// Scans per class.
     #[arg(long, default_value_t = 20)]
     n_per_class: usize,
@@ -81,6 +85,7 @@ fn main() -> Result<()> {
         ..CohortConfig::default()
     };
     cfg.validate()?;
+    covid_ct::io::output::prepare_output_dir(&args.out, args.overwrite)?;
     let t = Instant::now();
     let cohort = generate_cohort(&cfg)?;
     let t_gen = t.elapsed();

@@ -6,6 +6,14 @@ use crate::dataset::IndexColumn;
 /// at fault, so that the message alone explains the failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An output folder that cannot take a new result as it is.
+    #[error("output folder {path}: {reason}")]
+    OutputNotEmpty {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// An operating-system error on a path.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -39,6 +39,7 @@ pub mod dicom;
 mod error;
 pub mod nifti;
 pub mod npy;
+pub mod output;
 pub mod slices;
 mod util;
 
