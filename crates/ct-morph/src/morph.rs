@@ -356,17 +356,17 @@ fn run(
         }
         cur
     };
+    // Once a pass changes nothing, no later pass will: stop there (exact, and what scipy's
+    // iterative algorithm does), so `iterations = 10⁹` ends as soon as the mask is stable.
     let mut cur = once(mask);
-    if p.iterations == 0 {
-        let mut prev = mask.clone();
-        while cur != prev {
-            prev = cur;
-            cur = once(&prev);
+    let mut done = 1;
+    while p.iterations == 0 || done < p.iterations {
+        let next = once(&cur);
+        done += 1;
+        if next == cur {
+            break;
         }
-    } else {
-        for _ in 1..p.iterations {
-            cur = once(&cur);
-        }
+        cur = next;
     }
     Ok(cur)
 }
@@ -489,7 +489,7 @@ nd_op!(
 mod tests {
     use super::*;
     use crate::{generate_binary_structure, iterate_structure};
-    use ndarray::Array3;
+    use ndarray::{Array2, Array3};
 
     fn rnd(shape: (usize, usize, usize), seed: u64, p: u64) -> Array3<bool> {
         let mut s = seed;
@@ -632,6 +632,18 @@ mod tests {
         )
         .unwrap();
         assert!(ones.iter().all(|&b| b));
+        // A billion iterations stop when the mask stops changing, with the same result as
+        // "until stable" and as exactly as many iterations as it takes.
+        let mut blob = Array2::from_elem((9, 9), false);
+        blob.slice_mut(ndarray::s![1..8, 2..7]).fill(true);
+        let stable = binary_erosion(blob.view(), &c, &MorphParams::iterations(0)).unwrap();
+        let many =
+            binary_erosion(blob.view(), &c, &MorphParams::iterations(1_000_000_000)).unwrap();
+        assert_eq!(many, stable);
+        let three = binary_erosion(blob.view(), &c, &MorphParams::iterations(3)).unwrap();
+        assert_eq!(three, stable, "a 5-wide blob is gone after 3 erosions");
+        let two = binary_erosion(blob.view(), &c, &MorphParams::iterations(2)).unwrap();
+        assert_eq!(two.iter().filter(|&&b| b).count(), 3, "after 2: a 1×3 line");
         let c3 = generate_binary_structure(3, 1).unwrap();
         assert!(matches!(
             binary_erosion(a.view(), &c3, &MorphParams::default()),
