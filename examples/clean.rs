@@ -63,6 +63,7 @@ struct Args {
     #[arg(long)]
     sweep: bool,
     /// Scans: DICOM folders/files, NIfTI, int16 HU `.npy`, slice folders (ct_io::read_volume).
+    /// One that cannot be read is reported and skipped; exit status 1 when none can be.
     scans: Vec<PathBuf>,
 }
 
@@ -149,18 +150,33 @@ fn run(args: &Args) -> Result<()> {
         if args.scans.is_empty() {
             bail!("give SCAN paths or --phantom N");
         }
-        args.scans
+        // A scan that cannot be read is reported and skipped; none readable is an error.
+        let read: Vec<Named> = args
+            .scans
             .iter()
-            .map(|p| {
-                let scan = covid_ct::io::read_volume(p)
-                    .with_context(|| format!("reading scan {}", p.display()))?;
-                Ok(Named {
+            .filter_map(|p| match covid_ct::io::read_volume(p) {
+                Ok(scan) => Some(Named {
                     id: p.display().to_string(),
                     u8: window(scan.volume.view(), w),
                     truth: None,
-                })
+                }),
+                Err(e) => {
+                    eprintln!("error: reading scan {}: {e}", p.display());
+                    None
+                }
             })
-            .collect::<Result<_>>()?
+            .collect();
+        if read.is_empty() {
+            bail!("none of the {} scans could be read", args.scans.len());
+        }
+        if read.len() < args.scans.len() {
+            eprintln!(
+                "{} of {} scans could not be read and are left out",
+                args.scans.len() - read.len(),
+                args.scans.len()
+            );
+        }
+        read
     };
     if args.sweep {
         return sweep(&scans);
