@@ -48,13 +48,13 @@ struct Args {
     #[arg(long)]
     order: bool,
     /// Hamming radius (whash8) for near-duplicate scans across the data set.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(0..=64))]
     dup_radius: u32,
     /// Generate a phantom cohort with this many scans per class instead of reading files.
     #[arg(long)]
     phantom: Option<usize>,
     /// Phantom slice size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=2048))]
     size: usize,
     /// Phantom seed.
     #[arg(long, default_value_t = 2021)]

@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, value_enum)]
     method: Method,
     /// CLAHE clip limit (OpenCV's clipLimit; the seed used 2.0).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = finite_in(0.0, 1000.0))]
     clip: f64,
     /// CLAHE tile grid, columns x rows (OpenCV's tileGridSize).
     #[arg(long, default_value = "8x8")]
@@ -180,4 +180,17 @@ fn run(args: Args) -> Result<()> {
         Method::HeClahe => Clahe::new(args.clip, tiles_x, tiles_y)?.apply_after_he(img.view())?,
     };
     write_image(&args.output, &out)
+}
+
+/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
+/// not after minutes of work or gigabytes of allocation).
+fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s: &str| {
+        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not a number in [{lo}, {hi}]"))
+        }
+    }
 }

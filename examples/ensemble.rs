@@ -54,19 +54,19 @@ struct Args {
     #[arg(long)]
     grid: bool,
     /// SVM penalty C.
-    #[arg(long = "C", default_value_t = 1.0)]
+    #[arg(long = "C", default_value_t = 1.0, value_parser = finite_in(1e-9, 1e9))]
     c: f64,
     /// SVM gamma: `scale`, `auto` or a number.
     #[arg(long, default_value = "scale")]
     gamma: String,
     /// Boosting rounds.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100000))]
     n_estimators: usize,
     /// Tree depth.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     max_depth: usize,
     /// Boosting learning rate (eta).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = finite_in(1e-9, 1.0))]
     learning_rate: f64,
     /// Seed (Platt folds, subsampling, CV shuffle).
     #[arg(long, default_value_t = 0)]
@@ -207,4 +207,17 @@ fn main() -> Result<()> {
     print!("{}", classification_report(&yte, &pred, &opts)?);
     println!("accuracy={:.4}", accuracy_score(&yte, &pred)?);
     Ok(())
+}
+
+/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
+/// not after minutes of work or gigabytes of allocation).
+fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s: &str| {
+        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not a number in [{lo}, {hi}]"))
+        }
+    }
 }

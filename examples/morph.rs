@@ -37,10 +37,10 @@ struct Args {
     #[arg(long, value_enum)]
     op: Op,
     /// Connectivity of generate_binary_structure(rank, C), 1..=rank.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=3))]
     connectivity: usize,
     /// iterate_structure(.., K) for the morphology element.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     iterate: usize,
     /// Iterations of the operation (0 = until stable, as scipy's iterations < 1).
     #[arg(long, default_value_t = 1)]

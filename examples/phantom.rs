@@ -64,8 +64,17 @@ enum RealismArg {
     V2,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     let format: Format = args.format.parse()?;
     let (lo, hi) = args
         .slices
@@ -85,6 +94,19 @@ fn main() -> Result<()> {
         ..CohortConfig::default()
     };
     cfg.validate()?;
+    // The whole cohort is generated in memory before it is written: refuse what would not
+    // fit (HU i16 + lung and lesion masks: 4 bytes a voxel).
+    let gib = 3.0 * cfg.n_per_class as f64 * (cfg.size * cfg.size) as f64 * hi as f64 * 4.0
+        / (1u64 << 30) as f64;
+    if gib > 8.0 {
+        anyhow::bail!(
+            "--n-per-class {} at {}² with up to {hi} slices needs about {gib:.0} GiB in memory \
+             (the cohort is generated before it is written; the limit is 8 GiB): write fewer \
+             scans per run, with other --seed values",
+            cfg.n_per_class,
+            cfg.size
+        );
+    }
     covid_ct::io::output::prepare_output_dir(&args.out, args.overwrite)?;
     let t = Instant::now();
     let cohort = generate_cohort(&cfg)?;

@@ -38,11 +38,11 @@ struct Args {
     #[arg(long, default_value_t = LungParams::default().lung_max, allow_negative_numbers = true)]
     lung_max: i16,
     /// Seed recipe: in-plane margin dilation (voxels).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=256))]
     margin: usize,
     /// Body-first recipe: in-plane closing of each lung in mm (pulls in peripheral
     /// consolidation); 0 = off.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = finite_in(0.0, 100.0))]
     border_closing_mm: f64,
 }
 
@@ -172,5 +172,18 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
+/// not after minutes of work or gigabytes of allocation).
+fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s: &str| {
+        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not a number in [{lo}, {hi}]"))
+        }
     }
 }
