@@ -75,11 +75,14 @@ fn parse_criterion(s: &str) -> Result<Criterion> {
         _ => {
             let split = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
             let kind: HashKind = s[..split].parse()?;
-            let hash_size = if split == s.len() {
+            let hash_size: usize = if split == s.len() {
                 8
             } else {
                 s[split..].parse().context("hash size")?
             };
+            if !(2..=64).contains(&hash_size) {
+                bail!("--criterion {s}: the hash size must be 2 to 64 bits per side");
+            }
             Criterion::Hash { kind, hash_size }
         }
     })
@@ -124,6 +127,9 @@ fn run(args: &Args) -> Result<()> {
     let w = Window::new(args.level, args.width)?;
     let crit = parse_criterion(&args.criterion)?;
     let t = args.threshold.unwrap_or_else(|| default_threshold(&crit));
+    if !t.is_finite() {
+        bail!("--threshold {t}: must be a finite number");
+    }
     let scans: Vec<Named> = if let Some(n) = args.phantom {
         let cfg = CohortConfig {
             n_per_class: n,
