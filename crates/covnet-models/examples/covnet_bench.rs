@@ -261,21 +261,11 @@ fn bench(args: &[String]) -> Res<()> {
     Ok(())
 }
 
-/// CPU time of this process (all threads, user + system) in seconds, from /proc/self/stat
-/// (clock ticks of 10 ms); 0 where that file does not exist. On a shared machine this is
-/// the steadier measure for single-threaded runs: it does not count time spent waiting for a
-/// core.
+/// CPU seconds (user + system, all threads) of this process (`ct_core::process_cpu_ns`); 0
+/// where the clock is not available. On a shared machine this is the steadier measure for
+/// single-threaded runs: it does not count time spent waiting for a core.
 fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised command name; utime and stime are fields 14, 15.
-            let rest = &s[s.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
+    ct_core::process_cpu_ns().unwrap_or(0) as f64 * 1e-9
 }
 
 fn thread_note(backend: &str, threads: usize) -> String {

@@ -19,12 +19,14 @@
 //! # Ok::<(), ct_core::Error>(())
 //! ```
 
+mod cpu_time;
 mod error;
 mod label;
 mod stats;
 mod volume;
 mod window;
 
+pub use cpu_time::process_cpu_ns;
 pub use error::{Error, Result};
 pub use label::{Contrast, Label};
 pub use stats::SliceStats;

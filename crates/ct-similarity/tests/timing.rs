@@ -12,38 +12,11 @@ use ct_similarity::{HashKind, Hashes, SsimParams, hashes_volume, psnr, ssim};
 use ndarray::{Array3, Axis};
 use ndarray_npy::ReadNpyExt;
 
-/// CPU time of this process in ns (all threads), `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`
-/// as Python's `time.process_time()` reads it: immune to waiting for a core on a loaded
-/// machine, which wall-clock time is not. A raw system call, so the test needs no libc crate.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+/// CPU time of this process in ns (all threads, `ct_core::process_cpu_ns`), as Python's
+/// `time.process_time()` reads it: immune to waiting for a core on a loaded machine, which
+/// wall-clock time is not (0 where the clock is not available).
 fn cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    const SYS_CLOCK_GETTIME: i64 = 228;
-    const CLOCK_PROCESS_CPUTIME_ID: i64 = 2;
-    // SAFETY: clock_gettime only writes the timespec it is given, which outlives the call.
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") SYS_CLOCK_GETTIME => _,
-            in("rdi") CLOCK_PROCESS_CPUTIME_ID,
-            in("rsi") &mut ts as *mut Timespec,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
-}
-
-/// Elsewhere: no CPU clock (the CPU column then reads 0).
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-fn cpu_ns() -> u64 {
-    0
+    ct_core::process_cpu_ns().unwrap_or(0)
 }
 
 /// `reps` batches of calls (each batch at least ~20 ms, so that reading the CPU clock costs

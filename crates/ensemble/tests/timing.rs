@@ -23,17 +23,10 @@ fn load() -> (Array2<f64>, Vec<usize>) {
     (x, y.iter().map(|&v| v as usize).collect())
 }
 
-/// CPU seconds (user + system) of this process from /proc/self/stat (clock ticks of 10 ms):
-/// on a loaded shared machine the CPU time of a single-threaded run is steadier than the
-/// wall time.
+/// CPU seconds (user + system) of this process (`ct_core::process_cpu_ns`): on a loaded
+/// shared machine the CPU time of a single-threaded run is steadier than the wall time.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // fields after the command: state(0) ... utime(11) stime(12)
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    ct_core::process_cpu_ns().unwrap_or(0) as f64 * 1e-9
 }
 
 fn time<T>(name: &str, reps: usize, mut f: impl FnMut() -> T) -> T {

@@ -69,16 +69,10 @@ fn reps() -> usize {
         .unwrap_or(3)
 }
 
-/// CPU time of all this process's threads (ns), from /proc/self/task/*/schedstat: on a
-/// shared, overloaded machine the CPU time is steadier than the wall time.
+/// CPU time of all this process's threads (ns, `ct_core::process_cpu_ns`): on a shared,
+/// overloaded machine the CPU time is steadier than the wall time.
 fn cpu_ns() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+    ct_core::process_cpu_ns().unwrap_or(0)
 }
 
 fn time_min<T>(label: &str, mut f: impl FnMut() -> T) -> T {

@@ -5,28 +5,10 @@
 
 use std::hint::black_box;
 
-/// CPU time of this process (all threads) in ns: `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`,
-/// the clock behind Python's `time.process_time_ns`. (`/proc/self/task/*/schedstat`, used
-/// before, lags by up to a scheduler tick for a running thread, which biased short batches.)
+/// CPU time of this process (all threads) in ns (`ct_core::process_cpu_ns`, the clock behind
+/// Python's `time.process_time_ns`).
 pub fn cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a pointer to a live, properly laid out timespec (Linux,
-    // 64-bit: two i64 fields).
-    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    ct_core::process_cpu_ns().unwrap_or(0)
 }
 
 /// min / median CPU ms per call over `samples` batches of at least 30 ms of CPU each.
