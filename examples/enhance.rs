@@ -14,6 +14,10 @@ use clap::{Parser, ValueEnum};
 use covid_ct::enhance::{Clahe, equalize_hist};
 use ndarray::Array2;
 
+#[path = "support/flags.rs"]
+mod flags;
+use flags::finite_in;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Method {
     /// Global histogram equalisation (cv2.equalizeHist).
@@ -180,17 +184,4 @@ fn run(args: Args) -> Result<()> {
         Method::HeClahe => Clahe::new(args.clip, tiles_x, tiles_y)?.apply_after_he(img.view())?,
     };
     write_image(&args.output, &out)
-}
-
-/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
-/// not after minutes of work or gigabytes of allocation).
-fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
-    move |s: &str| {
-        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
-        if (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(format!("{v} is not a number in [{lo}, {hi}]"))
-        }
-    }
 }

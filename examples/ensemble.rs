@@ -23,6 +23,10 @@ use ensemble::{
 use ndarray::{Array1, Array2};
 use ndarray_npy::ReadNpyExt;
 
+#[path = "support/flags.rs"]
+mod flags;
+use flags::finite_in;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Model {
     Svm,
@@ -207,17 +211,4 @@ fn main() -> Result<()> {
     print!("{}", classification_report(&yte, &pred, &opts)?);
     println!("accuracy={:.4}", accuracy_score(&yte, &pred)?);
     Ok(())
-}
-
-/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
-/// not after minutes of work or gigabytes of allocation).
-fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
-    move |s: &str| {
-        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
-        if (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(format!("{v} is not a number in [{lo}, {hi}]"))
-        }
-    }
 }

@@ -17,6 +17,10 @@ use covid_ct::morph::lung::{LungParams, segment};
 use covid_ct::morph::lung_field::{LungFieldParams, segment_lung_field};
 use image::{Rgb, RgbImage};
 
+#[path = "support/flags.rs"]
+mod flags;
+use flags::finite_in;
+
 #[derive(Parser, Debug)]
 #[command(about = "Lung mask of a CT volume: body first, then lungs, airways, right and left")]
 struct Args {
@@ -172,18 +176,5 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
-    }
-}
-
-/// A finite number in `[lo, hi]` (NaN, infinities and absurd magnitudes are refused here,
-/// not after minutes of work or gigabytes of allocation).
-fn finite_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
-    move |s: &str| {
-        let v: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
-        if (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(format!("{v} is not a number in [{lo}, {hi}]"))
-        }
     }
 }

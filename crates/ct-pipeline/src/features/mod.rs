@@ -251,6 +251,22 @@ struct SliceSums {
     blob_hu_sum: f64,
 }
 
+impl SliceSums {
+    /// A slice without lung: nothing counted.
+    fn empty(acc: Acc) -> SliceSums {
+        SliceSums {
+            acc,
+            lung: 0.0,
+            abnormal: 0.0,
+            ggo: 0.0,
+            consolidation: 0.0,
+            blob_ggo: 0.0,
+            blob_dense: 0.0,
+            blob_hu_sum: 0.0,
+        }
+    }
+}
+
 /// Features of one scan: `hu` in HU (z, y, x), `lung` its lung mask (non-zero = lung),
 /// each pushed with its name; the names are [`feature_names`] (checked before the row is
 /// returned). Errors on shape mismatch or an empty mask.
@@ -322,16 +338,7 @@ pub fn scan_features(
             let (mut nl, mut na, mut ng, mut nc) = (0.0, 0.0, 0.0, 0.0);
             let (mut bg, mut bc, mut bh) = (0.0, 0.0, 0.0);
             if !m.iter().any(|&v| v != 0) {
-                return SliceSums {
-                    acc,
-                    lung: nl,
-                    abnormal: na,
-                    ggo: ng,
-                    consolidation: nc,
-                    blob_ggo: bg,
-                    blob_dense: bc,
-                    blob_hu_sum: bh,
-                };
+                return SliceSums::empty(acc);
             }
             let s = smoothed.index_axis(Axis(0), z);
             let dist = cityblock_distance(m);
