@@ -31,3 +31,6 @@ pub use ct_pipeline as pipeline;
 pub use ct_report as report;
 /// SSIM/PSNR (scikit-image-exact), imagehash-exact perceptual hashes, slice cleaning, near duplicates.
 pub use ct_similarity as similarity;
+/// Training the zoo on CT scans (feature `train`, on by default).
+#[cfg(feature = "train")]
+pub use ct_train as train;
