@@ -15,7 +15,8 @@
 //!   gradient clipping, early stopping, k-fold;
 //! - [`train_run`]: k-fold on subjects (stratified by label × contrast group), checkpoints
 //!   with optimiser state, `--resume` that continues the same curve, `metrics.jsonl`,
-//!   out-of-fold predictions (`oof.csv`) for a second level, `report.html`.
+//!   out-of-fold predictions (`oof.csv`) for a second level, `report.html`;
+//! - [`evaluate_external`]: the fold models' averaged vote on scans the run never saw.
 //!
 //! # Example
 //!
@@ -45,17 +46,20 @@ pub mod checkpoint;
 mod config;
 mod dataset;
 mod error;
+mod external;
 pub mod metrics;
 mod model;
 mod recipe;
 mod report;
 mod run;
+pub mod tensorboard;
 mod trainer;
 
 pub use augment::Augment;
 pub use config::{LossKind, OptimizerKind, Schedule, TrainConfig};
 pub use dataset::{PrepareOptions, ScanDataset, ScanItem, Skipped};
 pub use error::{Error, Result};
+pub use external::{ExternalSummary, evaluate_external};
 pub use model::{BlockAttention, ModelKind, ModelSpec, Net, Pooling};
 pub use recipe::{HuWindow, LungRoi, Prepared, RECIPE_VERSION, Recipe, ZSampling};
 pub use run::{FoldSummary, RunEnd, RunOptions, RunSummary, SkippedScan, plan_folds, train_run};

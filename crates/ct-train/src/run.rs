@@ -4,7 +4,8 @@
 //! The run folder:
 //! - `config.json`: the [`TrainConfig`] (a resumed run must have the same);
 //! - `folds.csv`: `id,label,contrast,fold` of every labelled scan (the fold it validates in);
-//! - `metrics.jsonl`: see [`crate::metrics`];
+//! - `metrics.jsonl`: see [`crate::metrics`]; `tensorboard/`: the same as TensorBoard event
+//!   files (`tensorboard --logdir <run>/tensorboard`);
 //! - `checkpoints/fold-K/`: `last.bpk`, `last-optim.bpk`, `best.bpk`, `state.json`;
 //! - `oof.csv`: out-of-fold class probabilities of every scan (from its fold's best epoch):
 //!   `id,label,contrast,fold,p_normal,p_cap,p_covid,predicted` — the second level's input,
@@ -243,7 +244,7 @@ fn write_folds_csv(path: &Path, data: &ScanDataset, plans: &[FoldPlan]) -> Resul
     std::fs::write(path, text).map_err(io(path))
 }
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -287,7 +288,11 @@ pub fn train_run(
         .map(|s| s.metrics_bytes)
         .max()
         .unwrap_or(0);
-    let mut log = MetricsLog::open(&opts.out.join("metrics.jsonl"), Some(keep))?;
+    let mut log = MetricsLog::open(
+        &opts.out.join("metrics.jsonl"),
+        Some(keep),
+        Some(&opts.out.join("tensorboard")),
+    )?;
     let trainer = Trainer {
         data,
         config,

@@ -110,11 +110,40 @@ fn loss_falls_and_the_run_folder_is_complete() {
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }
+    let events: Vec<_> = std::fs::read_dir(out.join("tensorboard"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0]
+            .file_name()
+            .to_string_lossy()
+            .starts_with("events.out.tfevents.")
+    );
     for f in ["last.bpk", "last-optim.bpk", "best.bpk", "state.json"] {
         assert!(out.join("checkpoints/fold-0").join(f).is_file(), "{f}");
     }
     let oof = std::fs::read_to_string(out.join("oof.csv")).unwrap();
     assert_eq!(oof.lines().count(), 1 + summary.folds[0].n_val);
+    // The fold models' vote on other scans (here the training cohort itself: the plumbing).
+    let ext = ct_train::evaluate_external(
+        &out,
+        &config(),
+        data(),
+        "same cohort",
+        &covnet_models::cpu_device(),
+    )
+    .unwrap();
+    assert_eq!((ext.n_scans, ext.n_labelled, ext.folds), (12, 12, 1));
+    assert_eq!(ext.confusion.iter().flatten().sum::<usize>(), 12);
+    assert_eq!(
+        std::fs::read_to_string(out.join("external.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        13
+    );
     // A second run into the same folder without --resume is refused, nothing touched.
     let before = std::fs::read(out.join("metrics.jsonl")).unwrap();
     let again = ct_train::train_run(data(), &config(), &opts(&out), &Quiet);
