@@ -128,9 +128,24 @@ struct Args {
     /// Class-balanced sampling.
     #[arg(long)]
     balanced: bool,
-    /// Turn augmentation off.
+    /// Turn augmentation off (all of the parts below).
     #[arg(long)]
     no_augment: bool,
+    /// Augmentation: rotation range in degrees (±).
+    #[arg(long, default_value_t = 10.0, value_parser = flags::finite_in(0.0, 180.0))]
+    rotate: f64,
+    /// Augmentation: scale range (1 ± F).
+    #[arg(long, default_value_t = 0.1, value_parser = flags::finite_in(0.0, 0.5))]
+    scale: f64,
+    /// Augmentation: intensity gain range (1 ± F, offset ± F/2).
+    #[arg(long, default_value_t = 0.1, value_parser = flags::finite_in(0.0, 0.5))]
+    intensity: f64,
+    /// Augmentation: no left-right flips.
+    #[arg(long)]
+    no_flip: bool,
+    /// Augmentation: evenly spaced slices in training too (no random slice subsets).
+    #[arg(long)]
+    no_random_slices: bool,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 2021)]
     seed: u64,
@@ -446,8 +461,9 @@ fn run(a: Args) -> Result<()> {
                 );
             }
             println!(
-                "out-of-fold accuracy {:.4} over {} scans; report {}",
+                "out-of-fold accuracy {:.4} over {} of {} labelled scans; report {}",
                 s.oof_accuracy,
+                s.n_predicted,
                 s.n_scans,
                 a.out.join("report.html").display()
             );

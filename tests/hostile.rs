@@ -154,3 +154,61 @@ fn morph_refuses_a_lying_npy_header_without_a_panic() {
         stderr(&o)
     );
 }
+
+#[test]
+fn train_refuses_bad_runs_before_writing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs/r");
+    let out_s = out.to_str().unwrap();
+    let cache = tmp.path().join("cache");
+    let cache_s = cache.to_str().unwrap();
+    // Flags out of range are refused when parsed, naming the flag.
+    for (flag, value) in [
+        ("--lr", "nan"),
+        ("--width", "0"),
+        ("--folds", "0"),
+        ("--model", "resnet"),
+    ] {
+        let o = run(
+            "train",
+            &["--phantoms", "2", "--out", out_s, flag, value],
+            tmp.path(),
+        );
+        assert!(!o.status.success(), "{flag} {value} accepted");
+        assert!(stderr(&o).contains(flag), "{flag}: {}", stderr(&o));
+    }
+    // Two scans per class cannot fill five folds: a typed error, no run folder.
+    let o = run(
+        "train",
+        &[
+            "--phantoms",
+            "2",
+            "--phantom-size",
+            "64",
+            "--size",
+            "16",
+            "--fixed-slices",
+            "4",
+            "--out",
+            out_s,
+            "--cache",
+            cache_s,
+        ],
+        tmp.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("fewer than the 5 folds"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // Neither a data set nor phantoms.
+    let o = run("train", &["--out", out_s], tmp.path());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--data DIR or --phantoms N"),
+        "{}",
+        stderr(&o)
+    );
+}

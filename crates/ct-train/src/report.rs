@@ -148,8 +148,8 @@ fn curves_section(report: &mut Report, metrics: &[MetricLine], folds: usize) {
 fn results_section(report: &mut Report, summary: &RunSummary) {
     let s = report.section("Out-of-fold results");
     s.text(&format!(
-        "Every labelled scan is predicted once, by the model of the fold that did not train on it (best epoch by validation loss). Accuracy {:.3} over {} scans; folds stratified by {}.",
-        summary.oof_accuracy, summary.n_scans, summary.stratified_by
+        "Every validation scan is predicted once, by the model of the fold that did not train on it (best epoch by validation loss). Accuracy {:.3} over {} of the {} labelled scans; folds stratified by {}.",
+        summary.oof_accuracy, summary.n_predicted, summary.n_scans, summary.stratified_by
     ));
     s.svg(&confusion_matrix(
         &summary.confusion,

@@ -64,6 +64,8 @@ pub struct RunSummary {
     pub model: String,
     /// Labelled scans used.
     pub n_scans: usize,
+    /// Scans predicted out of fold (all labelled scans with k folds; the hold-out with one).
+    pub n_predicted: usize,
     /// Scans that could not be prepared.
     pub skipped: Vec<SkippedScan>,
     /// Per fold.
@@ -397,6 +399,7 @@ fn summarise(
     RunSummary {
         model: config.model.kind.name().to_string(),
         n_scans: data.labelled().len(),
+        n_predicted: total,
         skipped: data.skipped().iter().map(SkippedScan::from).collect(),
         folds,
         oof_accuracy: right as f64 / total.max(1) as f64,
