@@ -4,7 +4,7 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{softmax, tanh};
+use burn::tensor::activation::{relu, softmax, tanh};
 
 use crate::densenet::{DenseNet, DenseNetConfig};
 use crate::error::{Error, Result, invalid};
@@ -249,6 +249,12 @@ impl CovNet {
         // (B, S, C, H, W) -> (B·S, C, H, W) is a view of the contiguous input (no copy): every
         // slice goes through the backbone in one batch.
         let maps = self.backbone.features(x.reshape([b * s, c, h, w]))?;
+        Ok(self.head(maps, b, s, true))
+    }
+
+    /// The layers after the backbone: slice pooling and the head, on the backbone's maps
+    /// `(B·S, F, h, w)` -> logits `(B, classes)`; `dropout` false skips the dropout layer.
+    fn head(&self, maps: Tensor<4>, b: usize, s: usize, dropout: bool) -> Tensor<2> {
         let f = maps.dims()[1];
         match (&self.fc, &self.fcn) {
             (Some(fc), _) => {
@@ -257,10 +263,10 @@ impl CovNet {
                 let pooled = global_avg(maps).reshape([b, s, f]);
                 let weights = self.slice_weights(&pooled);
                 let mut v = self.pool(pooled, weights);
-                if let Some(d) = &self.dropout {
+                if let (Some(d), true) = (&self.dropout, dropout) {
                     v = d.forward(v);
                 }
-                Ok(fc.forward(v))
+                fc.forward(v)
             }
             (None, Some(fcn)) => {
                 // Attention weights come from the pooled features, the class maps from the
@@ -272,10 +278,56 @@ impl CovNet {
                     .and_then(|pooled| self.slice_weights(&pooled));
                 let class_maps = fcn.forward(maps);
                 let k = class_maps.dims()[1];
-                Ok(self.pool(global_avg(class_maps).reshape([b, s, k]), weights))
+                self.pool(global_avg(class_maps).reshape([b, s, k]), weights)
             }
             (None, None) => unreachable!("init builds exactly one head"),
         }
+    }
+
+    /// Grad-CAM (Selvaraju et al. 2017) of a scan-level class through the slice pooling:
+    /// for every slice, relu(Σ_k α_k A_k) over the backbone's last maps A with α_k the
+    /// spatial mean of ∂score/∂A_k, where the score is the class logit of the whole scan.
+    /// `(B, S, C, H, W)` -> `(B, S, h, w)`: slices that did not drive the pooled score get
+    /// zero maps (max pooling routes the gradient to one slice per feature).
+    ///
+    /// The model and `x` must live on an autodiff device; the backbone runs in evaluation
+    /// mode and the head without dropout.
+    pub fn grad_cam_slices(&self, x: Tensor<5>, class: usize) -> Result<Tensor<4>> {
+        if !x.device().is_autodiff() {
+            return Err(Error::NeedsAutodiff { what: "Grad-CAM" });
+        }
+        let [b, s, c, h, w] = x.dims();
+        if s == 0 {
+            return Err(Error::NoSlices { what: "x" });
+        }
+        if c != self.backbone.in_channels() {
+            return Err(Error::ChannelMismatch {
+                what: "x",
+                expected: self.backbone.in_channels(),
+                found: c,
+            });
+        }
+        let maps = self
+            .valid()
+            .backbone
+            .features(x.without_autodiff().reshape([b * s, c, h, w]))?;
+        let maps = maps.autodiff().require_grad();
+        let logits = self.head(maps.clone(), b, s, false);
+        let k = logits.dims()[1];
+        if class >= k {
+            return Err(invalid(
+                "class",
+                format!("{class} out of range for {k} classes"),
+            ));
+        }
+        let grads = logits.narrow(1, class, 1).sum().backward();
+        let g = maps
+            .grad(&grads)
+            .ok_or(Error::NeedsAutodiff { what: "Grad-CAM" })?;
+        let a = maps.without_autodiff();
+        let [_, _, mh, mw] = a.dims();
+        let alpha = g.mean_dim(3).mean_dim(2);
+        Ok(relu((a * alpha).sum_dim(1)).reshape([b, s, mh, mw]))
     }
 
     /// Attention weights over slices (B, S) for the attention-pooling variant, for the
@@ -292,5 +344,73 @@ impl CovNet {
         let f = maps.dims()[1];
         let pooled = global_avg(maps).reshape([b, s, f]);
         Ok(self.slice_weights(&pooled).map(|a| a.reshape([b, s])))
+    }
+}
+
+#[cfg(test)]
+mod grad_cam_tests {
+    use super::*;
+    use crate::{ResNetConfig, ResNetDepth};
+
+    fn net(pooling: SlicePooling) -> CovNet {
+        CovNetConfig {
+            backbone: BackboneConfig::ResNet(ResNetConfig {
+                in_channels: 1,
+                base_width: 4,
+                ..ResNetConfig::new(ResNetDepth::R18)
+            }),
+            pooling,
+            ..CovNetConfig::default()
+        }
+        .init(&Device::flex().autodiff())
+        .unwrap()
+    }
+
+    /// With mean pooling and a linear head the score is linear in the maps, so Grad-CAM of
+    /// slice s is relu(CAM_s) / (S·h·w), CAM_s = Σ_f W[class, f] A_{s,f}.
+    #[test]
+    fn mean_pooling_grad_cam_is_the_scaled_cam() {
+        let ad = Device::flex().autodiff();
+        let m = net(SlicePooling::Mean);
+        let x = Tensor::<5>::random([1, 3, 1, 64, 64], burn::tensor::Distribution::Default, &ad);
+        let cam = m.grad_cam_slices(x.clone(), 2).unwrap();
+        let [_, s, h, w] = cam.dims();
+        assert_eq!((s, h, w), (3, 2, 2));
+        let a = m
+            .valid()
+            .backbone
+            .features(x.without_autodiff().reshape([3, 1, 64, 64]))
+            .unwrap();
+        let f = a.dims()[1];
+        let wc =
+            m.fc.as_ref()
+                .unwrap()
+                .weight
+                .val()
+                .without_autodiff()
+                .narrow(1, 2, 1)
+                .reshape([1, f, 1, 1]);
+        let want = relu((a * wc).sum_dim(1)).div_scalar((s * h * w) as f32);
+        let got: Vec<f32> = cam.into_data().try_to_vec::<f32>().unwrap();
+        let want: Vec<f32> = want.into_data().try_to_vec::<f32>().unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1e-3),
+                "{got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_calls_are_errors() {
+        let m = net(SlicePooling::Max);
+        let ad = Device::flex().autodiff();
+        let x = Tensor::<5>::zeros([1, 2, 1, 32, 32], &ad);
+        assert!(m.grad_cam_slices(x.clone(), 3).is_err());
+        assert!(m.grad_cam_slices(x.without_autodiff(), 0).is_err());
+        assert!(
+            m.grad_cam_slices(Tensor::<5>::zeros([1, 2, 3, 32, 32], &ad), 0)
+                .is_err()
+        );
     }
 }

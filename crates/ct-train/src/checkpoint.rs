@@ -162,7 +162,9 @@ impl FoldCheckpoints {
     /// The weights `name` (`last` or `best`) into a fresh network of `spec`.
     pub fn load_weights(&self, spec: &ModelSpec, name: &str, device: &Device) -> Result<Net> {
         let path = self.dir.join(format!("{name}.bpk"));
-        let mut net = spec.init(device)?;
+        // Seeded (under the initialisation lock) although the weights are replaced: an
+        // unlocked draw from Burn's global generator would shift another run's start.
+        let mut net = spec.init_seeded(device, 0)?;
         let mut store = BurnpackStore::from_file(&path).auto_extension(false);
         let res = net
             .load_from(&mut store)

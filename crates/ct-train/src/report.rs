@@ -1,5 +1,6 @@
 //! `report.html` of a run: configuration, data, training curves per fold (from
-//! `metrics.jsonl`), the out-of-fold confusion matrix and per-fold and per-contrast tables.
+//! `metrics.jsonl`), the out-of-fold confusion matrix, per-fold and per-contrast tables,
+//! Grad-CAM overlays and activation histograms.
 
 use std::path::Path;
 
@@ -9,8 +10,18 @@ use ct_report::chart::{Series, confusion_matrix, line_chart};
 use crate::config::TrainConfig;
 use crate::dataset::ScanDataset;
 use crate::error::{Error, Result};
+use crate::interpret::CamFigure;
 use crate::metrics::{MetricLine, read_metrics};
 use crate::run::RunSummary;
+
+/// The interpretability figures of a run (`None`: the model has no such view).
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// Grad-CAM overlays.
+    pub cams: Option<Vec<CamFigure>>,
+    /// Activation samples per backbone stage.
+    pub activations: Option<Vec<(String, Vec<f64>)>>,
+}
 
 /// Writes `<out>/report.html`.
 pub fn write_report(
@@ -18,15 +29,89 @@ pub fn write_report(
     config: &TrainConfig,
     data: &ScanDataset,
     summary: &RunSummary,
+    figures: &Figures,
 ) -> Result<()> {
     let metrics = read_metrics(&out.join("metrics.jsonl"))?;
     let mut report = Report::new(&format!("ct-train: {}", summary.model));
     config_section(&mut report, config, data);
     curves_section(&mut report, &metrics, summary.folds.len());
     results_section(&mut report, summary);
+    interpretability_section(&mut report, figures);
     report
         .write(&out.join("report.html"))
         .map_err(Error::Report)
+}
+
+fn interpretability_section(report: &mut Report, figures: &Figures) {
+    let s = report.section("Interpretability");
+    match &figures.cams {
+        Some(cams) if !cams.is_empty() => {
+            s.text("Grad-CAM of the predicted class through the slice pooling (left: the slice whose map is largest; right: the map over it), for correctly and wrongly classified scans, each by the model of the fold that did not train on it.");
+            s.png_row(
+                cams.iter()
+                    .map(|c| {
+                        let verdict = if c.truth == c.predicted {
+                            "right"
+                        } else {
+                            "wrong"
+                        };
+                        (
+                            c.png.clone(),
+                            format!(
+                                "{} ({verdict}): {} as {}, slice {}",
+                                c.id, c.truth, c.predicted, c.slice
+                            ),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        _ => {
+            s.text(
+                "Grad-CAM is drawn for COVNet models (this model has no slice pooling to explain).",
+            );
+        }
+    }
+    match &figures.activations {
+        Some(acts) if !acts.is_empty() => {
+            s.svg(&activation_histogram(acts));
+        }
+        _ => {
+            s.text("Activation histograms are drawn for ResNet and DenseNet backbones.");
+        }
+    }
+}
+
+/// Density histograms of activation samples per stage on common bins from 0 to the largest.
+fn activation_histogram(acts: &[(String, Vec<f64>)]) -> String {
+    let hi = acts
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-6);
+    let bins = 40;
+    let edges: Vec<f64> = (0..=bins).map(|i| hi * i as f64 / bins as f64).collect();
+    let series: Vec<(String, Vec<f64>)> = acts
+        .iter()
+        .map(|(name, v)| {
+            let mut counts = vec![0.0; bins];
+            for &x in v.iter().filter(|x| x.is_finite()) {
+                let b = ((x / hi) * bins as f64)
+                    .floor()
+                    .clamp(0.0, (bins - 1) as f64) as usize;
+                counts[b] += 1.0;
+            }
+            (name.clone(), counts)
+        })
+        .collect();
+    ct_report::chart::histogram(
+        "activations per backbone stage (first fold's best model, its validation scans)",
+        "activation",
+        &edges,
+        &series,
+        true,
+    )
 }
 
 fn config_section(report: &mut Report, config: &TrainConfig, data: &ScanDataset) {

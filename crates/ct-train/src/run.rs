@@ -10,7 +10,8 @@
 //! - `oof.csv`: out-of-fold class probabilities of every scan (from its fold's best epoch):
 //!   `id,label,contrast,fold,p_normal,p_cap,p_covid,predicted` — the second level's input,
 //!   free of leakage;
-//! - `summary.json` and `report.html`.
+//! - `summary.json`, `report.html` and `interpretability/gradcam-<id>.png` (Grad-CAM of
+//!   three correctly and three wrongly classified scans).
 
 use std::path::{Path, PathBuf};
 
@@ -325,8 +326,46 @@ pub fn train_run(
     let path = opts.out.join("summary.json");
     let text = serde_json::to_vec_pretty(&summary).map_err(json(&path))?;
     std::fs::write(&path, text).map_err(io(&path))?;
-    crate::report::write_report(&opts.out, config, data, &summary)?;
+    let figures = interpretation(data, config, opts, &outcomes)?;
+    crate::report::write_report(&opts.out, config, data, &summary, &figures)?;
     Ok(RunEnd::Done(Box::new(summary)))
+}
+
+/// Grad-CAM figures (3 right, 3 wrong; saved as `interpretability/gradcam-<id>.png`) and
+/// the first fold's activation samples on up to 4 of its validation scans.
+fn interpretation(
+    data: &ScanDataset,
+    config: &TrainConfig,
+    opts: &RunOptions,
+    outcomes: &[FoldOutcome],
+) -> Result<crate::report::Figures> {
+    let cams =
+        crate::interpret::grad_cam_figures(data, config, &opts.out, outcomes, &opts.device, 3)?;
+    if let Some(cams) = &cams {
+        let dir = opts.out.join("interpretability");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        for c in cams {
+            let path = dir.join(format!(
+                "gradcam-{}.png",
+                csv_field(&c.id).replace(['/', '"'], "_")
+            ));
+            std::fs::write(&path, &c.png).map_err(io(&path))?;
+        }
+    }
+    let activations = match outcomes.first() {
+        Some(o) => {
+            let ckpt = FoldCheckpoints::new(
+                opts.out
+                    .join("checkpoints")
+                    .join(format!("fold-{}", o.fold)),
+            )?;
+            let net = ckpt.load_weights(&config.model, "best", &opts.device)?;
+            let idx: Vec<usize> = o.val.iter().copied().take(4).collect();
+            crate::interpret::activation_samples(data, config, &net, &idx, &opts.device)?
+        }
+        None => None,
+    };
+    Ok(crate::report::Figures { cams, activations })
 }
 
 fn write_oof(path: &Path, data: &ScanDataset, outcomes: &[FoldOutcome]) -> Result<()> {

@@ -73,9 +73,14 @@ fn phantoms_prepare_with_the_lung_roi() {
     let d = data();
     assert_eq!(d.items().len() + d.skipped().len(), 12);
     assert!(d.skipped().is_empty(), "{:?}", d.skipped());
-    for it in d.items() {
+    for (i, it) in d.items().iter().enumerate() {
         assert_eq!(it.volume.dim(), (8, 32, 32));
-        assert!(it.contrast.is_some());
+        // Ids, labels and contrast groups are the generator's own.
+        let truth = ct_phantom::generate_scan(&cohort(), i).unwrap().truth;
+        assert_eq!(
+            (&it.id, it.label, it.contrast),
+            (&truth.id, Some(truth.label), Some(truth.contrast))
+        );
     }
 }
 
@@ -124,6 +129,14 @@ fn loss_falls_and_the_run_folder_is_complete() {
     for f in ["last.bpk", "last-optim.bpk", "best.bpk", "state.json"] {
         assert!(out.join("checkpoints/fold-0").join(f).is_file(), "{f}");
     }
+    // Interpretability: Grad-CAM overlays (PNG) and the activation histogram in the report.
+    let cams: Vec<_> = std::fs::read_dir(out.join("interpretability")).unwrap().flatten().collect();
+    assert!(!cams.is_empty() && cams.len() <= 6, "{}", cams.len());
+    for c in &cams {
+        assert!(std::fs::read(c.path()).unwrap().starts_with(b"\x89PNG"));
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Grad-CAM of the predicted class") && html.contains("activations per backbone stage"));
     let oof = std::fs::read_to_string(out.join("oof.csv")).unwrap();
     assert_eq!(oof.lines().count(), 1 + summary.folds[0].n_val);
     // The fold models' vote on other scans (here the training cohort itself: the plumbing).
@@ -275,4 +288,27 @@ fn bad_data_sets_are_typed_errors() {
     );
     // Nothing was created for refused runs.
     assert!(!dir.path().join("a").exists() && !dir.path().join("c").exists());
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_step_and_batch_named() {
+    // Plain SGD at the largest allowed rate without clipping diverges within a few steps.
+    let mut cfg = config();
+    cfg.optimizer = ct_train::OptimizerKind::Sgd {
+        momentum: 0.9,
+        weight_decay: 0.0,
+    };
+    cfg.lr = 10.0;
+    cfg.grad_clip = None;
+    cfg.epochs = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let e = ct_train::train_run(data(), &cfg, &opts(&out), &Quiet).unwrap_err();
+    let Error::NonFiniteLoss { step, batch, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(*step >= 1 && batch.contains('-'), "{e}");
+    // What was logged before the divergence is kept.
+    assert!(out.join("metrics.jsonl").is_file());
+    println!("{e}");
 }
