@@ -68,6 +68,10 @@ struct Args {
     /// Input channels (3 repeats the slice, for ImageNet weights).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3))]
     channels: u32,
+    /// Examples: whole scans (COVNet) or single slices labelled from the lesion masks
+    /// (phantoms), pooled per scan for the scan predictions.
+    #[arg(long, value_enum, default_value = "scan")]
+    level: LevelArg,
     /// Slices per scan fed to the network.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512))]
     slices: u32,
@@ -194,6 +198,12 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LevelArg {
+    Scan,
+    Slice,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum PoolingArg {
     Max,
     Mean,
@@ -289,6 +299,10 @@ fn config(a: &Args) -> TrainConfig {
         InterpArg::Area => covid_ct::enhance::Interpolation::Area,
     };
     c.slices = a.slices as usize;
+    c.level = match a.level {
+        LevelArg::Scan => covid_ct::train::Level::Scan,
+        LevelArg::Slice => covid_ct::train::Level::Slice,
+    };
     c.augment = if a.no_augment {
         Augment::none()
     } else {

@@ -18,10 +18,13 @@ use crate::error::{Error, Result, io, json};
 
 /// What the cache keeps beside the voxels (`<file>.json`): what is known only after reading
 /// the scan.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedMeta {
     /// The contrast group read from the scan (phantom truth, DICOM metadata).
     pub contrast: Option<Contrast>,
+    /// Per prepared slice, whether it shows a lesion (when the source says).
+    #[serde(default)]
+    pub lesion_slices: Option<Vec<bool>>,
 }
 
 /// Quantisation of [0, 1] values to uint16 (1/65 535: 0.02 HU in a 1500 HU window).
@@ -86,14 +89,14 @@ impl TensorCache {
 
     /// Stores a scan (temporary names, then renames: the metadata last, so a scan counts as
     /// cached only when both files are complete).
-    pub fn put(&self, path: &Path, data: &Array3<u16>, meta: CachedMeta) -> Result<()> {
+    pub fn put(&self, path: &Path, data: &Array3<u16>, meta: &CachedMeta) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         ct_io::npy::write(&tmp, data.view()).map_err(Error::Dataset)?;
         std::fs::rename(&tmp, path).map_err(io(path))?;
         let meta_path = path.with_extension("json");
         let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
-        let text = serde_json::to_vec(&meta).map_err(json(&meta_path))?;
+        let text = serde_json::to_vec(meta).map_err(json(&meta_path))?;
         std::fs::write(&tmp, text).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &meta_path).map_err(io(&meta_path))
     }
@@ -152,8 +155,9 @@ mod tests {
         let q = quantise(&v);
         let meta = CachedMeta {
             contrast: Some(Contrast::Low),
+            lesion_slices: Some(vec![false, true]),
         };
-        c.put(&p, &q, meta).unwrap();
+        c.put(&p, &q, &meta).unwrap();
         assert_eq!(c.get(&p).unwrap(), (q, meta));
         // A damaged file is a miss, not an error.
         std::fs::write(&p, b"junk").unwrap();

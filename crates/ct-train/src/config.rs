@@ -144,6 +144,21 @@ impl Schedule {
     }
 }
 
+/// What one training example is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// A scan (S slices) with its subject label: COVNet as published.
+    #[default]
+    Scan,
+    /// A slice, labelled with its scan's class where it shows a lesion and Normal elsewhere
+    /// (the seed's first level); needs per-slice lesion flags (phantoms). Validation and
+    /// out-of-fold predictions stay per scan: slice probabilities of the S evenly spaced
+    /// slices are pooled (each disease class by its largest slice probability, Normal by
+    /// what is left, then normalised).
+    Slice,
+}
+
 /// A whole training run's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -151,7 +166,11 @@ pub struct TrainConfig {
     pub model: ModelSpec,
     /// Pre-processing.
     pub recipe: Recipe,
-    /// Slices per scan fed to the network (S).
+    /// Scan- or slice-level examples.
+    #[serde(default)]
+    pub level: Level,
+    /// Slices per scan fed to the network (S); at slice level, the slices per scan pooled
+    /// for scan predictions, and a batch holds `batch_size × slices` slices.
     pub slices: usize,
     /// Training augmentation.
     pub augment: Augment,
@@ -186,6 +205,7 @@ impl TrainConfig {
         TrainConfig {
             model,
             recipe: Recipe::default(),
+            level: Level::Scan,
             slices: 16,
             augment: Augment::default(),
             loss: LossKind::CrossEntropy,

@@ -26,6 +26,9 @@ pub struct ScanItem {
     pub contrast: Option<Contrast>,
     /// `(slices, size, size)`, [0, 1] stored as uint16 (see [`crate::cache::QUANT`]).
     pub volume: Array3<u16>,
+    /// Per slice, whether it shows a lesion, when the source says (phantoms: their lesion
+    /// masks): what slice-level training learns from.
+    pub lesion_slices: Option<Vec<bool>>,
 }
 
 impl ScanItem {
@@ -73,7 +76,8 @@ struct Source<'a> {
     label: Option<Label>,
     contrast: Option<Contrast>,
     key: String,
-    load: Box<dyn Fn() -> Result<Scan> + Send + Sync + 'a>,
+    /// The scan and, when known, which of its slices show a lesion.
+    load: Box<dyn Fn() -> Result<(Scan, Option<Vec<bool>>)> + Send + Sync + 'a>,
 }
 
 impl ScanDataset {
@@ -93,7 +97,7 @@ impl ScanDataset {
                 label: e.label,
                 contrast: e.contrast,
                 key: file_source_key(&e.path),
-                load: Box::new(move || ds.load(e).map_err(Error::Dataset)),
+                load: Box::new(move || Ok((ds.load(e).map_err(Error::Dataset)?, None))),
             })
             .collect();
         prepare_all(sources, recipe, options, progress)
@@ -119,9 +123,14 @@ impl ScanDataset {
                     contrast: None,
                     key: format!("phantom {config} #{i}"),
                     load: Box::new(move || {
-                        Ok(ct_phantom::generate_scan(cfg, i)
-                            .map_err(Error::Phantom)?
-                            .scan)
+                        let p = ct_phantom::generate_scan(cfg, i).map_err(Error::Phantom)?;
+                        let flags = p
+                            .truth
+                            .lesion_mask
+                            .outer_iter()
+                            .map(|plane| plane.iter().any(|&v| v != 0))
+                            .collect();
+                        Ok((p.scan, Some(flags)))
                     }),
                 }
             })
@@ -231,13 +240,15 @@ fn prepare_one(
     {
         return Ok((item(s, volume, meta), true));
     }
-    let scan = (s.load)()?;
-    let volume = quantise(&recipe.apply(&scan)?.data);
+    let (scan, flags) = (s.load)()?;
+    let prepared = recipe.apply_labelled(&scan, flags.as_deref())?;
+    let volume = quantise(&prepared.data);
     let meta = CachedMeta {
         contrast: scan.meta.contrast,
+        lesion_slices: prepared.lesion_slices,
     };
     if let (Some(c), Some(p)) = (cache, &path) {
-        c.put(p, &volume, meta)?;
+        c.put(p, &volume, &meta)?;
     }
     Ok((item(s, volume, meta), false))
 }
@@ -249,5 +260,6 @@ fn item(s: &Source<'_>, volume: Array3<u16>, meta: CachedMeta) -> ScanItem {
         label: s.label,
         contrast: s.contrast.or(meta.contrast),
         volume,
+        lesion_slices: meta.lesion_slices,
     }
 }

@@ -57,7 +57,7 @@ pub mod tensorboard;
 mod trainer;
 
 pub use augment::Augment;
-pub use config::{LossKind, OptimizerKind, Schedule, TrainConfig};
+pub use config::{Level, LossKind, OptimizerKind, Schedule, TrainConfig};
 pub use dataset::{PrepareOptions, ScanDataset, ScanItem, Skipped};
 pub use error::{Error, Result};
 pub use external::{ExternalSummary, evaluate_external};

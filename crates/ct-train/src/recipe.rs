@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result, invalid};
 
 /// Version of the recipe's code: part of the cache key, bumped when the output changes.
-pub const RECIPE_VERSION: u32 = 1;
+pub const RECIPE_VERSION: u32 = 2;
 
 /// Which part of the volume is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -114,6 +114,9 @@ pub struct Prepared {
     pub data: Array3<f32>,
     /// The region kept, `[z0, z1) × [y0, y1) × [x0, x1)` in input voxels.
     pub roi: [[usize; 2]; 3],
+    /// Per output slice, whether it shows a lesion (when the input's lesion slices were
+    /// given): true when an input slice the output slice is interpolated from is one.
+    pub lesion_slices: Option<Vec<bool>>,
 }
 
 impl Recipe {
@@ -175,6 +178,12 @@ impl Recipe {
 
     /// Runs the chain on one scan.
     pub fn apply(&self, scan: &Scan) -> Result<Prepared> {
+        self.apply_labelled(scan, None)
+    }
+
+    /// Runs the chain on one scan whose input slices `lesion_slices` (one flag per input
+    /// slice) show a lesion, and carries the flags to the output slices.
+    pub fn apply_labelled(&self, scan: &Scan, lesion_slices: Option<&[bool]>) -> Result<Prepared> {
         self.validate()?;
         let stage = |stage: &'static str| {
             let id = scan.id.clone();
@@ -212,7 +221,39 @@ impl Recipe {
         } else {
             data
         };
-        Ok(Prepared { data, roi })
+        let lesion_slices = lesion_slices.map(|flags| {
+            (0..data.dim().0)
+                .map(|j| {
+                    let pos = self.source_position(j * step, target_z, nz);
+                    let (lo, hi) = (pos.floor().max(0.0) as usize, pos.ceil().max(0.0) as usize);
+                    (lo..=hi.min(nz - 1)).any(|k| flags.get(z0 + k).copied().unwrap_or(false))
+                })
+                .collect()
+        });
+        Ok(Prepared {
+            data,
+            roi,
+            lesion_slices,
+        })
+    }
+
+    /// Where output slice `j` of `m` sits among `n` input slices (fractional index), by the
+    /// interpolation's alignment: corners (nearest, linear, cubic, as scipy's zoom) or pixel
+    /// centres (Lanczos-3, area).
+    fn source_position(&self, j: usize, m: usize, n: usize) -> f64 {
+        let corner = matches!(
+            self.interpolation,
+            Interpolation::Nearest | Interpolation::Linear | Interpolation::Cubic
+        );
+        if corner {
+            if m > 1 {
+                j as f64 * (n - 1) as f64 / (m - 1) as f64
+            } else {
+                0.0
+            }
+        } else {
+            ((j as f64 + 0.5) * n as f64 / m as f64 - 0.5).max(0.0)
+        }
     }
 
     /// The region kept: the lungs' bounding box plus margin, or the whole volume.
@@ -316,6 +357,41 @@ mod tests {
         let mut edge = [[0, 5], [0, 40], [0, 10]];
         square_in_plane(&mut edge, [40, 30], [1.0, 1.0]);
         assert_eq!(edge[2], [0, 30]);
+    }
+
+    #[test]
+    fn lesion_slices_follow_the_resampling() {
+        let r = Recipe {
+            lung_roi: LungRoi::Whole,
+            z: ZSampling::Fixed { slices: 5 },
+            size: 8,
+            ..Recipe::default()
+        };
+        // 9 input slices onto 5 (corner-aligned positions 0, 2, 4, 6, 8): a lesion on input 3
+        // alone lies between two output slices and shows in none.
+        let mut flags = vec![false; 9];
+        flags[3] = true;
+        let p = r.apply_labelled(&scan(9, 8, 1.0), Some(&flags)).unwrap();
+        assert_eq!(p.lesion_slices.unwrap(), vec![false; 5]);
+        flags[4] = true;
+        let p = r.apply_labelled(&scan(9, 8, 1.0), Some(&flags)).unwrap();
+        assert_eq!(
+            p.lesion_slices.unwrap(),
+            vec![false, false, true, false, false]
+        );
+        // Down to 4 slices: positions 0, 8/3, 16/3, 8; input 3 lies between 2 and 3 → output 1.
+        let four = Recipe {
+            z: ZSampling::Fixed { slices: 4 },
+            ..r
+        };
+        let p = four.apply_labelled(&scan(9, 8, 1.0), Some(&flags)).unwrap();
+        assert_eq!(p.lesion_slices.unwrap(), vec![false, true, false, false]);
+        assert!(
+            four.apply(&scan(9, 8, 1.0))
+                .unwrap()
+                .lesion_slices
+                .is_none()
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@ use covnet_models::{Device, array_from_tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::batch::{batch_tensor, epoch_order};
+use crate::batch::{batch_tensor, epoch_order, slice_batch_tensor};
 use crate::checkpoint::{FoldCheckpoints, FoldState};
-use crate::config::TrainConfig;
+use crate::config::{Level, TrainConfig};
 use crate::dataset::{ScanDataset, ScanItem};
 use crate::error::{Error, Result};
 use crate::metrics::{MetricLine, MetricsLog};
@@ -178,9 +178,108 @@ fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// One training example: a scan, or one slice of a scan, with its target class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Example {
+    /// Index of the scan in the data set.
+    pub item: usize,
+    /// The slice (slice level).
+    pub slice: Option<usize>,
+    /// Target class.
+    pub target: usize,
+}
+
+/// Pools slice probabilities `(S, K)` of one scan into scan probabilities: each disease
+/// class (1..K) by its largest slice probability, Normal (0) by what is left, normalised.
+pub fn pool_slice_probabilities(slices: &[Vec<f32>]) -> Vec<f32> {
+    let k = slices.first().map_or(0, Vec::len);
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut p = vec![0f32; k];
+    for c in 1..k {
+        p[c] = slices.iter().map(|s| s[c]).fold(0.0, f32::max);
+    }
+    p[0] = (1.0 - p[1..].iter().copied().fold(0.0, f32::max)).max(1e-6);
+    let total: f32 = p.iter().sum();
+    p.iter().map(|v| v / total).collect()
+}
+
 impl Trainer<'_> {
-    fn steps_per_epoch(&self, n_train: usize) -> usize {
-        n_train.div_ceil(self.config.batch_size)
+    /// Examples per optimiser step.
+    fn batch_examples(&self) -> usize {
+        match self.config.level {
+            Level::Scan => self.config.batch_size,
+            Level::Slice => self.config.batch_size * self.config.slices,
+        }
+    }
+
+    /// The fold's training examples: its scans, or every slice of its scans that carry
+    /// lesion flags.
+    pub fn examples(&self, train: &[usize]) -> Result<Vec<Example>> {
+        let items = self.data.items();
+        match self.config.level {
+            Level::Scan => Ok(train
+                .iter()
+                .map(|&i| Example {
+                    item: i,
+                    slice: None,
+                    target: label_of(&items[i]),
+                })
+                .collect()),
+            Level::Slice => {
+                let mut out = Vec::new();
+                for &i in train {
+                    let Some(flags) = &items[i].lesion_slices else {
+                        continue;
+                    };
+                    for (z, &lesion) in flags.iter().enumerate() {
+                        out.push(Example {
+                            item: i,
+                            slice: Some(z),
+                            target: if lesion { label_of(&items[i]) } else { 0 },
+                        });
+                    }
+                }
+                if out.is_empty() {
+                    return Err(crate::error::invalid(
+                        "level",
+                        "slice-level training needs per-slice lesion flags (phantoms have them; this data set does not)",
+                    ));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The input tensor of a batch of examples (augmented from `rng`).
+    fn example_batch(&self, batch: &[Example], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<5> {
+        let cfg = self.config;
+        let items = self.data.items();
+        match cfg.level {
+            Level::Scan => {
+                let scans: Vec<&ScanItem> = batch.iter().map(|e| &items[e.item]).collect();
+                batch_tensor(
+                    &scans,
+                    cfg.slices,
+                    cfg.model.in_channels,
+                    Some((&cfg.augment, rng)),
+                    device,
+                )
+            }
+            Level::Slice => {
+                let slices: Vec<(&ScanItem, usize)> = batch
+                    .iter()
+                    .map(|e| (&items[e.item], e.slice.unwrap_or(0)))
+                    .collect();
+                slice_batch_tensor(
+                    &slices,
+                    cfg.model.in_channels,
+                    Some((&cfg.augment, rng)),
+                    device,
+                )
+            }
+        }
     }
 
     /// Trains one fold, continuing from `ckpt`'s last state when `resume` holds one;
@@ -215,7 +314,8 @@ impl Trainer<'_> {
         let items = self.data.items();
         let k = cfg.model.num_classes;
         let weights = class_weights(items, &plan.train, k);
-        let total_steps = self.steps_per_epoch(plan.train.len()) * cfg.epochs;
+        let examples = self.examples(&plan.train)?;
+        let total_steps = examples.len().div_ceil(self.batch_examples()) * cfg.epochs;
         let mut run_now = 0;
         while !state.finished && state.epoch < cfg.epochs {
             if stop_after.is_some_and(|n| run_now >= n) {
@@ -226,6 +326,7 @@ impl Trainer<'_> {
             let epoch = state.epoch;
             let (trained, train_stats) = self.train_epoch(
                 plan,
+                &examples,
                 net,
                 &mut optim,
                 &mut state,
@@ -280,6 +381,7 @@ impl Trainer<'_> {
     fn train_epoch(
         &self,
         plan: &FoldPlan,
+        examples: &[Example],
         mut net: Net,
         optim: &mut ModuleOptimizer,
         state: &mut FoldState,
@@ -291,25 +393,22 @@ impl Trainer<'_> {
         let items = self.data.items();
         let ad = self.device.clone().autodiff();
         let epoch = state.epoch;
-        let labels: Vec<usize> = items.iter().map(label_of).collect();
+        let targets_all: Vec<usize> = examples.iter().map(|e| e.target).collect();
+        let all: Vec<usize> = (0..examples.len()).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, plan.fold, epoch));
         ad.seed(stream_seed(cfg.seed ^ 1, plan.fold, epoch));
-        let order = epoch_order(&plan.train, &labels, cfg.balanced, &mut rng);
-        let n_steps = order.len().div_ceil(cfg.batch_size);
+        let order = epoch_order(&all, &targets_all, cfg.balanced, &mut rng);
+        let per_step = self.batch_examples();
+        let n_steps = order.len().div_ceil(per_step);
         let t = Instant::now();
         let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = cfg.lr;
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        for (b, chunk) in order.chunks(per_step).enumerate() {
             lr = cfg.schedule.rate(cfg.lr, state.step, total_steps, epoch);
-            let scans: Vec<&ScanItem> = chunk.iter().map(|&i| &items[i]).collect();
-            let targets: Vec<usize> = chunk.iter().map(|&i| labels[i]).collect();
-            let x = batch_tensor(
-                &scans,
-                cfg.slices,
-                cfg.model.in_channels,
-                Some((&cfg.augment, &mut rng)),
-                &ad,
-            );
+            let batch: Vec<Example> = chunk.iter().map(|&j| examples[j]).collect();
+            let scans: Vec<&ScanItem> = batch.iter().map(|e| &items[e.item]).collect();
+            let targets: Vec<usize> = batch.iter().map(|e| e.target).collect();
+            let x = self.example_batch(&batch, &mut rng, &ad);
             let logits = net.forward(x)?;
             let loss = cfg.loss.forward(logits.clone(), &targets, weights)?;
             let value = loss.clone().into_scalar::<f32>();
@@ -398,6 +497,19 @@ impl Trainer<'_> {
                 None,
                 &self.device,
             );
+            if cfg.level == Level::Slice {
+                // Every slice on its own, then pooled per scan; the loss is the pooled
+                // probabilities' negative log-likelihood.
+                let [b, s, c, h, w] = x.dims();
+                let logits = net.forward(x.reshape([b * s, 1, c, h, w]))?;
+                let slice_probs = rows(softmax(logits, 1));
+                for (scan, t) in slice_probs.chunks(s).zip(&targets) {
+                    let p = pool_slice_probabilities(scan);
+                    loss_sum -= f64::from(p.get(*t).copied().unwrap_or(0.0).max(1e-7)).ln();
+                    probs.push(p);
+                }
+                continue;
+            }
             let logits = net.forward(x)?;
             let loss = cfg.loss.forward(logits.clone(), &targets, weights)?;
             loss_sum += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
@@ -439,6 +551,18 @@ mod tests {
         assert_ne!(a, stream_seed(1, 1, 0));
         assert_ne!(a, stream_seed(2, 0, 0));
         assert_eq!(a, stream_seed(1, 0, 0));
+    }
+
+    #[test]
+    fn slice_probabilities_pool_per_class() {
+        let p = pool_slice_probabilities(&[vec![0.9, 0.05, 0.05], vec![0.2, 0.1, 0.7]]);
+        // COVID 0.7, CAP 0.1, Normal 1 − 0.7 = 0.3: normalised by 1.1.
+        let want = [0.3 / 1.1, 0.1 / 1.1, 0.7 / 1.1];
+        for (a, b) in p.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{p:?}");
+        }
+        let normal = pool_slice_probabilities(&vec![vec![0.98, 0.01, 0.01]; 4]);
+        assert_eq!(argmax(&normal), 0);
     }
 
     #[test]

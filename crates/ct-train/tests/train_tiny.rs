@@ -75,6 +75,12 @@ fn phantoms_prepare_with_the_lung_roi() {
     assert!(d.skipped().is_empty(), "{:?}", d.skipped());
     for (i, it) in d.items().iter().enumerate() {
         assert_eq!(it.volume.dim(), (8, 32, 32));
+        // Lesion flags per prepared slice: none in normal scans, some in most positives.
+        let flags = it.lesion_slices.as_ref().unwrap();
+        assert_eq!(flags.len(), 8);
+        if it.label == Some(ct_core::Label::Normal) {
+            assert!(flags.iter().all(|f| !f));
+        }
         // Ids, labels and contrast groups are the generator's own.
         let truth = ct_phantom::generate_scan(&cohort(), i).unwrap().truth;
         assert_eq!(
@@ -130,13 +136,19 @@ fn loss_falls_and_the_run_folder_is_complete() {
         assert!(out.join("checkpoints/fold-0").join(f).is_file(), "{f}");
     }
     // Interpretability: Grad-CAM overlays (PNG) and the activation histogram in the report.
-    let cams: Vec<_> = std::fs::read_dir(out.join("interpretability")).unwrap().flatten().collect();
+    let cams: Vec<_> = std::fs::read_dir(out.join("interpretability"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert!(!cams.is_empty() && cams.len() <= 6, "{}", cams.len());
     for c in &cams {
         assert!(std::fs::read(c.path()).unwrap().starts_with(b"\x89PNG"));
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("Grad-CAM of the predicted class") && html.contains("activations per backbone stage"));
+    assert!(
+        html.contains("Grad-CAM of the predicted class")
+            && html.contains("activations per backbone stage")
+    );
     let oof = std::fs::read_to_string(out.join("oof.csv")).unwrap();
     assert_eq!(oof.lines().count(), 1 + summary.folds[0].n_val);
     // The fold models' vote on other scans (here the training cohort itself: the plumbing).
@@ -311,4 +323,44 @@ fn a_diverging_run_stops_with_the_step_and_batch_named() {
     // What was logged before the divergence is kept.
     assert!(out.join("metrics.jsonl").is_file());
     println!("{e}");
+}
+
+#[test]
+fn slice_level_training_learns_the_lesion_slices() {
+    let mut cfg = config();
+    cfg.level = ct_train::Level::Slice;
+    cfg.batch_size = 2; // 2 × 4 slices per step
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let RunEnd::Done(summary) = ct_train::train_run(data(), &cfg, &opts(&out), &Quiet).unwrap()
+    else {
+        panic!("paused")
+    };
+    let lines = read_metrics(&out.join("metrics.jsonl")).unwrap();
+    let train = epoch_lines(&lines, "train");
+    println!("slice-level training loss per epoch: {train:?}");
+    assert!(
+        train[5] < 0.8 * train[0],
+        "training loss did not fall: {train:?}"
+    );
+    // Scan-level predictions from pooled slices, one per validation scan.
+    assert_eq!(
+        summary.confusion.iter().flatten().sum::<usize>(),
+        summary.folds[0].n_val
+    );
+    // Slice-level examples: a step line's accuracy is over 8 slices.
+    assert!(lines.iter().any(|m| m.kind == "step"));
+    // A data set without lesion flags cannot train at slice level.
+    let plain: Vec<_> = data()
+        .items()
+        .iter()
+        .cloned()
+        .map(|mut i| {
+            i.lesion_slices = None;
+            i
+        })
+        .collect();
+    let plain = ScanDataset::from_items(cfg.recipe.clone(), plain);
+    let e = ct_train::train_run(&plain, &cfg, &opts(&dir.path().join("b")), &Quiet).unwrap_err();
+    assert!(matches!(e, Error::Parameter { name: "level", .. }), "{e}");
 }
