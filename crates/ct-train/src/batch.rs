@@ -102,6 +102,36 @@ pub fn batch_tensor<R: Rng>(
     ])
 }
 
+/// The input tensor `(B, 1, C, H, W)` of single slices `(scan, z)` (slice-level training),
+/// each augmented when `augment` is given, the channel repeated `channels` times.
+pub fn slice_batch_tensor<R: Rng>(
+    slices: &[(&ScanItem, usize)],
+    channels: usize,
+    mut augment: Option<(&Augment, &mut R)>,
+    device: &Device,
+) -> Tensor<5> {
+    let mut data = Vec::new();
+    let mut hw = (0, 0);
+    for (scan, z) in slices {
+        let mut v = scan.slices_f32(&[*z]);
+        if let Some((a, rng)) = &mut augment {
+            v = a.apply(v, &mut **rng);
+        }
+        let (_, h, w) = v.dim();
+        hw = (h, w);
+        for _ in 0..channels {
+            data.extend(v.iter().copied());
+        }
+    }
+    Tensor::<1>::from_floats(data.as_slice(), device).reshape([
+        slices.len(),
+        1,
+        channels,
+        hw.0,
+        hw.1,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,34 +182,4 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, train);
     }
-}
-
-/// The input tensor `(B, 1, C, H, W)` of single slices `(scan, z)` (slice-level training),
-/// each augmented when `augment` is given, the channel repeated `channels` times.
-pub fn slice_batch_tensor<R: Rng>(
-    slices: &[(&ScanItem, usize)],
-    channels: usize,
-    mut augment: Option<(&Augment, &mut R)>,
-    device: &Device,
-) -> Tensor<5> {
-    let mut data = Vec::new();
-    let mut hw = (0, 0);
-    for (scan, z) in slices {
-        let mut v = scan.slices_f32(&[*z]);
-        if let Some((a, rng)) = &mut augment {
-            v = a.apply(v, &mut **rng);
-        }
-        let (_, h, w) = v.dim();
-        hw = (h, w);
-        for _ in 0..channels {
-            data.extend(v.iter().copied());
-        }
-    }
-    Tensor::<1>::from_floats(data.as_slice(), device).reshape([
-        slices.len(),
-        1,
-        channels,
-        hw.0,
-        hw.1,
-    ])
 }
