@@ -129,3 +129,58 @@ fn lung_roi_holds_the_reference_lungs_on_real_ct() {
         );
     }
 }
+
+/// The whole training path on real files: a class tree of real scans (NIfTI and a DICOM
+/// series; the labels are arbitrary, this checks reading, the ROI, the cache and the loop,
+/// not accuracy) plus a damaged file that is skipped without stopping the run.
+#[test]
+fn a_run_on_real_scans_goes_end_to_end_and_skips_a_damaged_one() {
+    let Some(cache) = cache() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    for (class, name) in [
+        ("normal", "pyrad_lung1.nii.gz"),
+        ("normal", "ts_chest_cta.nii.gz"),
+        ("covid", "pyrad_lung2.nii.gz"),
+        ("covid", "lidc_0001"),
+    ] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        std::os::unix::fs::symlink(cache.join(name), root.join(class).join(name)).unwrap();
+    }
+    std::fs::write(root.join("covid/damaged.nii.gz"), b"not a nifti file").unwrap();
+    let ds = ct_io::dataset::Dataset::open(&root).unwrap();
+    let mut cfg = ct_train::TrainConfig::new(ct_train::ModelSpec {
+        width: 4,
+        ..ct_train::ModelSpec::new(ct_train::ModelKind::CovnetResnet18)
+    });
+    cfg.recipe.size = 32;
+    cfg.recipe.z = ZSampling::Fixed { slices: 8 };
+    cfg.slices = 4;
+    cfg.epochs = 2;
+    cfg.folds = 2;
+    let cache_dir = tmp.path().join("cache");
+    let prep = ct_train::PrepareOptions {
+        cache: Some(&cache_dir),
+    };
+    let data = ct_train::ScanDataset::from_dataset(&ds, &cfg.recipe, &prep, &|_, _| {}).unwrap();
+    assert_eq!(data.items().len(), 4);
+    assert_eq!(data.skipped().len(), 1);
+    assert_eq!(data.skipped()[0].id, "damaged");
+    println!("skipped: {}", data.skipped()[0].reason);
+    let opts = ct_train::RunOptions {
+        out: tmp.path().join("run"),
+        resume: false,
+        stop_after: None,
+        device: covnet_models::cpu_device(),
+    };
+    let end = ct_train::train_run(&data, &cfg, &opts, &ct_train::Quiet).unwrap();
+    let ct_train::RunEnd::Done(summary) = end else {
+        panic!("paused")
+    };
+    assert_eq!(summary.n_predicted, 4);
+    assert_eq!(summary.skipped.len(), 1);
+    // A second preparation reads every scan from the cache.
+    let again = ct_train::ScanDataset::from_dataset(&ds, &cfg.recipe, &prep, &|_, _| {}).unwrap();
+    assert_eq!(again.cache_hits(), 4);
+    assert_eq!(again.items()[0].volume, data.items()[0].volume);
+}
