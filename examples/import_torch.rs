@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use covid_ct::models::ndarray_npy::{read_npy, write_npy};
 use covid_ct::models::{
@@ -51,6 +51,14 @@ fn main() -> Result<()> {
     let device = Device::flex();
     let x: Array4<f32> = read_npy(&args.input)
         .with_context(|| format!("reading {} (float32 N×C×H×W .npy)", args.input.display()))?;
+    // A NaN or infinite pixel would make every logit of its image NaN without an error.
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: value {} at flat index {i} is not finite (NaN or infinite); the logits would be NaN",
+            args.input.display(),
+            x.iter().nth(i).copied().unwrap_or(f32::NAN)
+        );
+    }
     let x = tensor_from_array::<4, _, _>(&x, &device)?;
     let shapes = torch_shapes(&args.weights)?;
     let start = std::time::Instant::now();

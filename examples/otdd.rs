@@ -23,6 +23,9 @@ use ndarray::{Array2, ArrayD, Ix2};
 use ndarray_npy::read_npy;
 use otdd::{CostScale, InnerMethod, LabeledData, OtddParams, OuterMethod};
 
+#[path = "support/flags.rs"]
+mod flags;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Inner {
     Gaussian,
@@ -59,7 +62,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "sinkhorn")]
     outer: Outer,
     /// Absolute entropic regularisation of the outer Sinkhorn.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = flags::finite_in(1e-9, 1e9))]
     entreg: f64,
     /// Ground-cost scaling: half (microsoft/otdd, ½‖x−x′‖² + ½W²) or unit.
     #[arg(long, value_enum, default_value = "half")]
@@ -77,7 +80,7 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     max_iter: usize,
     /// Outer Sinkhorn stopping threshold on the marginal error.
-    #[arg(long, default_value_t = 1e-6)]
+    #[arg(long, default_value_t = 1e-6, value_parser = flags::finite_in(0.0, 1.0))]
     stop_thr: f64,
     /// Write the class-to-class W² matrix as a heat-map PNG.
     #[arg(long)]
@@ -106,6 +109,12 @@ fn read_x(path: &Path) -> Result<Array2<f64>> {
             })?
             .mapv(f64::from)
     };
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: feature value at flat index {i} is not finite (NaN or infinite)",
+            path.display()
+        );
+    }
     let nd = x.ndim();
     x.into_dimensionality::<Ix2>().with_context(|| {
         format!(

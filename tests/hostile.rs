@@ -212,3 +212,49 @@ fn train_refuses_bad_runs_before_writing_anything() {
         stderr(&o)
     );
 }
+
+#[test]
+fn nan_inputs_and_regularisation_are_refused_not_propagated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n);
+    // import_torch: a NaN pixel is named before any weights are read.
+    let mut x = ndarray::Array4::<f32>::zeros((1, 3, 8, 8));
+    x[[0, 1, 2, 3]] = f32::NAN;
+    ndarray_npy::write_npy(p("x.npy"), &x).unwrap();
+    let o = run(
+        "import_torch",
+        &[
+            "--arch",
+            "resnet18",
+            "--weights",
+            "absent.pt",
+            "--input",
+            "x.npy",
+            "--out",
+            "l.npy",
+        ],
+        tmp.path(),
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not finite"), "{}", stderr(&o));
+    assert!(!p("l.npy").exists());
+    // otdd: NaN features and a NaN or zero --entreg are errors, not a distance.
+    let mut a = ndarray::Array2::<f64>::zeros((4, 2));
+    ndarray_npy::write_npy(p("a.npy"), &a).unwrap();
+    a[[2, 1]] = f64::NAN;
+    ndarray_npy::write_npy(p("nan.npy"), &a).unwrap();
+    ndarray_npy::write_npy(p("y.npy"), &ndarray::arr1(&[0i64, 0, 1, 1])).unwrap();
+    let o = run("otdd", &["nan.npy", "y.npy", "a.npy", "y.npy"], tmp.path());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not finite"), "{}", stderr(&o));
+    for bad in ["nan", "0", "-1", "inf"] {
+        let flag = format!("--entreg={bad}");
+        let o = run(
+            "otdd",
+            &["a.npy", "y.npy", "a.npy", "y.npy", &flag],
+            tmp.path(),
+        );
+        assert!(!o.status.success(), "--entreg {bad} accepted");
+        assert!(stderr(&o).contains("--entreg"), "{bad}: {}", stderr(&o));
+    }
+}
