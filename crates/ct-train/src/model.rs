@@ -196,8 +196,7 @@ impl ModelSpec {
     /// backend and parameters are initialised lazily, so seeding, building and
     /// materialising every parameter happen under one process-wide lock.)
     pub fn init_seeded(&self, device: &Device, seed: u64) -> Result<Net> {
-        static INIT: Mutex<()> = Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = rng_lock();
         device.seed(seed);
         let net = self.init(device)?;
         // Saving reads every parameter, which initialises the lazy ones now.
@@ -244,6 +243,20 @@ impl ModelSpec {
             ),
         })
     }
+}
+
+/// The lock around Burn's global random generator: held while seeding it and drawing
+/// initial weights, so that no other seeding in the process lands in between.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: Mutex<()> = Mutex::new(());
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Seeds Burn's generator of `device` (dropout's draws) under [`rng_lock`]. Runs of one
+/// process that use dropout concurrently still share the generator; initial weights never do.
+pub(crate) fn seed_device(device: &Device, seed: u64) {
+    let _guard = rng_lock();
+    device.seed(seed);
 }
 
 /// A trainable classifier of scans: `(B, S, C, H, W)` → logits `(B, classes)`.

@@ -396,7 +396,7 @@ impl Trainer<'_> {
         let targets_all: Vec<usize> = examples.iter().map(|e| e.target).collect();
         let all: Vec<usize> = (0..examples.len()).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, plan.fold, epoch));
-        ad.seed(stream_seed(cfg.seed ^ 1, plan.fold, epoch));
+        crate::model::seed_device(&ad, stream_seed(cfg.seed ^ 1, plan.fold, epoch));
         let order = epoch_order(&all, &targets_all, cfg.balanced, &mut rng);
         let per_step = self.batch_examples();
         let n_steps = order.len().div_ceil(per_step);
