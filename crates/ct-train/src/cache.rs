@@ -64,17 +64,7 @@ impl TensorCache {
             .take(6)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}-{digest}.npy"))
+        self.dir.join(format!("{}-{digest}.npy", file_stem(id)))
     }
 
     /// The cached scan, or `None` when absent or unreadable (it is then made again).
@@ -100,6 +90,20 @@ impl TensorCache {
         std::fs::write(&tmp, text).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &meta_path).map_err(io(&meta_path))
     }
+}
+
+/// `id` with every character but ASCII letters, digits, `-` and `_` replaced by `_`: safe
+/// as part of a file name.
+pub(crate) fn file_stem(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The source key of a file or folder: its path, byte size and modification time (a folder:

@@ -5,14 +5,14 @@
 
 use std::path::Path;
 
-use ct_core::{Contrast, Label};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::FoldCheckpoints;
 use crate::config::TrainConfig;
 use crate::dataset::ScanDataset;
 use crate::error::{Error, Result, io, json};
-use crate::trainer::{Quiet, Trainer, argmax};
+use crate::tally::{Tally, write_predictions};
+use crate::trainer::{Quiet, Trainer};
 
 /// `external.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,54 +95,29 @@ fn summarise(
     folds: usize,
     k: usize,
 ) -> ExternalSummary {
-    let mut confusion = vec![vec![0usize; k]; k];
-    let mut groups = [("high", 0usize, 0usize), ("low", 0, 0), ("unknown", 0, 0)];
-    let (mut right, mut n) = (0, 0);
+    let mut tally = Tally::new(k);
     for (it, p) in data.items().iter().zip(probs) {
-        let Some(label) = it.label else { continue };
-        let pred = argmax(p);
-        confusion[label.index().min(k - 1)][pred.min(k - 1)] += 1;
-        let ok = usize::from(pred == label.index());
-        right += ok;
-        n += 1;
-        let g = match it.contrast {
-            Some(Contrast::High) => 0,
-            Some(Contrast::Low) => 1,
-            None => 2,
-        };
-        groups[g].1 += 1;
-        groups[g].2 += ok;
+        if let Some(label) = it.label {
+            tally.add(it, label, p);
+        }
     }
     ExternalSummary {
         source: source.to_string(),
         n_scans: data.items().len(),
-        n_labelled: n,
+        n_labelled: tally.count(),
         skipped: data.skipped().len(),
         folds,
-        accuracy: right as f64 / n.max(1) as f64,
-        confusion,
-        by_contrast: groups
-            .iter()
-            .filter(|g| g.1 > 0)
-            .map(|&(g, c, r)| (g.to_string(), c, r as f64 / c as f64))
-            .collect(),
+        accuracy: tally.accuracy(),
+        by_contrast: tally.by_contrast(),
+        confusion: tally.confusion,
     }
 }
 
 fn write_csv(path: &Path, data: &ScanDataset, probs: &[Vec<f32>]) -> Result<()> {
-    let mut text = String::from("id,label,contrast,p_normal,p_cap,p_covid,predicted\n");
-    for (it, p) in data.items().iter().zip(probs) {
-        let prob = |c: usize| p.get(c).copied().unwrap_or(0.0);
-        text.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{}\n",
-            crate::run::csv_field(&it.id),
-            it.label.map_or("", |l| l.name()),
-            it.contrast.map_or("", |c| c.name()),
-            prob(0),
-            prob(1),
-            prob(2),
-            Label::ALL.get(argmax(p)).map_or("", |l| l.name()),
-        ));
-    }
-    std::fs::write(path, text).map_err(io(path))
+    let rows = data
+        .items()
+        .iter()
+        .zip(probs)
+        .map(|(it, p)| (it, 0, p.as_slice()));
+    write_predictions(path, false, rows)
 }

@@ -53,6 +53,7 @@ mod model;
 mod recipe;
 pub mod report;
 mod run;
+mod tally;
 pub mod tensorboard;
 mod trainer;
 

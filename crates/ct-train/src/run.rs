@@ -24,7 +24,8 @@ use crate::config::TrainConfig;
 use crate::dataset::{ScanDataset, Skipped};
 use crate::error::{Error, Result, io, json};
 use crate::metrics::MetricsLog;
-use crate::trainer::{FoldEnd, FoldOutcome, FoldPlan, Observer, Trainer, argmax};
+use crate::tally::{Tally, write_predictions};
+use crate::trainer::{FoldEnd, FoldOutcome, FoldPlan, Observer, Trainer};
 
 /// How to run (what does not change the result).
 #[derive(Debug, Clone)]
@@ -230,29 +231,28 @@ fn open_run_folder(config: &TrainConfig, opts: &RunOptions) -> Result<()> {
 }
 
 fn write_folds_csv(path: &Path, data: &ScanDataset, plans: &[FoldPlan]) -> Result<()> {
+    let err = |e: csv::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
     let items = data.items();
-    let mut text = String::from("id,label,contrast,fold\n");
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    w.write_record(["id", "label", "contrast", "fold"])
+        .map_err(err)?;
     for p in plans {
         for &i in &p.val {
             let it = &items[i];
-            text.push_str(&format!(
-                "{},{},{},{}\n",
-                csv_field(&it.id),
+            let fold = p.fold.to_string();
+            w.write_record([
+                it.id.as_str(),
                 it.label.map_or("", |l| l.name()),
                 it.contrast.map_or("", |c| c.name()),
-                p.fold
-            ));
+                fold.as_str(),
+            ])
+            .map_err(err)?;
         }
     }
-    std::fs::write(path, text).map_err(io(path))
-}
-
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    w.flush().map_err(io(path))
 }
 
 /// Trains every fold of `config` on `data` in `opts.out`.
@@ -345,10 +345,7 @@ fn interpretation(
         let dir = opts.out.join("interpretability");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         for c in cams {
-            let path = dir.join(format!(
-                "gradcam-{}.png",
-                csv_field(&c.id).replace(['/', '"'], "_")
-            ));
+            let path = dir.join(format!("gradcam-{}.png", crate::cache::file_stem(&c.id)));
             std::fs::write(&path, &c.png).map_err(io(&path))?;
         }
     }
@@ -370,25 +367,13 @@ fn interpretation(
 
 fn write_oof(path: &Path, data: &ScanDataset, outcomes: &[FoldOutcome]) -> Result<()> {
     let items = data.items();
-    let mut text = String::from("id,label,contrast,fold,p_normal,p_cap,p_covid,predicted\n");
-    for o in outcomes {
-        for (&i, p) in o.val.iter().zip(&o.probabilities) {
-            let it = &items[i];
-            let prob = |c: usize| p.get(c).copied().unwrap_or(0.0);
-            text.push_str(&format!(
-                "{},{},{},{},{:.6},{:.6},{:.6},{}\n",
-                csv_field(&it.id),
-                it.label.map_or("", |l| l.name()),
-                it.contrast.map_or("", |c| c.name()),
-                o.fold,
-                prob(0),
-                prob(1),
-                prob(2),
-                Label::ALL.get(argmax(p)).map_or("", |l| l.name()),
-            ));
-        }
-    }
-    std::fs::write(path, text).map_err(io(path))
+    let rows = outcomes.iter().flat_map(|o| {
+        o.val
+            .iter()
+            .zip(&o.probabilities)
+            .map(move |(&i, p)| (&items[i], o.fold, p.as_slice()))
+    });
+    write_predictions(path, true, rows)
 }
 
 fn summarise(
@@ -399,32 +384,14 @@ fn summarise(
     stratified_by: &str,
 ) -> RunSummary {
     let items = data.items();
-    let k = config.model.num_classes;
-    let mut confusion = vec![vec![0usize; k]; k];
-    let mut groups: Vec<(String, usize, usize)> = ["high", "low", "unknown"]
-        .iter()
-        .map(|g| (g.to_string(), 0, 0))
-        .collect();
+    let mut tally = Tally::new(config.model.num_classes);
     let mut folds = Vec::new();
-    let (mut right, mut total) = (0usize, 0usize);
     for (plan, o) in plans.iter().zip(outcomes) {
         let mut fold_right = 0;
         for (&i, p) in o.val.iter().zip(&o.probabilities) {
-            let truth = items[i].label.map_or(0, |l| l.index());
-            let pred = argmax(p);
-            confusion[truth.min(k - 1)][pred.min(k - 1)] += 1;
-            let ok = usize::from(truth == pred);
-            fold_right += ok;
-            let g = match items[i].contrast {
-                Some(Contrast::High) => 0,
-                Some(Contrast::Low) => 1,
-                None => 2,
-            };
-            groups[g].1 += 1;
-            groups[g].2 += ok;
+            let truth = items[i].label.unwrap_or(Label::Normal);
+            fold_right += usize::from(tally.add(&items[i], truth, p));
         }
-        right += fold_right;
-        total += o.val.len();
         folds.push(FoldSummary {
             fold: o.fold,
             n_train: plan.train.len(),
@@ -438,16 +405,12 @@ fn summarise(
     RunSummary {
         model: config.model.kind.name().to_string(),
         n_scans: data.labelled().len(),
-        n_predicted: total,
+        n_predicted: tally.count(),
         skipped: data.skipped().iter().map(SkippedScan::from).collect(),
         folds,
-        oof_accuracy: right as f64 / total.max(1) as f64,
-        confusion,
-        by_contrast: groups
-            .into_iter()
-            .filter(|g| g.1 > 0)
-            .map(|(g, n, r)| (g, n, r as f64 / n as f64))
-            .collect(),
+        oof_accuracy: tally.accuracy(),
+        by_contrast: tally.by_contrast(),
+        confusion: tally.confusion,
         stratified_by: stratified_by.to_string(),
     }
 }
