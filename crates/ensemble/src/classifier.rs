@@ -36,6 +36,34 @@ pub trait Classifier: Send + Sync {
     fn clone_unfitted(&self) -> Box<dyn Classifier>;
 }
 
+/// A boxed classifier is a classifier (so that generic containers such as
+/// [`crate::GatedClassifier`] hold either boxed or concrete models).
+impl Classifier for Box<dyn Classifier> {
+    fn fit(&mut self, x: ArrayView2<'_, f64>, y: &[usize]) -> Result<()> {
+        self.as_mut().fit(x, y)
+    }
+
+    fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.as_ref().predict_proba(x)
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<usize>> {
+        self.as_ref().predict(x)
+    }
+
+    fn n_classes(&self) -> Option<usize> {
+        self.as_ref().n_classes()
+    }
+
+    fn name(&self) -> &str {
+        self.as_ref().name()
+    }
+
+    fn clone_unfitted(&self) -> Box<dyn Classifier> {
+        self.as_ref().clone_unfitted()
+    }
+}
+
 /// Arg-max of each row; ties go to the lowest column index (like `numpy.argmax`).
 pub fn argmax_rows(p: &Array2<f64>) -> Vec<usize> {
     p.rows()

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::{Debug, Display};
 
 use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
 
 use crate::classifier::{Classifier, check_x, take_rows};
 use crate::error::{Error, Result};
@@ -11,11 +12,19 @@ use crate::metrics::{ClassificationReport, ReportOptions, classification_report}
 
 /// Routes each sample to the classifier of its group (by default `ct_core::Contrast`: the
 /// "high contrast" and "low contrast" exports of SPGC-COVID) and reports per group.
-pub struct GatedClassifier<G = ct_core::Contrast> {
-    models: BTreeMap<G, Box<dyn Classifier>>,
+///
+/// The models are boxed classifiers by default; with a concrete model type `M` that is
+/// `Serialize`/`Deserialize`, the fitted gate can be saved and read back (serde).
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "G: Serialize + Ord, M: Serialize",
+    deserialize = "G: Deserialize<'de> + Ord, M: Deserialize<'de>"
+))]
+pub struct GatedClassifier<G = ct_core::Contrast, M = Box<dyn Classifier>> {
+    models: BTreeMap<G, M>,
 }
 
-impl<G: Debug> Debug for GatedClassifier<G> {
+impl<G: Debug, M: Classifier> Debug for GatedClassifier<G, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.models.iter().map(|(g, m)| (g, m.name())))
@@ -32,10 +41,10 @@ pub struct GatedReport<G> {
     pub overall: ClassificationReport,
 }
 
-impl<G: Ord + Copy + Debug + Display + Send + Sync> GatedClassifier<G> {
+impl<G: Ord + Copy + Debug + Display + Send + Sync, M: Classifier> GatedClassifier<G, M> {
     /// A gate over `(group, model)` pairs.
-    pub fn new(models: impl IntoIterator<Item = (G, Box<dyn Classifier>)>) -> Result<Self> {
-        let models: BTreeMap<G, Box<dyn Classifier>> = models.into_iter().collect();
+    pub fn new(models: impl IntoIterator<Item = (G, M)>) -> Result<Self> {
+        let models: BTreeMap<G, M> = models.into_iter().collect();
         if models.is_empty() {
             return Err(Error::Empty {
                 what: "gated models".into(),
@@ -149,8 +158,13 @@ impl<G: Ord + Copy + Debug + Display + Send + Sync> GatedClassifier<G> {
     }
 
     /// The model of a group.
-    pub fn model(&self, g: &G) -> Option<&dyn Classifier> {
-        self.models.get(g).map(|m| m.as_ref())
+    pub fn model(&self, g: &G) -> Option<&M> {
+        self.models.get(g)
+    }
+
+    /// The groups that have a model, in order.
+    pub fn groups(&self) -> impl Iterator<Item = &G> {
+        self.models.keys()
     }
 }
 

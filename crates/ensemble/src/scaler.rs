@@ -1,6 +1,7 @@
 //! Feature standardisation with `sklearn.preprocessing.StandardScaler` semantics.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
 
 use crate::classifier::{check_predict_x, check_x};
 use crate::error::Result;
@@ -8,7 +9,7 @@ use crate::error::Result;
 /// Per-feature `(x - mean) / std` with the population standard deviation (ddof = 0), fitted
 /// on the training set only. Constant features get a scale of 1, as sklearn's
 /// `_handle_zeros_in_scale` does, so they map to 0 instead of NaN.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardScaler {
     mean: Array1<f64>,
     scale: Array1<f64>,

@@ -4,6 +4,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::classifier::{Classifier, check_predict_x, check_xy};
 use crate::error::{Error, Result, invalid};
@@ -11,7 +12,7 @@ use crate::scaler::StandardScaler;
 use crate::smo::{Binary, KernelMatrix, sigmoid_predict};
 
 /// The RBF kernel width `gamma` in `exp(−gamma·‖x − x′‖²)`, as in sklearn's `SVC(gamma=...)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Gamma {
     /// `1 / (n_features · X.var())`, the variance over all entries of the (standardised)
     /// training matrix: sklearn's default `gamma="scale"`.
@@ -48,7 +49,7 @@ impl std::fmt::Display for Gamma {
 
 /// Hyper-parameters of [`Svm`]. Defaults follow `sklearn.svm.SVC` (`C=1`, `gamma="scale"`,
 /// `tol=1e-3`) with `probability=True` and a `StandardScaler` in front.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SvmParams {
     /// Penalty `C > 0` of the soft margin.
     pub c: f64,
@@ -118,13 +119,41 @@ pub const SVM_MAX_SAMPLES: usize = 10_000;
 ///   probabilities are then divided by their sum. As in sklearn, `predict` uses decision
 ///   values, so it may disagree with the arg-max of `predict_proba` on borderline samples.
 /// * The solver is a port of libsvm's SMO with WSS3 working-set selection.
-#[derive(Debug, Clone)]
+/// * A fitted model saves and loads with serde (JSON keeps every number exactly, so the
+///   loaded model's probabilities are bit-identical); a damaged model is refused on reading
+///   with [`Error::InvalidModel`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "SvmUnchecked")]
 pub struct Svm {
     params: SvmParams,
     model: Option<SvmModel>,
 }
 
-#[derive(Debug, Clone)]
+/// [`Svm`] as read, before [`Svm::try_from`] checks it.
+#[derive(Deserialize)]
+struct SvmUnchecked {
+    params: SvmParams,
+    model: Option<SvmModel>,
+}
+
+impl TryFrom<SvmUnchecked> for Svm {
+    type Error = Error;
+
+    fn try_from(u: SvmUnchecked) -> Result<Svm> {
+        u.params.validate()?;
+        let mut model = u.model;
+        if let Some(m) = &mut model {
+            m.check()?;
+            m.sv_norm2 = row_norm2(m.sv.view());
+        }
+        Ok(Svm {
+            params: u.params,
+            model,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SvmModel {
     scaler: Option<StandardScaler>,
     gamma: f64,
@@ -132,11 +161,75 @@ struct SvmModel {
     n_classes: usize,
     /// Support vectors (standardised), the union over all binary problems.
     sv: Array2<f64>,
+    /// Squared norms of `sv`'s rows (derived: not saved, recomputed on reading).
+    #[serde(skip)]
     sv_norm2: Array1<f64>,
     /// `α_i y_i` per binary problem (rows) and support vector (columns).
     coef: Array2<f64>,
     rho: Vec<f64>,
     platt: Option<Vec<(f64, f64)>>,
+}
+
+impl SvmModel {
+    /// The shape and value checks a model read from a file must pass before it predicts.
+    fn check(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidModel { reason });
+        let problems = if self.n_classes == 2 {
+            1
+        } else {
+            self.n_classes
+        };
+        if self.n_classes < 2 || self.n_features == 0 {
+            return bad(format!(
+                "svm: {} classes and {} features (need at least 2 and 1)",
+                self.n_classes, self.n_features
+            ));
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return bad(format!("svm: gamma {} is not finite and > 0", self.gamma));
+        }
+        if self.sv.ncols() != self.n_features || self.coef.ncols() != self.sv.nrows() {
+            return bad(format!(
+                "svm: {} support vectors of {} features with {} coefficients each (expected {} features)",
+                self.sv.nrows(),
+                self.sv.ncols(),
+                self.coef.ncols(),
+                self.n_features
+            ));
+        }
+        if self.coef.nrows() != problems
+            || self.rho.len() != problems
+            || self.platt.as_ref().is_some_and(|p| p.len() != problems)
+        {
+            return bad(format!(
+                "svm: {problems} binary problems expected for {} classes",
+                self.n_classes
+            ));
+        }
+        if let Some(s) = &self.scaler
+            && (s.mean().len() != self.n_features || s.scale().len() != self.n_features)
+        {
+            return bad("svm: the scaler's length differs from the feature count".into());
+        }
+        let platt = self.platt.iter().flatten().flat_map(|&(a, b)| [a, b]);
+        let scaler = self
+            .scaler
+            .iter()
+            .flat_map(|s| s.mean().iter().chain(s.scale().iter()).copied());
+        if self
+            .sv
+            .iter()
+            .chain(self.coef.iter())
+            .chain(self.rho.iter())
+            .copied()
+            .chain(platt)
+            .chain(scaler)
+            .any(|v| !v.is_finite())
+        {
+            return bad("svm: a non-finite number in the model".into());
+        }
+        Ok(())
+    }
 }
 
 impl Svm {

@@ -425,3 +425,78 @@ fn two_level_and_gate() {
         Err(Error::NoModelForGroup { .. })
     ));
 }
+
+#[test]
+fn svm_and_gated_models_round_trip_through_json_and_refuse_damage() {
+    let (x, y) = blobs(20, 4, 5);
+    let mut m = Svm::new(SvmParams {
+        seed: 3,
+        ..SvmParams::default()
+    })
+    .unwrap();
+    m.fit(x.view(), &y).unwrap();
+    let json = serde_json::to_string(&m).unwrap();
+    let back: Svm = serde_json::from_str(&json).unwrap();
+    let (xt, _) = blobs(30, 4, 11);
+    // Bit-identical: every number survives the text form, the derived norms are recomputed.
+    assert_eq!(
+        m.predict_proba(xt.view()).unwrap(),
+        back.predict_proba(xt.view()).unwrap()
+    );
+    assert_eq!(
+        m.decision_function(xt.view()).unwrap(),
+        back.decision_function(xt.view()).unwrap()
+    );
+
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let damage = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = value.clone();
+        edit(&mut v);
+        serde_json::from_value::<Svm>(v)
+            .expect_err("a damaged model must not load")
+            .to_string()
+    };
+    let e = damage(&|v| v["model"]["n_features"] = 7.into());
+    assert!(e.contains("expected 7 features"), "{e}");
+    let e = damage(&|v| v["model"]["rho"] = serde_json::json!([0.0]));
+    assert!(e.contains("binary problems"), "{e}");
+    let e = damage(&|v| v["model"]["gamma"] = serde_json::json!(-1.0));
+    assert!(e.contains("gamma"), "{e}");
+    let e = damage(&|v| v["params"]["c"] = serde_json::json!(0.0));
+    assert!(e.contains("C"), "{e}");
+
+    // A gate over concrete models saves and loads as a whole.
+    let groups: Vec<Contrast> = (0..y.len())
+        .map(|i| {
+            if i % 2 == 0 {
+                Contrast::High
+            } else {
+                Contrast::Low
+            }
+        })
+        .collect();
+    let fresh = || Svm::new(SvmParams::default()).unwrap();
+    let mut gate =
+        GatedClassifier::new([(Contrast::High, fresh()), (Contrast::Low, fresh())]).unwrap();
+    gate.fit(x.view(), &y, &groups).unwrap();
+    let json = serde_json::to_string(&gate).unwrap();
+    assert!(
+        json.contains("\"high\"") && json.contains("\"low\""),
+        "{json:.80}"
+    );
+    let back: GatedClassifier<Contrast, Svm> = serde_json::from_str(&json).unwrap();
+    let gt: Vec<Contrast> = (0..xt.nrows())
+        .map(|i| {
+            if i % 3 == 0 {
+                Contrast::Low
+            } else {
+                Contrast::High
+            }
+        })
+        .collect();
+    assert_eq!(
+        gate.predict_proba(xt.view(), &gt).unwrap(),
+        back.predict_proba(xt.view(), &gt).unwrap()
+    );
+    assert_eq!(back.groups().count(), 2);
+}
