@@ -20,6 +20,10 @@ use ct_morph::lung_field::{
 };
 use serde_json::Value;
 
+#[path = "../../../tools/realct/cache.rs"]
+mod realct_cache;
+use realct_cache::cache;
+
 /// The target: Dice of both lungs against the reference on every real scan.
 const MIN_LUNG_DICE: f64 = 0.97;
 /// Each lung on its own side: a swapped or badly split pair fails this.
@@ -30,27 +34,6 @@ const SLIVER_ML: f64 = 5.0;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/realct")
-}
-
-/// The fetched scans, or `None` (with the reason printed) when they are not there.
-fn cache() -> Option<PathBuf> {
-    let dir = std::env::var_os("COVID_CT_REALCT").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/realct"),
-        PathBuf::from,
-    );
-    if dir.join("README.txt").is_file() {
-        return Some(dir);
-    }
-    let why = format!(
-        "real-CT cache {} is absent: run tools/realct/fetch.sh",
-        dir.display()
-    );
-    assert!(
-        std::env::var("COVID_CT_REALCT_REQUIRED").as_deref() != Ok("1"),
-        "{why} (COVID_CT_REALCT_REQUIRED=1)"
-    );
-    println!("skipped: {why}");
-    None
 }
 
 fn reference() -> Value {

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use ct_core::{Contrast, Label};
 use ct_enhance::{ContrastGate, GrayGate, ScanDecision};
 use ensemble::{
-    AucAverage, ClassificationReport, Classifier, Gamma, GatedClassifier, Gbdt, GbdtParams,
-    ReportOptions, SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold, Svm, SvmParams, Voting,
-    VotingKind, classification_report, confusion_matrix, grid_search, roc_auc_ovr, svm_grid,
+    AucAverage, ClassificationReport, Gamma, GatedClassifier, Gbdt, GbdtParams, ReportOptions,
+    SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold, Svm, SvmParams, classification_report,
+    confusion_matrix, grid_search, roc_auc_ovr, svm_grid,
 };
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::{FeatureSet, PipelineConfig};
+use crate::feature_model::{FeatureModel, SvmTrees, blend, route, with_gate_column};
 use crate::preprocess::ScanRecord;
 use crate::scan_model::{ScanModel, ScanRecipe, choose_weight};
 use crate::{Error, Result};
@@ -201,7 +202,7 @@ fn build_model(
     y: &[usize],
     cfg: &PipelineConfig,
     group: Option<Contrast>,
-) -> Result<(Box<dyn Classifier>, GroupModel)> {
+) -> Result<(SvmTrees, GroupModel)> {
     let folds = min_class_count(y).min(cfg.folds);
     let mut info = GroupModel {
         group,
@@ -252,8 +253,7 @@ fn build_model(
         seed: cfg.seed,
         ..GbdtParams::default()
     })?;
-    let vote = Voting::new(vec![Box::new(svm), Box::new(gbdt)], VotingKind::Soft)?;
-    Ok((Box::new(vote), info))
+    Ok((SvmTrees { svm, trees: gbdt }, info))
 }
 
 /// Fits the gated model (one per contrast group present, falling back to one ungated model
@@ -263,7 +263,7 @@ fn fit_gated(
     y: &[usize],
     groups: &[Contrast],
     cfg: &PipelineConfig,
-) -> Result<(GatedClassifier<Contrast>, Vec<GroupModel>)> {
+) -> Result<(GatedClassifier<Contrast, SvmTrees>, Vec<GroupModel>)> {
     let mut models = Vec::new();
     let mut infos = Vec::new();
     let mut gated_ok = true;
@@ -306,13 +306,56 @@ fn accuracy(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
 }
 
+/// The contrast gate fitted on the training subjects' known groups, and the seed's gray gate
+/// beside it, each scored on the test subjects.
+fn fit_gate(
+    recs: &[&ScanRecord],
+    (train, test): (&[usize], &[usize]),
+    truth_groups: &[Contrast],
+) -> Result<GateSummary> {
+    let samples: Vec<_> = train
+        .iter()
+        .map(|&i| (recs[i].contrast_stats, truth_groups[i]))
+        .collect();
+    let (fitted, train_acc) = ContrastGate::fit(&samples)?;
+    let routed: Vec<Contrast> = test
+        .iter()
+        .map(|&i| fitted.classify(&recs[i].contrast_stats))
+        .collect();
+    let gg_train: Vec<(Vec<usize>, Contrast)> = train
+        .iter()
+        .map(|&i| (recs[i].graygate_counts.clone(), truth_groups[i]))
+        .collect();
+    let gray = GrayGate::fit(ScanDecision::Majority, &gg_train)?;
+    let gray_pred: Vec<Contrast> = test
+        .iter()
+        .map(|&i| gray.decide(&recs[i].graygate_counts))
+        .collect();
+    let acc = |p: &[Contrast]| {
+        let right = p
+            .iter()
+            .zip(test)
+            .filter(|(a, i)| **a == truth_groups[**i])
+            .count();
+        right as f64 / p.len().max(1) as f64
+    };
+    Ok(GateSummary {
+        fitted,
+        fitted_train_accuracy: train_acc,
+        fitted_test_accuracy: acc(&routed),
+        graygate_test_accuracy: acc(&gray_pred),
+        graygate_threshold: gray.threshold,
+    })
+}
+
 /// Runs the classification stage on labelled records. `scan`: the pretrained scan model and
-/// where it came from (`shipped` or its file), to join the vote.
+/// where it came from (`shipped` or its file), to join the vote. Returns the report and the
+/// fitted model (trained on the training split; its test probabilities are the report's).
 pub fn classify(
     all: &[ScanRecord],
     cfg: &PipelineConfig,
     scan: Option<(&ScanModel, &str)>,
-) -> Result<ClassifyOutput> {
+) -> Result<(ClassifyOutput, FeatureModel)> {
     let recs: Vec<&ScanRecord> = all.iter().filter(|r| r.label.is_some()).collect();
     if recs.len() < 6 {
         return Err(Error::NotEnoughData(format!(
@@ -345,61 +388,23 @@ pub fn classify(
     let xtr = rows(&x, &train);
     let ytr: Vec<usize> = train.iter().map(|&i| y[i]).collect();
     let gtr: Vec<Contrast> = train.iter().map(|&i| truth_groups[i]).collect();
-    let xte = rows(&x, &test);
     let yte: Vec<usize> = test.iter().map(|&i| y[i]).collect();
     let gte_true: Vec<Contrast> = test.iter().map(|&i| truth_groups[i]).collect();
 
     // The gate: fitted on the training subjects' known groups, applied to the test subjects.
-    let (gate, gte_route) = if known_contrast {
-        let samples: Vec<_> = train
-            .iter()
-            .map(|&i| (recs[i].contrast_stats, truth_groups[i]))
-            .collect();
-        let (fitted, train_acc) = ContrastGate::fit(&samples)?;
-        let routed: Vec<Contrast> = test
-            .iter()
-            .map(|&i| fitted.classify(&recs[i].contrast_stats))
-            .collect();
-        let gg_train: Vec<(Vec<usize>, Contrast)> = train
-            .iter()
-            .map(|&i| (recs[i].graygate_counts.clone(), truth_groups[i]))
-            .collect();
-        let gray = GrayGate::fit(ScanDecision::Majority, &gg_train)?;
-        let gray_pred: Vec<Contrast> = test
-            .iter()
-            .map(|&i| gray.decide(&recs[i].graygate_counts))
-            .collect();
-        let acc = |p: &[Contrast]| {
-            p.iter().zip(&gte_true).filter(|(a, b)| a == b).count() as f64 / p.len().max(1) as f64
-        };
-        (
-            Some(GateSummary {
-                fitted,
-                fitted_train_accuracy: train_acc,
-                fitted_test_accuracy: acc(&routed),
-                graygate_test_accuracy: acc(&gray_pred),
-                graygate_threshold: gray.threshold,
-            }),
-            routed,
-        )
+    let gate = if known_contrast {
+        Some(fit_gate(&recs, (&train, &test), &truth_groups)?)
     } else {
-        (None, vec![Contrast::High; test.len()])
+        None
     };
 
     // One model for both groups: the group (known for training subjects, the gate's
     // decision for test subjects) becomes a feature column.
-    let (xtr, xte) = if cfg.gated_models || !known_contrast {
-        (xtr, xte)
+    let gate_column = !cfg.gated_models && known_contrast;
+    let xtr = if gate_column {
+        with_gate_column(&xtr, &gtr)
     } else {
-        let col = |x: &Array2<f64>, g: &[Contrast]| {
-            let mut out = Array2::<f64>::zeros((x.nrows(), x.ncols() + 1));
-            out.slice_mut(ndarray::s![.., ..x.ncols()]).assign(x);
-            for (i, gi) in g.iter().enumerate() {
-                out[[i, x.ncols()]] = (*gi == Contrast::Low) as u8 as f64;
-            }
-            out
-        };
-        (col(&xtr, &gtr), col(&xte, &gte_route))
+        xtr
     };
 
     // Stratified k-fold on the training subjects (gated by their known groups).
@@ -417,8 +422,7 @@ pub fn classify(
         let ga: Vec<Contrast> = tr.iter().map(|&i| gtr[i]).collect();
         let (m, _) = fit_gated(&xa, &ya, &ga, cfg)?;
         let xv = rows(&xtr, va);
-        let gv: Vec<Contrast> = va.iter().map(|&i| gtr[i]).collect();
-        let gv = route(&m, &gv);
+        let gv: Vec<Contrast> = va.iter().map(|&i| route(&m, gtr[i])).collect();
         let p = m.predict_proba(xv.view(), &gv)?;
         for (k, &i) in va.iter().enumerate() {
             oof.row_mut(i).assign(&p.row(k));
@@ -470,9 +474,16 @@ pub fn classify(
         .sqrt();
 
     // Final model on all training subjects; the test subjects are routed by the gate.
-    let (model, models) = fit_gated(&xtr, &ytr, &gtr, cfg)?;
-    let routed = route(&model, &gte_route);
-    let local = model.predict_proba(xte.view(), &routed)?;
+    let (fitted, models) = fit_gated(&xtr, &ytr, &gtr, cfg)?;
+    let model = FeatureModel {
+        columns: cols.iter().map(|&j| names[j].clone()).collect(),
+        gate: gate.as_ref().map(|g| g.fitted),
+        gate_column,
+        models: fitted,
+        scan_weight: scan_part.as_ref().map_or(0.0, |p| p.weight),
+    };
+    let test_recs: Vec<&ScanRecord> = test.iter().map(|&i| recs[i]).collect();
+    let local = model.local_proba(&test_recs, &names)?;
     let (proba, scan_model) = match scan_part {
         None => (local, None),
         Some(p) => {
@@ -487,10 +498,7 @@ pub fn classify(
                 test_accuracy_alone: acc(&p.test_proba, &yte),
                 test_accuracy_without: acc(&local, &yte),
             };
-            (
-                &local * (1.0 - p.weight) + &p.test_proba * p.weight,
-                Some(used),
-            )
+            (blend(local, Some(&p.test_proba), p.weight), Some(used))
         }
     };
     let pred = ensemble::argmax_rows(&proba);
@@ -518,7 +526,7 @@ pub fn classify(
         }
     }
     let roc_auc = roc_auc_ovr(&yte, proba.view(), AucAverage::Macro).ok();
-    Ok(ClassifyOutput {
+    let out = ClassifyOutput {
         test_ids: test.iter().map(|&i| recs[i].id.clone()).collect(),
         accuracy: accuracy(&pred, &yte),
         roc_auc,
@@ -535,17 +543,6 @@ pub fn classify(
         gate,
         models,
         scan_model,
-    })
-}
-
-/// Sends groups without a model of their own to a group that has one.
-fn route(m: &GatedClassifier<Contrast>, groups: &[Contrast]) -> Vec<Contrast> {
-    let fallback = Contrast::ALL
-        .into_iter()
-        .find(|g| m.model(g).is_some())
-        .unwrap_or(Contrast::High);
-    groups
-        .iter()
-        .map(|g| if m.model(g).is_some() { *g } else { fallback })
-        .collect()
+    };
+    Ok((out, model))
 }

@@ -77,6 +77,15 @@ pub enum Error {
         /// The cause.
         source: Box<Error>,
     },
+    /// A saved pipeline (`<run>/model/`) that cannot be used: not a bundle, another format
+    /// version, a missing or changed model file, features this build does not compute.
+    #[error("model bundle {}: {why}", path.display())]
+    Bundle {
+        /// The bundle's folder or file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// A model's command failed while the model chain was rebuilt.
     #[error("rebuilding {model}")]
     Rebuild {

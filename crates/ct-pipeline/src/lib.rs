@@ -38,31 +38,41 @@
 //! # Ok::<(), ct_pipeline::Error>(())
 //! ```
 
+mod bundle;
 pub mod classify;
 pub mod config;
 mod csv_table;
 mod data;
 mod error;
+mod feature_model;
 pub mod features;
 pub mod lesion_detector;
 pub mod lesion_patterns;
 mod models;
 mod named;
 mod outputs;
+mod predict;
 pub mod preprocess;
 mod report;
 mod run;
 pub mod scan_model;
 mod summary;
 
+pub use bundle::{
+    BUNDLE_DIR, BUNDLE_FILE, BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundledFile, Outside,
+    RANGE_SLACK, Range, TrainedOn, TrainingRanges,
+};
 pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
+pub use feature_model::{FeatureModel, SvmTrees};
 pub use models::{
     LESION_SEED_OFFSET, Loaded, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry,
-    ModelSource, ModelUse, Problem, ShippedModel, sha256_hex, shipped_detector,
+    ModelFile, ModelSource, ModelUse, Problem, ShippedModel, sha256_hex, shipped_detector,
     train_lesion_detector,
 };
 pub use named::NamedFeatures;
+pub use predict::{MIN_SLICES, Prediction, Predictor};
+pub use report::write_prediction_page;
 pub use run::run;
 pub use summary::{
     ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,

@@ -179,9 +179,11 @@ pub(crate) fn prepare_run_dir(cfg: &PipelineConfig) -> Result<()> {
                 std::fs::remove_file(&p).map_err(io_err(&p))?;
             }
         }
-        let figs = dir.join("figures");
-        if figs.exists() {
-            std::fs::remove_dir_all(&figs).map_err(io_err(&figs))?;
+        for sub in ["figures", crate::bundle::BUNDLE_DIR] {
+            let p = dir.join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
+            }
         }
     }
     let figs = dir.join("figures");

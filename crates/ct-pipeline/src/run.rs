@@ -10,9 +10,11 @@ use ct_io::dataset::Dataset;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::bundle::{BUNDLE_DIR, Bundle, TrainedOn, TrainingRanges};
 use crate::classify::{ClassifyOutput, classify};
 use crate::config::{PipelineConfig, Stage};
 use crate::data::write_phantoms;
+use crate::feature_model::FeatureModel;
 use crate::lesion_detector::LesionDetector;
 use crate::lesion_patterns::{FocusModel, PatternNet};
 use crate::models::{ModelUse, obtain_detector, pattern_models, save_detector, scan_model};
@@ -230,10 +232,16 @@ fn run_stages(cfg: &PipelineConfig) -> Result<Summary> {
     let classification = classification_stage(cfg, &table, scan_model.as_ref())?;
     pb.finish_and_clear();
     timings.insert("classify".to_string(), t.elapsed().as_secs_f64());
-    if let Some(c) = &classification {
-        write_predictions_csv(&run_dir.join("predictions.csv"), c, &table.records)?;
-    }
+    let (classification, bundle) = match classification {
+        Some((c, model)) => {
+            write_predictions_csv(&run_dir.join("predictions.csv"), &c, &table.records)?;
+            let bundle = write_bundle(cfg, &table, &c, model, scan_model.as_ref())?;
+            (Some(c), bundle)
+        }
+        None => (None, None),
+    };
     let mut summary = Summary::of(run_dir.clone(), &table, classification, otdd, timings);
+    summary.bundle = bundle;
     if let Some((_, used)) = &scan_model {
         if let Some(note) = &used.note {
             eprintln!("note: {note}");
@@ -357,7 +365,7 @@ fn classification_stage(
     cfg: &PipelineConfig,
     table: &FeatureTable,
     scan_model: Option<&(ScanModel, ModelUse)>,
-) -> Result<Option<ClassifyOutput>> {
+) -> Result<Option<(ClassifyOutput, FeatureModel)>> {
     let scan = match scan_model {
         Some((m, used)) => match m.columns(&table.feature_names) {
             Ok(_) => Some((m, used.source.as_str())),
@@ -376,4 +384,54 @@ fn classification_stage(
             None
         }
     })
+}
+
+/// Saves the run's classifiers with its configuration and model files as `<run>/model`
+/// (for `predict`); a run whose models are not at hand (a merge of shards) or that scored
+/// lesions with phantom truth says why and goes on without one.
+fn write_bundle(
+    cfg: &PipelineConfig,
+    table: &FeatureTable,
+    c: &ClassifyOutput,
+    model: FeatureModel,
+    scan_model: Option<&(ScanModel, ModelUse)>,
+) -> Result<Option<std::path::PathBuf>> {
+    let mut models = table.models.clone();
+    if model.scan_weight > 0.0
+        && let Some((_, used)) = scan_model
+    {
+        models.push(used.clone());
+    }
+    let test: std::collections::BTreeSet<&String> = c.test_ids.iter().collect();
+    let train: Vec<&ScanRecord> = table
+        .records
+        .iter()
+        .filter(|r| r.label.is_some() && !test.contains(&r.id))
+        .collect();
+    let ranges = TrainingRanges::of(&train, &table.feature_names, &model.columns);
+    let trained_on = TrainedOn {
+        data: match &cfg.data {
+            Some(d) => d.display().to_string(),
+            None => format!(
+                "the built-in phantom cohort ({} per class, seed {})",
+                cfg.n_per_class, cfg.seed
+            ),
+        },
+        train_subjects: train.iter().map(|r| r.id.clone()).collect(),
+        test_subjects: c.test_ids.clone(),
+        test_accuracy: c.accuracy,
+        roc_auc: c.roc_auc,
+        ranges,
+    };
+    match Bundle::of_run(cfg, &table.feature_names, model, &models, trained_on) {
+        Ok((bundle, files)) => {
+            let dir = cfg.run_dir().join(BUNDLE_DIR);
+            bundle.write(&dir, &files)?;
+            Ok(Some(dir))
+        }
+        Err(why) => {
+            eprintln!("no model bundle for predict: {why}");
+            Ok(None)
+        }
+    }
 }

@@ -113,6 +113,8 @@ pub struct Summary {
     pub timings: BTreeMap<String, f64>,
     /// Peak resident memory (MiB), from the kernel.
     pub peak_rss_mib: Option<f64>,
+    /// The saved pipeline for `predict` (`<run>/model`), when it was written.
+    pub bundle: Option<PathBuf>,
 }
 
 impl Summary {
@@ -131,6 +133,7 @@ impl Summary {
             otdd: Vec::new(),
             timings,
             peak_rss_mib: None,
+            bundle: None,
         }
     }
 
@@ -156,6 +159,7 @@ impl Summary {
             otdd,
             timings,
             peak_rss_mib: None,
+            bundle: None,
         }
     }
 }
@@ -265,5 +269,6 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "failures": s.failures,
         "timings_s": s.timings,
         "peak_rss_mib": s.peak_rss_mib,
+        "bundle": s.bundle,
     })
 }

@@ -4,23 +4,8 @@
 use ct_pipeline::scan_model::SCAN_WEIGHTS;
 use ct_pipeline::{DetectorSource, PipelineConfig, Stage, run, shipped_detector};
 
-fn tiny(out: &std::path::Path, name: &str) -> PipelineConfig {
-    PipelineConfig {
-        name: name.into(),
-        out: out.to_path_buf(),
-        n_per_class: 4,
-        phantom_size: 64,
-        phantom_slices: (16, 24),
-        folds: 2,
-        grid: false,
-        gbdt_rounds: 10,
-        otdd_samples: 60,
-        lesion_train_per_class: 2,
-        lesion_rounds: 10,
-        eda_size: 32,
-        ..PipelineConfig::default()
-    }
-}
+mod common;
+use common::tiny;
 
 #[test]
 fn tiny_cohort_end_to_end_and_sharded() {
@@ -28,6 +13,11 @@ fn tiny_cohort_end_to_end_and_sharded() {
     let cfg = tiny(dir.path(), "all");
     let s = run(&cfg).expect("pipeline runs");
     assert_eq!(s.n_scans, 12);
+    assert_eq!(
+        s.bundle,
+        Some(cfg.run_dir().join("model")),
+        "the run saves itself"
+    );
     assert!(s.failures.is_empty(), "{:?}", s.failures);
     let c = s.classification.as_ref().expect("classification ran");
     assert!((0.0..=1.0).contains(&c.accuracy));
@@ -103,6 +93,8 @@ fn tiny_cohort_end_to_end_and_sharded() {
     mc.stage = Stage::Merge;
     let ms = run(&mc).expect("merge runs");
     assert_eq!(ms.n_scans, 12);
+    // The shards loaded the models; the merge has no files to bundle and says so.
+    assert_eq!(ms.bundle, None);
     let merged = std::fs::read_to_string(mc.run_dir().join("features.csv")).expect("csv");
     // The foci travel through the shard files too.
     let foci = |d: std::path::PathBuf| std::fs::read_to_string(d.join("foci.csv")).ok();

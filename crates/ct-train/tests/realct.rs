@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use ct_train::{Recipe, ZSampling};
 
+#[path = "../../../tools/realct/cache.rs"]
+mod realct_cache;
+use realct_cache::cache;
+
 /// Scans whose reference holds both lungs (the others have slivers of lung base only).
 const SCANS: [(&str, &str); 4] = [
     ("lidc_0001", "lidc_0001"),
@@ -26,26 +30,6 @@ const SCANS: [(&str, &str); 4] = [
 const MIN_INSIDE: f64 = 0.995;
 /// How far (mm) past the margin the region may reach beyond the reference lungs' box.
 const MAX_EXCESS_MM: f64 = 5.0;
-
-fn cache() -> Option<PathBuf> {
-    let dir = std::env::var_os("COVID_CT_REALCT").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/realct"),
-        PathBuf::from,
-    );
-    if dir.join("README.txt").is_file() {
-        return Some(dir);
-    }
-    let why = format!(
-        "real-CT cache {} is absent: run tools/realct/fetch.sh",
-        dir.display()
-    );
-    assert!(
-        std::env::var("COVID_CT_REALCT_REQUIRED").as_deref() != Ok("1"),
-        "{why} (COVID_CT_REALCT_REQUIRED=1)"
-    );
-    println!("skipped: {why}");
-    None
-}
 
 #[test]
 fn lung_roi_holds_the_reference_lungs_on_real_ct() {

@@ -11,6 +11,8 @@ pub use manifest::{
 };
 pub use shipped::{Loaded, ModelSource, ShippedModel};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use ct_phantom::{CohortConfig, generate_scan};
@@ -116,9 +118,11 @@ pub(crate) fn save_detector(cfg: &PipelineConfig, d: &LesionDetector) -> Result<
 /// The run's detector and where it came from.
 pub(crate) fn obtain_detector(cfg: &PipelineConfig) -> Result<(LesionDetector, ModelUse)> {
     let trained = || {
+        let d = train_lesion_detector(cfg)?;
+        let json = d.to_json()? + "\n";
         Ok((
-            train_lesion_detector(cfg)?,
-            ModelUse::trained(LesionDetector::NAME, cfg),
+            d,
+            ModelUse::trained::<LesionDetector>(cfg, json.into_bytes()),
         ))
     };
     match &cfg.detector {
@@ -173,16 +177,33 @@ pub struct ModelUse {
     /// A warning for the report, e.g. a shipped model trained on another lung recipe than
     /// the run's.
     pub note: Option<String>,
+    /// The model's file as this process read or made it (for the run's bundle; not kept in
+    /// shard files, so a merged run has none).
+    #[serde(skip)]
+    pub file: Option<ModelFile>,
+}
+
+/// A model file's name (as under `models/`) and bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    /// The file name, e.g. `lesion_detector.json`.
+    pub name: &'static str,
+    /// Its bytes.
+    pub bytes: Arc<Vec<u8>>,
 }
 
 impl ModelUse {
-    fn trained(name: &str, cfg: &PipelineConfig) -> ModelUse {
+    fn trained<M: ShippedModel>(cfg: &PipelineConfig, bytes: Vec<u8>) -> ModelUse {
         ModelUse {
-            name: name.to_string(),
+            name: M::NAME.to_string(),
             source: "trained in this run".to_string(),
             sha256: None,
             lung_recipe: Some(cfg.lung_recipe),
             note: None,
+            file: Some(ModelFile {
+                name: M::FILE,
+                bytes: Arc::new(bytes),
+            }),
         }
     }
 
@@ -197,6 +218,10 @@ impl ModelUse {
             sha256: Some(l.sha256.clone()),
             lung_recipe: None,
             note: None,
+            file: Some(ModelFile {
+                name: M::FILE,
+                bytes: l.bytes.clone(),
+            }),
         };
         if *source == ModelSource::Shipped {
             let manifest = Manifest::shipped()?;

@@ -3,6 +3,7 @@
 //! ([`super::manifest::Manifest`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::manifest::sha256_hex;
 use crate::lesion_detector::LesionDetector;
@@ -15,6 +16,8 @@ use crate::{Error, Result};
 pub trait ShippedModel: Sized {
     /// Its name in `models/MANIFEST.json`.
     const NAME: &'static str;
+    /// Its file name under `models/` (and in a run's bundle).
+    const FILE: &'static str;
     /// The shipped file's bytes (compiled into the crate).
     const SHIPPED: &'static [u8];
 
@@ -34,6 +37,7 @@ pub trait ShippedModel: Sized {
                 model: Self::shipped()?,
                 source: "shipped".to_string(),
                 sha256: sha256_hex(Self::SHIPPED),
+                bytes: Arc::new(Self::SHIPPED.to_vec()),
             })),
             ModelSource::File(path) => {
                 let named = |e: Error| Error::LoadModel {
@@ -51,6 +55,7 @@ pub trait ShippedModel: Sized {
                     model: Self::from_bytes(&bytes).map_err(named)?,
                     source: path.display().to_string(),
                     sha256: sha256_hex(&bytes),
+                    bytes: Arc::new(bytes),
                 }))
             }
             ModelSource::Train => Ok(None),
@@ -67,6 +72,8 @@ pub struct Loaded<M> {
     pub source: String,
     /// SHA-256 of its file.
     pub sha256: String,
+    /// The file's bytes.
+    pub bytes: Arc<Vec<u8>>,
 }
 
 /// Where a run takes a model from.
@@ -89,6 +96,7 @@ impl ModelSource {
 
 impl ShippedModel for LesionDetector {
     const NAME: &'static str = "lesion_detector";
+    const FILE: &'static str = "lesion_detector.json";
     const SHIPPED: &'static [u8] = include_bytes!("../../models/lesion_detector.json");
 
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
@@ -98,6 +106,7 @@ impl ShippedModel for LesionDetector {
 
 impl ShippedModel for PatternNet {
     const NAME: &'static str = "lesion_pattern_unet";
+    const FILE: &'static str = "lesion_pattern_unet.safetensors";
     const SHIPPED: &'static [u8] = include_bytes!("../../models/lesion_pattern_unet.safetensors");
 
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
@@ -107,6 +116,7 @@ impl ShippedModel for PatternNet {
 
 impl ShippedModel for FocusModel {
     const NAME: &'static str = "pattern_focus_model";
+    const FILE: &'static str = "pattern_focus_model.json";
     const SHIPPED: &'static [u8] = include_bytes!("../../models/pattern_focus_model.json");
 
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
@@ -116,6 +126,7 @@ impl ShippedModel for FocusModel {
 
 impl ShippedModel for ScanModel {
     const NAME: &'static str = "scan_model";
+    const FILE: &'static str = "scan_model.json";
     const SHIPPED: &'static [u8] = include_bytes!("../../models/scan_model.json");
 
     fn from_bytes(bytes: &[u8]) -> Result<Self> {

@@ -30,6 +30,7 @@ pub use eda::{
     Eda, HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, THUMB_SIDE, THUMB_SLICES, thumb_matrix,
 };
 pub use evaluate::cleaning_scores;
+pub(crate) use masks::drop_slices;
 pub use masks::{lesion_inclusive_mask, lung_mask, pack_bits};
 pub use record::{ENHANCED_NAMES, KnownTruth, Processed, ScanRecord, feature_names};
 

@@ -3,10 +3,12 @@
 mod data_sections;
 mod eda;
 mod figures;
+mod prediction;
 mod result_sections;
 mod write;
 
 pub(crate) use figures::Figures;
+pub use prediction::write_prediction_page;
 pub(crate) use write::write_report;
 
 use data_sections::{cleaning_section, gate_section, segmentation_section, summary_section};

@@ -1,0 +1,141 @@
+//! A run saves itself as a bundle (`<run>/model`) and `Predictor` applies it to scans: the
+//! run's own test subjects get exactly the run's probabilities; a damaged, foreign or
+//! incomplete bundle is refused with its reason; a scan it cannot handle is an error.
+
+use std::path::{Path, PathBuf};
+
+use ct_core::{Scan, Spacing, Volume};
+use ct_io::dataset::Dataset;
+use ct_pipeline::{Error, MIN_SLICES, Predictor, run, write_prediction_page};
+use ndarray::Array3;
+
+mod common;
+use common::tiny;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("list") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
+    }
+}
+
+/// The reason `Predictor::load` gives for a copy of the bundle changed by `edit`.
+fn refusal(bundle: &Path, scratch: &Path, name: &str, edit: impl FnOnce(&Path)) -> String {
+    let dir = scratch.join(name);
+    copy_dir(bundle, &dir);
+    edit(&dir);
+    match Predictor::load(&dir) {
+        Ok(_) => panic!("{name}: a damaged bundle loaded"),
+        Err(e) => e.chain(),
+    }
+}
+
+fn edit_json(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("bundle.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
+    f(&mut v);
+    std::fs::write(&p, v.to_string()).expect("write");
+}
+
+#[test]
+fn the_bundle_reproduces_the_runs_test_predictions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = tiny(dir.path(), "fit");
+    let s = run(&cfg).expect("pipeline runs");
+    let c = s.classification.as_ref().expect("classified");
+    let bundle = s.bundle.clone().expect("bundle written");
+    let predictor = Predictor::load(&bundle).expect("bundle loads");
+    assert_eq!(predictor.bundle().trained_on.test_subjects, c.test_ids);
+    assert!(predictor.bundle().model.scan_weight >= 0.0);
+
+    let ds = Dataset::open(&cfg.run_dir().join("data")).expect("data set");
+    let pages = dir.path().join("pages");
+    for (i, id) in c.test_ids.iter().enumerate() {
+        let e = ds.entries().iter().find(|e| &e.id == id).expect("entry");
+        let scan = ds.load(e).expect("scan");
+        let p = predictor.predict(&scan).expect("prediction");
+        // The same per-scan stages and the same fitted models: the same numbers, bit for bit.
+        assert_eq!(p.proba.to_vec(), c.test_proba[i], "{id}");
+        assert_eq!(p.label.index(), c.test_pred[i], "{id}");
+        assert!(p.lung_ml > 0.0);
+        if i == 0 {
+            let page = write_prediction_page(&pages, &p, &predictor).expect("page");
+            let html = std::fs::read_to_string(page).expect("read page");
+            assert!(html.contains("data:image/png;base64,"), "pictures");
+            assert!(html.contains(p.label.name()) && html.contains("Which learned part"));
+        }
+    }
+
+    refusals(&bundle, dir.path());
+    unusable_scans(&predictor);
+}
+
+/// Each way a bundle can be unusable gives its reason.
+fn refusals(bundle: &Path, scratch: &Path) {
+    let e = refusal(bundle, scratch, "missing", |d| {
+        std::fs::remove_file(d.join("lesion_detector.json")).expect("rm")
+    });
+    assert!(e.contains("lesion_detector.json"), "{e}");
+    let e = refusal(bundle, scratch, "changed", |d| {
+        let p = d.join("pattern_focus_model.json");
+        let mut b = std::fs::read(&p).expect("read");
+        b.push(b' ');
+        std::fs::write(&p, b).expect("write");
+    });
+    assert!(
+        e.contains("has changed since the bundle was written"),
+        "{e}"
+    );
+    let e = refusal(bundle, scratch, "version", |d| {
+        edit_json(d, |v| v["version"] = 99.into())
+    });
+    assert!(e.contains("format version 99"), "{e}");
+    let e = refusal(bundle, scratch, "foreign", |d| {
+        edit_json(d, |v| v["format"] = "something else".into())
+    });
+    assert!(e.contains("not a covid-ct pipeline bundle"), "{e}");
+    let e = refusal(bundle, scratch, "features", |d| {
+        edit_json(d, |v| {
+            v["feature_names"].as_array_mut().expect("names").pop();
+        })
+    });
+    assert!(e.contains("is not the one this build computes"), "{e}");
+    let e = refusal(bundle, scratch, "escape", |d| {
+        edit_json(d, |v| v["files"][0]["file"] = "../../etc/passwd".into())
+    });
+    assert!(e.contains("not a plain name"), "{e}");
+    let e = refusal(bundle, scratch, "text", |d| {
+        std::fs::write(d.join("bundle.json"), "{ not json").expect("write")
+    });
+    assert!(e.contains("not JSON"), "{e}");
+    let e = Predictor::load(&PathBuf::from("/no/such/bundle"))
+        .err()
+        .expect("a missing folder")
+        .chain();
+    assert!(e.contains("no such folder"), "{e}");
+}
+
+/// A scan too short to summarise, and one without lungs, are errors (never a diagnosis).
+fn unusable_scans(predictor: &Predictor) {
+    let spacing = Spacing::new(2.0, 0.8, 0.8).expect("spacing");
+    let short = Scan::new(
+        "short",
+        None,
+        Volume::new(
+            Array3::from_elem((MIN_SLICES - 1, 64, 64), -800i16),
+            spacing,
+        )
+        .expect("volume"),
+    );
+    let e = predictor.predict(&short).err().expect("too few slices");
+    assert!(matches!(e, Error::NotEnoughData(_)), "{e}");
+    let solid = Scan::new(
+        "solid",
+        None,
+        Volume::new(Array3::from_elem((20, 64, 64), 40i16), spacing).expect("volume"),
+    );
+    let e = predictor.predict(&solid).err().expect("no lungs").chain();
+    assert!(e.contains("segment"), "{e}");
+}
