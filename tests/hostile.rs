@@ -258,3 +258,44 @@ fn nan_inputs_and_regularisation_are_refused_not_propagated() {
         assert!(stderr(&o).contains("--entreg"), "{bad}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn predict_refuses_what_is_not_a_bundle_without_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scan = tmp.path().join("scan.npy");
+    std::fs::write(&scan, b"not a scan").unwrap();
+    let out = tmp.path().join("pred");
+    let case = |model: &Path, expect: &str| {
+        let o = run(
+            "predict",
+            &[
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                scan.to_str().unwrap(),
+            ],
+            tmp.path(),
+        );
+        assert!(!o.status.success(), "{} accepted", model.display());
+        let e = stderr(&o);
+        assert!(e.contains(expect), "{}: {e}", model.display());
+        assert!(!e.contains("panicked"), "{e}");
+    };
+    case(&tmp.path().join("missing"), "no such folder");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    case(&empty, "cannot read bundle.json");
+    let junk = tmp.path().join("junk");
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("bundle.json"), "[1, 2").unwrap();
+    case(&junk, "not JSON");
+    std::fs::write(
+        junk.join("bundle.json"),
+        r#"{"format": "covid-ct pipeline bundle", "version": 7, "written_by": "ct-pipeline 9.0.0"}"#,
+    )
+    .unwrap();
+    case(&junk, "format version 7");
+    // Nothing was predicted, so nothing was written.
+    assert!(!out.exists());
+}

@@ -370,6 +370,124 @@ impl ContrastGate {
     }
 }
 
+/// Below this share of the total variance explained by the best two-group split of one
+/// statistic (Otsu's η), the scans are taken as one contrast group. A unimodal normal
+/// sample splits at η ≈ 0.64 and a uniform one at 0.75; two well-separated groups reach
+/// 0.9 and more.
+pub const MIN_SEPARATION: f64 = 0.85;
+
+/// The smallest group an unsupervised split may make: this share of the scans, and at
+/// least two.
+pub const MIN_GROUP_SHARE: f64 = 0.05;
+
+/// How [`ContrastGate::fit_unsupervised`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Separation {
+    /// The statistic with the best two-group split.
+    pub feature: ContrastFeature,
+    /// Share of its variance between the two groups (Otsu's η, 0–1).
+    pub eta: f64,
+    /// Scans on the high-contrast side.
+    pub n_high: usize,
+    /// Scans on the low-contrast side.
+    pub n_low: usize,
+}
+
+impl ContrastFeature {
+    /// Whether larger values of the statistic mean higher contrast, where the physics says
+    /// so: a low-contrast export is compressed and clipped (smaller spread and standard
+    /// deviation, more pixels at the slice maximum). `None` for saturation and noise, whose
+    /// direction depends on the export.
+    pub fn high_above(self) -> Option<bool> {
+        match self {
+            ContrastFeature::Spread | ContrastFeature::Std => Some(true),
+            ContrastFeature::MaxFraction => Some(false),
+            ContrastFeature::Saturation | ContrastFeature::Noise => None,
+        }
+    }
+}
+
+/// The best two-group split of sorted values: `(threshold, η, size of the lower group)`, or
+/// `None` when no split leaves both groups at least `min_group` values.
+fn best_split(sorted: &[f64], min_group: usize) -> Option<(f64, f64, usize)> {
+    let n = sorted.len();
+    let mean = sorted.iter().sum::<f64>() / n as f64;
+    let total: f64 = sorted.iter().map(|v| (v - mean).powi(2)).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut best: Option<(f64, f64, usize)> = None;
+    let mut left = 0.0;
+    for k in 1..n {
+        left += sorted[k - 1];
+        if k < min_group || n - k < min_group || sorted[k] <= sorted[k - 1] {
+            continue;
+        }
+        let (m1, m2) = (left / k as f64, (mean * n as f64 - left) / (n - k) as f64);
+        let between = k as f64 * (m1 - mean).powi(2) + (n - k) as f64 * (m2 - mean).powi(2);
+        let eta = between / total;
+        if best.is_none_or(|(_, e, _)| eta > e) {
+            best = Some(((sorted[k - 1] + sorted[k]) / 2.0, eta, k));
+        }
+    }
+    best
+}
+
+impl ContrastGate {
+    /// A gate found without contrast labels: over the statistics whose direction is known
+    /// ([`ContrastFeature::high_above`]), the best two-group split of the scans (Otsu's
+    /// criterion in one dimension); the side of higher contrast by that direction. Returns
+    /// `None` with the best separation seen when no statistic splits the scans into two
+    /// groups clearly enough ([`MIN_SEPARATION`]): they form one contrast group.
+    pub fn fit_unsupervised(
+        stats: &[ContrastStats],
+    ) -> Result<(Option<ContrastGate>, Option<Separation>)> {
+        let min_group = ((stats.len() as f64 * MIN_GROUP_SHARE).ceil() as usize).max(2);
+        let mut best: Option<(ContrastGate, Separation)> = None;
+        for feature in ContrastFeature::ALL {
+            let Some(high_above) = feature.high_above() else {
+                continue;
+            };
+            let mut vals: Vec<f64> = stats.iter().map(|s| feature.of(s)).collect();
+            if let Some(index) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: "contrast statistics",
+                    index,
+                    value: vals[index],
+                });
+            }
+            vals.sort_by(f64::total_cmp);
+            let Some((threshold, eta, below)) = best_split(&vals, min_group) else {
+                continue;
+            };
+            let (n_high, n_low) = if high_above {
+                (vals.len() - below, below)
+            } else {
+                (below, vals.len() - below)
+            };
+            let sep = Separation {
+                feature,
+                eta,
+                n_high,
+                n_low,
+            };
+            if best.as_ref().is_none_or(|(_, b)| eta > b.eta) {
+                let gate = ContrastGate {
+                    feature,
+                    threshold,
+                    high_above,
+                };
+                best = Some((gate, sep));
+            }
+        }
+        Ok(match best {
+            Some((g, sep)) if sep.eta >= MIN_SEPARATION => (Some(g), Some(sep)),
+            Some((_, sep)) => (None, Some(sep)),
+            None => (None, None),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +536,41 @@ mod tests {
         assert_eq!(acc, 1.0);
         assert!(stats.iter().all(|(s, l)| cg.classify(s) == *l));
         assert!(ContrastGate::fit(&[]).is_err());
+        // Without labels: the same two groups are found, high contrast on the right side.
+        let plain: Vec<ContrastStats> = stats.iter().map(|(s, _)| *s).collect();
+        let (ug, sep) = ContrastGate::fit_unsupervised(&plain).unwrap();
+        let (ug, sep) = (ug.expect("two groups"), sep.expect("separation"));
+        assert!(
+            sep.eta >= MIN_SEPARATION && sep.n_high == 3 && sep.n_low == 3,
+            "{sep:?}"
+        );
+        assert!(stats.iter().all(|(s, l)| ug.classify(s) == *l));
         assert!(GrayGate::fit(ScanDecision::Middle, &[]).is_err());
+    }
+
+    #[test]
+    fn one_contrast_group_is_not_split() {
+        // Spread and std vary smoothly (one group of exports): no split is clear enough.
+        let stats: Vec<ContrastStats> = (0..40)
+            .map(|i| {
+                let t = (i as f64 * 0.37).sin() * 0.5 + 0.5;
+                ContrastStats {
+                    saturation: 0.01,
+                    spread: 150.0 + 20.0 * t,
+                    std: 50.0 + 8.0 * (1.0 - t),
+                    noise: 3.0,
+                    max_fraction: 0.001 + 0.0005 * t,
+                }
+            })
+            .collect();
+        let (g, sep) = ContrastGate::fit_unsupervised(&stats).unwrap();
+        let sep = sep.expect("a best split");
+        assert!(g.is_none(), "{sep:?}");
+        assert!(sep.eta < MIN_SEPARATION);
+        // Identical scans cannot be split at all.
+        let same = vec![stats[0]; 10];
+        assert_eq!(ContrastGate::fit_unsupervised(&same).unwrap(), (None, None));
+        // Too few scans for two groups of two.
+        assert_eq!(ContrastGate::fit_unsupervised(&stats[..3]).unwrap().0, None);
     }
 }

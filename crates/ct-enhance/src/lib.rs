@@ -37,7 +37,8 @@ mod resample;
 pub use clahe::{Clahe, ClaheSample};
 pub use error::{Error, Result};
 pub use gate::{
-    ContrastFeature, ContrastGate, ContrastStats, GrayGate, ScanDecision, graygate, graygate_count,
+    ContrastFeature, ContrastGate, ContrastStats, GrayGate, MIN_GROUP_SHARE, MIN_SEPARATION,
+    ScanDecision, Separation, graygate, graygate_count,
 };
 pub use hist::{
     equalize_hist, equalize_hist_float, equalize_hist_levels, equalize_hist_volume, equalize_lut_u8,

@@ -69,6 +69,46 @@ pub struct GateSummary {
     pub graygate_threshold: usize,
 }
 
+/// A contrast gate found in the training subjects' contrast statistics alone (the data set
+/// has no contrast groups), or the finding that they form one group.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsupervisedGate {
+    /// The gate (`None`: one contrast group; every scan goes to one model).
+    pub gate: Option<ContrastGate>,
+    /// The best two-group split seen (`None`: no statistic varies).
+    pub separation: Option<ct_enhance::Separation>,
+    /// Required share of variance between the groups ([`ct_enhance::MIN_SEPARATION`]).
+    pub min_separation: f64,
+}
+
+impl UnsupervisedGate {
+    /// One sentence for the report and the log.
+    pub fn describe(&self) -> String {
+        let sep = |s: &ct_enhance::Separation| {
+            format!(
+                "{:?} splits the training scans {}/{} (high/low) with η = {:.2}",
+                s.feature, s.n_high, s.n_low, s.eta
+            )
+        };
+        match (&self.gate, &self.separation) {
+            (Some(_), Some(s)) => format!(
+                "no contrast labels: a gate was found without them ({}; η ≥ {:.2} required)",
+                sep(s),
+                self.min_separation
+            ),
+            (None, Some(s)) => format!(
+                "no contrast labels and no clear two groups ({}; η ≥ {:.2} required): one \
+                 contrast group, one model",
+                sep(s),
+                self.min_separation
+            ),
+            _ => "no contrast labels and no varying contrast statistic: one contrast group, \
+                  one model"
+                .to_string(),
+        }
+    }
+}
+
 /// Everything the classification stage reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassifyOutput {
@@ -100,6 +140,8 @@ pub struct ClassifyOutput {
     pub cv_std: f64,
     /// The gate, when contrast groups are known.
     pub gate: Option<GateSummary>,
+    /// The gate found without contrast labels, when the data set has none.
+    pub unsupervised_gate: Option<UnsupervisedGate>,
     /// The final models.
     pub models: Vec<GroupModel>,
     /// The pretrained scan model's part (`None`: not used).
@@ -348,6 +390,17 @@ fn fit_gate(
     })
 }
 
+/// The gate of a data set without contrast labels, from its training subjects.
+fn unsupervised_gate(recs: &[&ScanRecord], train: &[usize]) -> Result<UnsupervisedGate> {
+    let stats: Vec<_> = train.iter().map(|&i| recs[i].contrast_stats).collect();
+    let (gate, separation) = ContrastGate::fit_unsupervised(&stats)?;
+    Ok(UnsupervisedGate {
+        gate,
+        separation,
+        min_separation: ct_enhance::MIN_SEPARATION,
+    })
+}
+
 /// Runs the classification stage on labelled records. `scan`: the pretrained scan model and
 /// where it came from (`shipped` or its file), to join the vote. Returns the report and the
 /// fitted model (trained on the training split; its test probabilities are the report's).
@@ -387,20 +440,37 @@ pub fn classify(
     let (train, test) = split(&recs, cfg.test_fraction, cfg.seed);
     let xtr = rows(&x, &train);
     let ytr: Vec<usize> = train.iter().map(|&i| y[i]).collect();
-    let gtr: Vec<Contrast> = train.iter().map(|&i| truth_groups[i]).collect();
     let yte: Vec<usize> = test.iter().map(|&i| y[i]).collect();
     let gte_true: Vec<Contrast> = test.iter().map(|&i| truth_groups[i]).collect();
 
-    // The gate: fitted on the training subjects' known groups, applied to the test subjects.
+    // The gate: fitted on the training subjects' known groups, applied to the test subjects;
+    // without known groups, found in the training subjects' contrast statistics.
     let gate = if known_contrast {
         Some(fit_gate(&recs, (&train, &test), &truth_groups)?)
     } else {
         None
     };
+    let unsupervised = if known_contrast {
+        None
+    } else {
+        Some(unsupervised_gate(&recs, &train)?)
+    };
+    let fitted_gate = gate
+        .as_ref()
+        .map(|g| g.fitted)
+        .or(unsupervised.as_ref().and_then(|u| u.gate));
+    let gtr: Vec<Contrast> = train
+        .iter()
+        .map(|&i| match (&gate, &fitted_gate) {
+            (Some(_), _) => truth_groups[i],
+            (None, Some(g)) => g.classify(&recs[i].contrast_stats),
+            (None, None) => Contrast::High,
+        })
+        .collect();
 
     // One model for both groups: the group (known for training subjects, the gate's
     // decision for test subjects) becomes a feature column.
-    let gate_column = !cfg.gated_models && known_contrast;
+    let gate_column = !cfg.gated_models && fitted_gate.is_some();
     let xtr = if gate_column {
         with_gate_column(&xtr, &gtr)
     } else {
@@ -477,7 +547,7 @@ pub fn classify(
     let (fitted, models) = fit_gated(&xtr, &ytr, &gtr, cfg)?;
     let model = FeatureModel {
         columns: cols.iter().map(|&j| names[j].clone()).collect(),
-        gate: gate.as_ref().map(|g| g.fitted),
+        gate: fitted_gate,
         gate_column,
         models: fitted,
         scan_weight: scan_part.as_ref().map_or(0.0, |p| p.weight),
@@ -541,6 +611,7 @@ pub fn classify(
         cv_mean,
         cv_std,
         gate,
+        unsupervised_gate: unsupervised,
         models,
         scan_model,
     };

@@ -234,6 +234,9 @@ fn run_stages(cfg: &PipelineConfig) -> Result<Summary> {
     timings.insert("classify".to_string(), t.elapsed().as_secs_f64());
     let (classification, bundle) = match classification {
         Some((c, model)) => {
+            if let Some(u) = &c.unsupervised_gate {
+                eprintln!("contrast gate: {}", u.describe());
+            }
             write_predictions_csv(&run_dir.join("predictions.csv"), &c, &table.records)?;
             let bundle = write_bundle(cfg, &table, &c, model, scan_model.as_ref())?;
             (Some(c), bundle)

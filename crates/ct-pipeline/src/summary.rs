@@ -257,6 +257,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "by_contrast": by_contrast,
         "confusion": s.classification.as_ref().map(|c| &c.confusion),
         "gate": s.classification.as_ref().and_then(|c| c.gate.as_ref()),
+        "unsupervised_gate": s.classification.as_ref().and_then(|c| c.unsupervised_gate.as_ref()),
         "models": s.classification.as_ref().map(|c| &c.models),
         "scan_model": s.classification.as_ref().and_then(|c| c.scan_model.as_ref()),
         "cleaning": s.cleaning.map(|(p, r, f, t)| serde_json::json!({"precision": p, "recall": r, "flagged": f, "injected": t})),

@@ -139,3 +139,58 @@ fn unusable_scans(predictor: &Predictor) {
     let e = predictor.predict(&solid).err().expect("no lungs").chain();
     assert!(e.contains("segment"), "{e}");
 }
+
+/// A data set without contrast labels: the gate is looked for in the training subjects'
+/// contrast statistics (found, or one group, said either way), saved in the bundle, and
+/// applied to new scans; how often it agrees with the phantoms' true export groups is
+/// printed (a measurement, not a promise: see docs/pipeline.md).
+#[test]
+fn without_contrast_labels_the_gate_comes_from_the_statistics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let make = ct_pipeline::PipelineConfig {
+        stage: ct_pipeline::Stage::Preprocess,
+        ..tiny(dir.path(), "make")
+    };
+    run(&make).expect("phantoms written");
+    let data = make.run_dir().join("data");
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("ground_truth.json")).expect("truth"),
+    )
+    .expect("json");
+    // The data set as a user would have it: class folders, no contrast column.
+    let cfg = ct_pipeline::PipelineConfig {
+        name: "unlabelled".into(),
+        data: Some(data.clone()),
+        ..tiny(dir.path(), "x")
+    };
+    let s = run(&cfg).expect("run");
+    let c = s.classification.as_ref().expect("classified");
+    assert!(c.gate.is_none(), "no labelled gate without labels");
+    let u = c.unsupervised_gate.as_ref().expect("unsupervised gate");
+    let sep = u.separation.expect("the statistics vary");
+    assert_eq!(sep.n_high + sep.n_low, predictor_train_count(&s));
+    let report = std::fs::read_to_string(cfg.run_dir().join("report.html")).expect("report");
+    assert!(report.contains("no contrast labels"), "the report says so");
+    let predictor = Predictor::load(s.bundle.as_ref().expect("bundle")).expect("loads");
+    assert_eq!(predictor.bundle().model.gate, u.gate);
+    let ds = Dataset::open(&data).expect("data set");
+    let mut agree = 0;
+    for e in ds.entries() {
+        let p = predictor
+            .predict(&ds.load(e).expect("scan"))
+            .expect("prediction");
+        assert_eq!(p.contrast.is_some(), u.gate.is_some(), "{}", e.id);
+        let want = truth[&e.id]["contrast"].as_str().expect("contrast");
+        agree += usize::from(p.contrast.map(|g| g.name()) == Some(want));
+    }
+    println!(
+        "{}; agrees with the true groups on {agree}/{}",
+        u.describe(),
+        ds.entries().len()
+    );
+}
+
+fn predictor_train_count(s: &ct_pipeline::Summary) -> usize {
+    let c = s.classification.as_ref().expect("classified");
+    s.n_scans - c.test_ids.len()
+}

@@ -221,5 +221,20 @@ pub(super) fn gate_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> 
             ),
         ]);
     }
+    if let Some(u) = summary
+        .classification
+        .as_ref()
+        .and_then(|c| c.unsupervised_gate.as_ref())
+    {
+        let s = rep.section("Contrast gate");
+        s.text(&u.describe());
+        if let Some(g) = &u.gate {
+            let dir = if g.high_above { ">" } else { "<=" };
+            s.key_values(&[(
+                "gate found without labels (high contrast when)",
+                format!("{:?} {dir} {:.4}", g.feature, g.threshold),
+            )]);
+        }
+    }
     Ok(())
 }
