@@ -16,7 +16,8 @@
 //! slice count) lie outside the range of the run's training subjects (the page lists them).
 //! `--out` (default `runs/predict`) receives one HTML page per scan and `predictions.csv`
 //! (written row by row as `predictions.csv.partial`, renamed when all scans are done). A scan
-//! that fails is reported and skipped; the exit status is 1 when any failed.
+//! that fails is reported and skipped; the exit status is 1 only when no scan could be
+//! predicted (the batch programs' rule).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,11 @@ use clap::Parser;
 use covid_ct::pipeline::{Prediction, Predictor, write_prediction_page};
 
 #[derive(Parser, Debug)]
-#[command(about = "Diagnose new CT scans with a saved pipeline run (its `model` folder)")]
+#[command(
+    about = "Diagnose new CT scans with a saved pipeline run (its `model` folder)",
+    after_help = "A scan that fails gets an `error=` line and the next one goes on; the exit \
+                  status is 1 only when no scan could be predicted."
+)]
 struct Args {
     /// The saved run: `runs/NAME/model` (or its `bundle.json`).
     #[arg(long)]
@@ -168,7 +173,7 @@ fn main() -> Result<()> {
     let done = args.out.join("predictions.csv");
     std::fs::rename(&partial, &done).with_context(|| format!("{}", done.display()))?;
     eprintln!("{} scans, {failed} failed; {}", scans.len(), done.display());
-    if failed > 0 {
+    if failed == scans.len() {
         std::process::exit(1);
     }
     Ok(())

@@ -15,6 +15,7 @@ use ensemble::{Classifier, Gbdt, GbdtParams};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::models::SavedKind;
 use crate::{Error, Result};
 
 /// The weights the classification stage tries for the scan model's vote (the run's own
@@ -191,17 +192,12 @@ impl ScanModel {
     /// A model saved by [`ScanModel::to_json`]; refuses other files and damaged trees.
     pub fn from_json(text: &str) -> Result<ScanModel> {
         let bad = |why: String| Error::model_file("scan model", why);
-        let saved: SavedScanModel = serde_json::from_str(text).map_err(|e| Error::ModelFile {
-            model: "scan model",
-            why: "not a readable scan model".into(),
-            source: Some(e),
-        })?;
-        if saved.format != SCAN_FORMAT || saved.version != SCAN_VERSION {
-            return Err(bad(format!(
-                "format {:?} version {}, expected {SCAN_FORMAT:?} version {SCAN_VERSION}",
-                saved.format, saved.version
-            )));
+        let saved: SavedScanModel = SavedKind {
+            what: "scan model",
+            format: SCAN_FORMAT,
+            version: SCAN_VERSION,
         }
+        .read(text)?;
         let m = saved.model;
         if m.features.is_empty()
             || m.trees.n_features() != Some(m.features.len())

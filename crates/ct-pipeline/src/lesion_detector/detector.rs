@@ -5,6 +5,7 @@ use ensemble::{Classifier, Gbdt};
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::models::SavedKind;
 use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
@@ -103,17 +104,12 @@ impl LesionDetector {
     /// whose trees are damaged.
     pub fn from_json(text: &str) -> Result<LesionDetector> {
         let bad = |why: String| Error::model_file("lesion detector", why);
-        let saved: SavedDetector = serde_json::from_str(text).map_err(|e| Error::ModelFile {
-            model: "lesion detector",
-            why: "not a readable detector".into(),
-            source: Some(e),
-        })?;
-        if saved.format != DETECTOR_FORMAT || saved.version != DETECTOR_VERSION {
-            return Err(bad(format!(
-                "format {:?} version {}, expected {DETECTOR_FORMAT:?} version {DETECTOR_VERSION}",
-                saved.format, saved.version
-            )));
+        let saved: SavedDetector = SavedKind {
+            what: "lesion detector",
+            format: DETECTOR_FORMAT,
+            version: DETECTOR_VERSION,
         }
+        .read(text)?;
         if saved.voxel_features != VOXEL_FEATURE_NAMES
             || saved.component_features != COMPONENT_FEATURE_NAMES
         {

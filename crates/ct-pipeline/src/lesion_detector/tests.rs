@@ -97,7 +97,16 @@ fn detector_learns_a_ball_and_not_a_vessel() {
         "{e}"
     );
     let e = LesionDetector::from_json("{}").expect_err("not a detector");
-    assert!(e.to_string().contains("not a readable detector"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("format \"(none)\" version (none), expected \"covid-ct lesion detector\""),
+        "{e}"
+    );
+    let e = LesionDetector::from_json("[1, 2").expect_err("not JSON");
+    assert!(
+        e.to_string().contains("not a readable lesion detector"),
+        "{e}"
+    );
     let e = LesionDetector::from_json(&json.replacen("\"version\":1", "\"version\":9", 1))
         .expect_err("version");
     assert!(e.to_string().contains("version 9"), "{e}");

@@ -6,6 +6,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::models::SavedKind;
 use crate::named::NamedFeatures;
 use crate::{Error, Result};
 
@@ -187,17 +188,12 @@ impl FocusModel {
     /// and damaged trees.
     pub fn from_json(text: &str) -> Result<FocusModel> {
         let bad = |why: String| Error::model_file("focus model", why);
-        let saved: SavedFocusModel = serde_json::from_str(text).map_err(|e| Error::ModelFile {
-            model: "focus model",
-            why: "not a readable focus model".into(),
-            source: Some(e),
-        })?;
-        if saved.format != FOCUS_FORMAT || saved.version != FOCUS_VERSION {
-            return Err(bad(format!(
-                "format {:?} version {}, expected {FOCUS_FORMAT:?} version {FOCUS_VERSION}",
-                saved.format, saved.version
-            )));
+        let saved: SavedFocusModel = SavedKind {
+            what: "focus model",
+            format: FOCUS_FORMAT,
+            version: FOCUS_VERSION,
         }
+        .read(text)?;
         if saved.features != FOCUS_FEATURE_NAMES {
             return Err(bad(
                 "trained on other focus features than this version computes; retrain it \

@@ -121,22 +121,12 @@ impl Manifest {
 
     /// Parses a manifest; refuses another format or version.
     pub fn from_json(text: &str) -> Result<Manifest> {
-        let m: Manifest = serde_json::from_str(text).map_err(|e| Error::ModelFile {
-            model: "model manifest",
-            why: "not a readable manifest".into(),
-            source: Some(e),
-        })?;
-        if m.format != MANIFEST_FORMAT || m.version != MANIFEST_VERSION {
-            return Err(Error::model_file(
-                "model manifest",
-                format!(
-                    "format {:?} version {}, expected {MANIFEST_FORMAT:?} version \
-                     {MANIFEST_VERSION}",
-                    m.format, m.version
-                ),
-            ));
+        super::SavedKind {
+            what: "model manifest",
+            format: MANIFEST_FORMAT,
+            version: MANIFEST_VERSION,
         }
-        Ok(m)
+        .read(text)
     }
 
     /// The manifest in `dir/MANIFEST.json`.

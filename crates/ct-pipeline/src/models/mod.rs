@@ -4,11 +4,13 @@
 //! trained in the run, on its own phantom cohort.
 
 mod manifest;
+mod saved;
 mod shipped;
 
 pub use manifest::{
     MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry, Problem, sha256_hex,
 };
+pub(crate) use saved::SavedKind;
 pub use shipped::{Loaded, ModelSource, ShippedModel};
 
 use std::sync::Arc;
