@@ -17,7 +17,7 @@ use crate::data::write_phantoms;
 use crate::feature_model::FeatureModel;
 use crate::lesion_detector::LesionDetector;
 use crate::lesion_patterns::{FocusModel, PatternNet};
-use crate::models::{ModelUse, obtain_detector, pattern_models, save_detector, scan_model};
+use crate::models::{ModelUse, RunModels, save_detector};
 use crate::outputs::{
     finish_run_dir, io_err, merge_shards, prepare_run_dir, write_features_csv, write_foci_csv,
     write_json, write_predictions_csv,
@@ -178,38 +178,48 @@ fn otdd_stage(records: &[ScanRecord], cfg: &PipelineConfig) -> Vec<OtddSummary> 
 /// `INCOMPLETE-shard-I-of-N`), which stays there when the run fails.
 pub fn run(cfg: &PipelineConfig) -> Result<Summary> {
     cfg.validate()?;
+    // 1. The models, before the run folder is touched: a bad model file fails here and
+    // leaves nothing behind.
+    let t = Instant::now();
+    let models = RunModels::load(cfg)?;
+    let mut timings = BTreeMap::new();
+    timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
     prepare_run_dir(cfg)?;
-    let summary = run_stages(cfg)?;
+    let summary = run_stages(cfg, models, timings)?;
     finish_run_dir(cfg)?;
     Ok(summary)
 }
 
-/// Every stage of the run, in order.
-fn run_stages(cfg: &PipelineConfig) -> Result<Summary> {
+/// Every stage of the run after the models, in order.
+fn run_stages(
+    cfg: &PipelineConfig,
+    models: RunModels,
+    mut timings: BTreeMap<String, f64>,
+) -> Result<Summary> {
     let run_dir = cfg.run_dir();
     let fig_dir = run_dir.join("figures");
     write_json(&run_dir.join("config.json"), cfg)?;
-    let mut timings = BTreeMap::new();
+    let RunModels {
+        detector,
+        pattern,
+        scan: scan_model,
+    } = models;
+    if let Some((d, _)) = &detector {
+        save_detector(cfg, d)?;
+    }
     if cfg.stage == Stage::Detector {
-        let t = Instant::now();
-        let (detector, used) = obtain_detector(cfg)?;
-        timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
-        save_detector(cfg, &detector)?;
+        let (detector, used) = detector.ok_or_else(|| missing("lesion detector"))?;
         let mut summary = Summary::empty(run_dir, timings);
         summary.detector_training = Some(DetectorTraining::of(&detector, &used.source));
         summary.models = vec![used];
         summary.peak_rss_mib = peak_rss_mib();
         return Ok(summary);
     }
-    // The pretrained scan model, loaded first so that a bad file fails before any work.
-    let scan_model = match cfg.stage {
-        Stage::Preprocess => None,
-        _ => scan_model(cfg)?,
-    };
     let figures = Mutex::new(Figures::default());
-    let table = match cfg.stage {
-        Stage::Merge => merge_shards(&run_dir.join("shards"), cfg.shard.1)?,
-        _ => feature_table(cfg, &run_dir, &figures, &mut timings)?,
+    let table = match (cfg.stage, detector) {
+        (Stage::Merge, _) => merge_shards(&run_dir.join("shards"), cfg.shard.1)?,
+        (_, Some(d)) => feature_table(cfg, &run_dir, &figures, (d, pattern), &mut timings)?,
+        (_, None) => return Err(missing("lesion detector")),
     };
     write_table_files(&run_dir, &table)?;
     timings.extend(step_sums(&table.records));
@@ -272,33 +282,31 @@ fn spinner(msg: &'static str) -> ProgressBar {
     pb
 }
 
-/// Stages 1-4: the models, the data and the per-scan preprocessing of this shard (written as
-/// the shard's file when the run is `--stage preprocess`).
+/// A model the stage needs was not loaded (a bug in [`RunModels::load`]'s stage table).
+fn missing(what: &str) -> Error {
+    Error::Inconsistent(format!("the {what} was not loaded for this stage"))
+}
+
+/// Stages 2-4: the data and the per-scan preprocessing of this shard with the loaded models
+/// (written as the shard's file when the run is `--stage preprocess`).
 fn feature_table(
     cfg: &PipelineConfig,
     run_dir: &Path,
     figures: &Mutex<Figures>,
+    ((detector, detector_use), pattern): (
+        (LesionDetector, ModelUse),
+        Option<((PatternNet, FocusModel), [ModelUse; 2])>,
+    ),
     timings: &mut BTreeMap<String, f64>,
 ) -> Result<FeatureTable> {
-    // 1. The models (first, so that a bad --detector fails before any work): the lesion
-    // detector shipped, loaded, or trained on its own phantom cohort (another seed), and
-    // the pattern network with its focus model.
-    let t = Instant::now();
-    let (detector, detector_use) = obtain_detector(cfg)?;
-    timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
-    save_detector(cfg, &detector)?;
     let mut models = vec![detector_use];
-    let pattern = match pattern_models(cfg)? {
-        Some((nets, uses)) => {
-            models.extend(uses);
-            Some(nets)
-        }
-        None => None,
-    };
+    let pattern = pattern.map(|(nets, uses)| {
+        models.extend(uses);
+        nets
+    });
     for note in models.iter().filter_map(|m| m.note.as_ref()) {
         eprintln!("note: {note}");
     }
-    timings.insert("lesion_model".to_string(), t.elapsed().as_secs_f64());
     // 2. Data.
     let t = Instant::now();
     let (si, sn) = cfg.shard;

@@ -241,12 +241,15 @@ fn the_shipped_detector_fits_the_default_run_and_saved_detectors_load() {
     .expect_err("missing file");
     assert!(e.to_string().contains("nope.json"), "{e}");
     std::fs::write(&missing, "{\"format\": 1}").expect("write");
-    let e = run(&PipelineConfig {
+    let bad = PipelineConfig {
+        name: "bad-model".into(),
         detector: DetectorSource::File(missing),
         ..load
-    })
-    .expect_err("damaged file");
+    };
+    let e = run(&bad).expect_err("damaged file");
     assert!(e.to_string().contains("nope.json"), "{e}");
+    // The models are checked before the run folder is touched (issue 25).
+    assert!(!bad.run_dir().exists(), "a failed model left a run folder");
 }
 
 #[test]

@@ -260,6 +260,38 @@ fn detector_scan(
     Ok((ps, c))
 }
 
+/// The models a run uses, loaded (or the detector trained) before the run folder is
+/// touched, so that a bad model file leaves nothing behind.
+pub(crate) struct RunModels {
+    /// The lesion detector and what the run used (not for a merge).
+    pub detector: Option<(LesionDetector, ModelUse)>,
+    /// The pattern network and its focus model, when the configuration uses them (per-scan
+    /// stages only).
+    pub pattern: Option<((PatternNet, FocusModel), [ModelUse; 2])>,
+    /// The pretrained scan model (classifying stages only; `None` with `--no-scan-model`).
+    pub scan: Option<(ScanModel, ModelUse)>,
+}
+
+impl RunModels {
+    /// The models `cfg.stage` needs.
+    pub(crate) fn load(cfg: &PipelineConfig) -> Result<RunModels> {
+        let per_scan = matches!(cfg.stage, Stage::All | Stage::Preprocess);
+        Ok(RunModels {
+            detector: if per_scan || cfg.stage == Stage::Detector {
+                Some(obtain_detector(cfg)?)
+            } else {
+                None
+            },
+            pattern: if per_scan { pattern_models(cfg)? } else { None },
+            scan: if matches!(cfg.stage, Stage::All | Stage::Merge) {
+                scan_model(cfg)?
+            } else {
+                None
+            },
+        })
+    }
+}
+
 /// The pretrained scan model of the classifiers' vote and what the run used; `None` when
 /// `--no-scan-model`.
 pub(crate) fn scan_model(cfg: &PipelineConfig) -> Result<Option<(ScanModel, ModelUse)>> {
