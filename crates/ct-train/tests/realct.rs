@@ -10,7 +10,7 @@
 //! tools/realct/fetch.sh && cargo test -p ct-train --test realct -- --nocapture
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ct_train::{Recipe, ZSampling};
 
