@@ -138,6 +138,8 @@ pub struct ClassifyOutput {
     pub cv_mean: f64,
     /// Standard deviation of `cv_folds`.
     pub cv_std: f64,
+    /// Why the k-fold used fewer folds than asked (a class with fewer training subjects).
+    pub cv_note: Option<String>,
     /// The gate, when contrast groups are known.
     pub gate: Option<GateSummary>,
     /// The gate found without contrast labels, when the data set has none.
@@ -478,7 +480,15 @@ pub fn classify(
     };
 
     // Stratified k-fold on the training subjects (gated by their known groups).
-    let k = min_class_count(&ytr).min(cfg.folds).max(2);
+    let smallest = min_class_count(&ytr);
+    let k = smallest.min(cfg.folds).max(2);
+    let cv_note = (smallest < cfg.folds).then(|| {
+        format!(
+            "k-fold with {k} folds instead of {}: the smallest class has {smallest} training \
+             subject(s)",
+            cfg.folds
+        )
+    });
     let cv = StratifiedKFold {
         n_splits: k,
         shuffle: true,
@@ -610,6 +620,7 @@ pub fn classify(
         cv_folds,
         cv_mean,
         cv_std,
+        cv_note,
         gate,
         unsupervised_gate: unsupervised,
         models,

@@ -247,6 +247,9 @@ fn run_stages(
             if let Some(u) = &c.unsupervised_gate {
                 eprintln!("contrast gate: {}", u.describe());
             }
+            if let Some(note) = &c.cv_note {
+                eprintln!("note: {note}");
+            }
             write_predictions_csv(&run_dir.join("predictions.csv"), &c, &table.records)?;
             let bundle = write_bundle(cfg, &table, &c, model, scan_model.as_ref())?;
             (Some(c), bundle)

@@ -252,7 +252,7 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
     serde_json::json!({
         "accuracy": s.classification.as_ref().map(|c| c.accuracy),
         "roc_auc_ovr_macro": s.classification.as_ref().and_then(|c| c.roc_auc),
-        "cv": s.classification.as_ref().map(|c| serde_json::json!({"mean": c.cv_mean, "std": c.cv_std, "folds": c.cv_folds})),
+        "cv": s.classification.as_ref().map(|c| serde_json::json!({"mean": c.cv_mean, "std": c.cv_std, "folds": c.cv_folds, "note": c.cv_note})),
         "report": s.classification.as_ref().map(|c| serde_json::json!({"scores": c.report, "text": c.report.to_string()})),
         "by_contrast": by_contrast,
         "confusion": s.classification.as_ref().map(|c| &c.confusion),

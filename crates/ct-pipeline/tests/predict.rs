@@ -42,9 +42,15 @@ fn edit_json(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 #[test]
 fn the_bundle_reproduces_the_runs_test_predictions() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = tiny(dir.path(), "fit");
+    // Five folds asked, three training subjects per class: fewer folds, and the run says so.
+    let cfg = ct_pipeline::PipelineConfig {
+        folds: 5,
+        ..tiny(dir.path(), "fit")
+    };
     let s = run(&cfg).expect("pipeline runs");
     let c = s.classification.as_ref().expect("classified");
+    let note = c.cv_note.as_deref().expect("a note on the folds");
+    assert!(note.contains("instead of 5"), "{note}");
     let bundle = s.bundle.clone().expect("bundle written");
     let predictor = Predictor::load(&bundle).expect("bundle loads");
     assert_eq!(predictor.bundle().trained_on.test_subjects, c.test_ids);

@@ -236,6 +236,14 @@ pub(super) fn models_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()
             })
             .collect();
         s.table(&["model", "source", "sha256", "lung recipe", "note"], rows);
+        if let Some(b) = &summary.bundle {
+            s.text(&format!(
+                "This run is saved for prediction in {} (the configuration, the fitted gate \
+                 and classifiers, and a copy of each model file): `predict --model {} SCAN...`.",
+                b.display(),
+                b.display()
+            ));
+        }
     }
     Ok(())
 }
