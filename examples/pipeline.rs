@@ -139,6 +139,8 @@ enum FeatureArg {
     Lesion,
     Detector,
     Pattern,
+    /// Radiomic and enhanced-image features only (no phantom-trained model's output).
+    Radiomic,
 }
 
 fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
@@ -190,6 +192,7 @@ fn real_main() -> anyhow::Result<()> {
             FeatureArg::Lesion => FeatureSet::Lesion,
             FeatureArg::Detector => FeatureSet::Detector,
             FeatureArg::Pattern => FeatureSet::Pattern,
+            FeatureArg::Radiomic => FeatureSet::Radiomic,
         },
         pattern_net: !a.no_pattern_net,
         pattern_z_step: a.pattern_z_step,

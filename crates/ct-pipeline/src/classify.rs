@@ -152,20 +152,22 @@ pub struct ClassifyOutput {
 
 /// The columns of a feature table (named `names`) that the classifiers see under `set`.
 pub fn classifier_columns(names: &[String], set: FeatureSet) -> Vec<usize> {
-    if set == FeatureSet::All {
-        return (0..names.len()).collect();
-    }
-    let detector = matches!(set, FeatureSet::Lesion | FeatureSet::Detector);
-    let pattern = matches!(set, FeatureSet::Lesion | FeatureSet::Pattern);
+    let is_detector = |n: &str| crate::lesion_detector::LESION_FEATURE_NAMES.contains(&n);
+    let is_pattern = |n: &str| {
+        crate::lesion_patterns::PATTERN_FEATURE_NAMES.contains(&n)
+            || crate::lesion_patterns::FOCUS_SCAN_FEATURE_NAMES.contains(&n)
+    };
+    let keep = |n: &str| match set {
+        FeatureSet::All => true,
+        FeatureSet::Lesion => is_detector(n) || is_pattern(n),
+        FeatureSet::Detector => is_detector(n),
+        FeatureSet::Pattern => is_pattern(n),
+        FeatureSet::Radiomic => !is_detector(n) && !is_pattern(n),
+    };
     names
         .iter()
         .enumerate()
-        .filter(|(_, n)| {
-            (detector && crate::lesion_detector::LESION_FEATURE_NAMES.contains(&n.as_str()))
-                || (pattern
-                    && (crate::lesion_patterns::PATTERN_FEATURE_NAMES.contains(&n.as_str())
-                        || crate::lesion_patterns::FOCUS_SCAN_FEATURE_NAMES.contains(&n.as_str())))
-        })
+        .filter(|(_, n)| keep(n))
         .map(|(j, _)| j)
         .collect()
 }
@@ -627,4 +629,26 @@ pub fn classify(
         scan_model,
     };
     Ok((out, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn radiomic_and_lesion_columns_split_the_table() {
+        let cfg = PipelineConfig::default();
+        let names = crate::preprocess::feature_names(&cfg);
+        let cols = |set| classifier_columns(&names, set);
+        let (radiomic, lesion) = (cols(FeatureSet::Radiomic), cols(FeatureSet::Lesion));
+        assert!(!radiomic.is_empty() && !lesion.is_empty());
+        assert!(radiomic.iter().all(|j| !lesion.contains(j)), "disjoint");
+        assert_eq!(radiomic.len() + lesion.len(), cols(FeatureSet::All).len());
+        // No learned model's output among the radiomic columns.
+        assert!(radiomic.iter().all(|&j| {
+            let n = names[j].as_str();
+            !crate::lesion_detector::LESION_FEATURE_NAMES.contains(&n) && !n.starts_with("cnn_")
+        }));
+        assert!(radiomic.iter().any(|&j| names[j] == "clahe_lung_mean"));
+    }
 }

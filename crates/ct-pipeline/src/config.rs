@@ -74,6 +74,10 @@ pub enum FeatureSet {
     Detector,
     /// The lesion-pattern U-Net's features alone.
     Pattern,
+    /// The radiomic and enhanced-image features alone: every column that no learned model
+    /// made (no phantom-trained detector, U-Net or focus model), so the classifiers learn
+    /// from the data set's own labels only.
+    Radiomic,
 }
 
 fn yes() -> bool {
