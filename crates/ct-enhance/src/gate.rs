@@ -319,15 +319,7 @@ impl ContrastGate {
                 got: 0,
             });
         }
-        let mut vals: Vec<f64> = samples.iter().map(|(s, _)| feature.of(s)).collect();
-        if let Some(index) = vals.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "contrast statistics",
-                index,
-                value: vals[index],
-            });
-        }
-        vals.sort_by(f64::total_cmp);
+        let vals = sorted_values(feature, samples.iter().map(|(s, _)| s))?;
         let mut cands: Vec<(f64, f64)> = vec![(vals[0] - 1.0, 0.0)];
         for w in vals.windows(2) {
             if w[1] > w[0] {
@@ -407,6 +399,23 @@ impl ContrastFeature {
     }
 }
 
+/// One statistic of every scan, sorted; refuses a non-finite value (naming its scan).
+fn sorted_values<'a>(
+    feature: ContrastFeature,
+    stats: impl Iterator<Item = &'a ContrastStats>,
+) -> Result<Vec<f64>> {
+    let mut vals: Vec<f64> = stats.map(|s| feature.of(s)).collect();
+    if let Some(index) = vals.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "contrast statistics",
+            index,
+            value: vals[index],
+        });
+    }
+    vals.sort_by(f64::total_cmp);
+    Ok(vals)
+}
+
 /// The best two-group split of sorted values: `(threshold, η, size of the lower group)`, or
 /// `None` when no split leaves both groups at least `min_group` values.
 fn best_split(sorted: &[f64], min_group: usize) -> Option<(f64, f64, usize)> {
@@ -448,15 +457,7 @@ impl ContrastGate {
             let Some(high_above) = feature.high_above() else {
                 continue;
             };
-            let mut vals: Vec<f64> = stats.iter().map(|s| feature.of(s)).collect();
-            if let Some(index) = vals.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: "contrast statistics",
-                    index,
-                    value: vals[index],
-                });
-            }
-            vals.sort_by(f64::total_cmp);
+            let vals = sorted_values(feature, stats.iter())?;
             let Some((threshold, eta, below)) = best_split(&vals, min_group) else {
                 continue;
             };
