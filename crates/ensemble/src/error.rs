@@ -116,6 +116,16 @@ pub enum Error {
         /// The group's name.
         group: String,
     },
+    /// A nearest-neighbour method needs more samples than the table (or class) holds.
+    #[error("{what}: needs at least {needed} samples, got {got}")]
+    TooFewNeighbours {
+        /// The method and, where it applies, the class.
+        what: String,
+        /// The samples it needs (neighbours plus the sample itself).
+        needed: usize,
+        /// The samples there are.
+        got: usize,
+    },
     /// A saved model (JSON) that does not describe a valid fitted model.
     #[error("invalid saved model: {reason}")]
     InvalidModel {

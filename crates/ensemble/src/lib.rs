@@ -22,6 +22,8 @@
 //! * [`TwoLevel`]: per-slice features → per-scan [`Aggregate`]s → SVM + trees → soft vote;
 //!   [`GatedClassifier`]: a `ct_core::Contrast` gate routing each scan to its group's model,
 //!   with per-group reports.
+//! * Rebalancing a training table: [`Smote`], [`EditedNearestNeighbours`] and [`SmoteEnn`]
+//!   (imbalanced-learn 0.14.2's, the same samples for the same seed).
 //!
 //! # Example
 //! ```
@@ -48,6 +50,8 @@ mod gated;
 mod gbdt;
 mod metrics;
 mod model_selection;
+mod numpy_rng;
+mod resample;
 mod scaler;
 mod smo;
 mod svm;
@@ -67,6 +71,7 @@ pub use model_selection::{
     Candidate, CellScore, GridSearchResult, SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold,
     gbdt_grid, grid_search, seed_svm_grid, svm_grid,
 };
+pub use resample::{CleanClasses, EditedNearestNeighbours, EnnKind, Resampled, Smote, SmoteEnn};
 pub use scaler::StandardScaler;
 pub use svm::{Gamma, SVM_MAX_SAMPLES, Svm, SvmParams};
 pub use two_level::{Aggregate, TwoLevel, aggregate_scans};
