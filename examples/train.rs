@@ -216,6 +216,8 @@ enum AttentionArg {
     Se,
     Cbam,
     Eca,
+    /// Residual attention (soft mask branch, one level).
+    Residual,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -279,6 +281,7 @@ fn config(a: &Args) -> TrainConfig {
         AttentionArg::Se => BlockAttention::Se,
         AttentionArg::Cbam => BlockAttention::Cbam,
         AttentionArg::Eca => BlockAttention::Eca,
+        AttentionArg::Residual => BlockAttention::Residual,
     };
     model.dropout = a.dropout;
     model.in_channels = a.channels as usize;

@@ -92,6 +92,7 @@ fn attention_blocks_fit_in_every_resnet_block() {
             kernel: 7,
         },
         AttentionKind::Eca,
+        AttentionKind::Residual { depth: 2 },
     ] {
         for depth in [ResNetDepth::R18, ResNetDepth::R50] {
             let cfg = ResNetConfig {

@@ -60,6 +60,19 @@ fn covnet_learns_blob_vs_noise() {
     assert!(last < 0.5 * first, "loss did not halve: {first} -> {last}");
 }
 
+/// Residual attention in every block: the mask branch (max-pooling, bilinear up-sampling)
+/// back-propagates and the network still learns the task.
+#[test]
+fn covnet_with_residual_attention_learns_blob_vs_noise() {
+    let mut cfg = small_covnet(SlicePooling::Max);
+    if let BackboneConfig::ResNet(r) = &mut cfg.backbone {
+        r.attention = Some(AttentionKind::Residual { depth: 2 });
+    }
+    let (first, last, _) = train(&cfg, 40, 8, 3, 32, 1e-2);
+    eprintln!("loss {first:.4} -> {last:.4}");
+    assert!(last < 0.5 * first, "loss did not halve: {first} -> {last}");
+}
+
 #[test]
 #[ignore = "heavier: ~1 min on 2 cores; cargo test -p covnet-models --release -- --ignored"]
 fn covnet_learns_blob_vs_noise_to_high_accuracy() {

@@ -87,6 +87,9 @@ pub enum BlockAttention {
     Cbam,
     /// ECA.
     Eca,
+    /// Residual attention (Wang et al. 2017) with a one-level mask branch (the paper's
+    /// setting for its smallest maps; deeper masks are `covnet_models::AttentionKind`).
+    Residual,
 }
 
 /// Everything that fixes a model's architecture (part of `config.json`; a checkpoint must
@@ -164,6 +167,7 @@ impl ModelSpec {
                 kernel: 7,
             }),
             BlockAttention::Eca => Some(AttentionKind::Eca),
+            BlockAttention::Residual => Some(AttentionKind::Residual { depth: 1 }),
         };
         let resnet = |depth| {
             BackboneConfig::ResNet(ResNetConfig {
