@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use ct_pipeline::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
+use ensemble::VotingKind;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StageArg {
@@ -94,6 +95,10 @@ struct Args {
     /// decision as a feature.
     #[arg(long)]
     gated_models: bool,
+    /// How the SVM, the trees and the scan model are combined: soft (mean of probabilities)
+    /// or hard (weighted majority of their classes, ties to the lowest class).
+    #[arg(long, value_enum, default_value = "soft")]
+    vote: VoteArg,
     /// Diagnostic (phantoms only): lesion features from the true lesion masks instead of the
     /// detector, to measure the ceiling a perfect detector would give.
     #[arg(long)]
@@ -131,6 +136,12 @@ struct Args {
     /// of the shipped one.
     #[arg(long)]
     scan_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum VoteArg {
+    Soft,
+    Hard,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -202,6 +213,10 @@ fn real_main() -> anyhow::Result<()> {
         scan_model: !a.no_scan_model,
         scan_model_file: a.scan_model,
         gated_models: a.gated_models,
+        vote: match a.vote {
+            VoteArg::Soft => VotingKind::Soft,
+            VoteArg::Hard => VotingKind::Hard,
+        },
         oracle_lesions: a.oracle_lesions,
         detector: match a.detector.as_str() {
             "auto" => DetectorSource::Auto,

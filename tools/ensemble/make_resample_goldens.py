@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden files for crates/ensemble/tests/resample.rs (imbalanced-learn 0.14.2,
-scikit-learn 1.7.2, numpy 2.4.6; pins in tools/ensemble/requirements-resample.txt).
+scikit-learn 1.7.2, numpy 2.4.6; pins in tools/ensemble/requirements-sklearn.txt).
 
 For two tables (scikit-learn's wine data, 59/71/48 samples, raw units; and an imbalanced
 three-class make_classification, 210/60/30 samples) it writes the outputs of
@@ -12,7 +12,7 @@ three-class make_classification, 210/60/30 samples) it writes the outputs of
 and a few draws of np.random.RandomState for the generator test (rng.json).
 Run from the repository root:
 
-    python3 -m venv /tmp/imbvenv && /tmp/imbvenv/bin/pip install -r tools/ensemble/requirements-resample.txt
+    python3 -m venv /tmp/imbvenv && /tmp/imbvenv/bin/pip install -r tools/ensemble/requirements-sklearn.txt
     /tmp/imbvenv/bin/python tools/ensemble/make_resample_goldens.py
 """
 import json

@@ -11,8 +11,8 @@ use ct_core::{Contrast, Label};
 use ct_enhance::{ContrastGate, GrayGate, ScanDecision};
 use ensemble::{
     AucAverage, ClassificationReport, Gamma, GatedClassifier, Gbdt, GbdtParams, ReportOptions,
-    SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold, Svm, SvmParams, classification_report,
-    confusion_matrix, grid_search, roc_auc_ovr, svm_grid,
+    RocCurve, SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold, Svm, SvmParams, VotingKind,
+    classification_report, confusion_matrix, grid_search, roc_auc_ovr, roc_curve, svm_grid,
 };
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -21,7 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::{FeatureSet, PipelineConfig};
-use crate::feature_model::{FeatureModel, SvmTrees, blend, route, with_gate_column};
+use crate::feature_model::{
+    FeatureModel, SvmTrees, blend, hard_vote, member_proba, route, with_gate_column,
+};
 use crate::preprocess::ScanRecord;
 use crate::scan_model::{ScanModel, ScanRecipe, choose_weight};
 use crate::{Error, Result};
@@ -148,6 +150,39 @@ pub struct ClassifyOutput {
     pub models: Vec<GroupModel>,
     /// The pretrained scan model's part (`None`: not used).
     pub scan_model: Option<ScanModelUse>,
+    /// Soft or hard voting.
+    pub vote: VotingKind,
+    /// One-vs-rest ROC curves of the test split: under `all`, and per true contrast group
+    /// when the groups are known. A class without positives or negatives in a group has none.
+    pub roc_curves: BTreeMap<String, Vec<ClassRoc>>,
+}
+
+/// One class's one-vs-rest ROC curve on the test split.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassRoc {
+    /// The class's name.
+    pub class: String,
+    /// The area under the curve.
+    pub auc: f64,
+    /// The curve (sklearn's `roc_curve`, intermediate points dropped).
+    pub curve: RocCurve,
+}
+
+/// The one-vs-rest ROC curves of `proba` (columns Normal, CAP, COVID-19) for the rows `idx`.
+fn class_rocs(y: &[usize], proba: &Array2<f64>, idx: &[usize]) -> Vec<ClassRoc> {
+    Label::ALL
+        .iter()
+        .filter_map(|l| {
+            let positive: Vec<bool> = idx.iter().map(|&i| y[i] == l.index()).collect();
+            let score: Vec<f64> = idx.iter().map(|&i| proba[[i, l.index()]]).collect();
+            let curve = roc_curve(&positive, &score, true).ok()?;
+            Some(ClassRoc {
+                class: l.name().to_string(),
+                auc: curve.area(),
+                curve,
+            })
+        })
+        .collect()
 }
 
 /// The columns of a feature table (named `names`) that the classifiers see under `set`.
@@ -498,6 +533,8 @@ pub fn classify(
     };
     let folds = cv.split(&ytr)?;
     let mut oof = Array2::<f64>::zeros((ytr.len(), 3));
+    // The SVM's and the trees' own out-of-fold probabilities, for the hard vote.
+    let mut oof_members = [oof.clone(), oof.clone()];
     for (tr, va) in &folds {
         let xa = rows(&xtr, tr);
         let ya: Vec<usize> = tr.iter().map(|&i| ytr[i]).collect();
@@ -508,6 +545,14 @@ pub fn classify(
         let p = m.predict_proba(xv.view(), &gv)?;
         for (k, &i) in va.iter().enumerate() {
             oof.row_mut(i).assign(&p.row(k));
+        }
+        if cfg.vote == VotingKind::Hard {
+            let members = member_proba(&m, xv.view(), &gv)?;
+            for (all, fold) in oof_members.iter_mut().zip(&members) {
+                for (k, &i) in va.iter().enumerate() {
+                    all.row_mut(i).assign(&fold.row(k));
+                }
+            }
         }
     }
     let fold_accuracy = |p: &Array2<f64>| -> Vec<f64> {
@@ -545,10 +590,25 @@ pub fn classify(
             })
         }
     };
-    let cv_without = fold_accuracy(&oof);
-    let cv_folds = match &scan_part {
-        Some(p) => fold_accuracy(&(&oof * (1.0 - p.weight) + &p.train_proba * p.weight)),
-        None => cv_without.clone(),
+    // The scan model's weight is chosen on the soft blend's log-loss under either vote; the
+    // hard vote then counts the members' classes at those weights.
+    let [oof_svm, oof_trees] = &oof_members;
+    let (cv_without, cv_folds) = match cfg.vote {
+        VotingKind::Soft => {
+            let without = fold_accuracy(&oof);
+            let with = match &scan_part {
+                Some(p) => fold_accuracy(&(&oof * (1.0 - p.weight) + &p.train_proba * p.weight)),
+                None => without.clone(),
+            };
+            (without, with)
+        }
+        VotingKind::Hard => (
+            fold_accuracy(&hard_vote(oof_svm, oof_trees, None, 0.0)),
+            fold_accuracy(&match &scan_part {
+                Some(p) => hard_vote(oof_svm, oof_trees, Some(&p.train_proba), p.weight),
+                None => hard_vote(oof_svm, oof_trees, None, 0.0),
+            }),
+        ),
     };
     let cv_mean = mean(&cv_folds);
     let cv_std = (cv_folds.iter().map(|a| (a - cv_mean).powi(2)).sum::<f64>()
@@ -563,6 +623,7 @@ pub fn classify(
         gate_column,
         models: fitted,
         scan_weight: scan_part.as_ref().map_or(0.0, |p| p.weight),
+        vote: cfg.vote,
     };
     let test_recs: Vec<&ScanRecord> = test.iter().map(|&i| recs[i]).collect();
     let local = model.local_proba(&test_recs, &names)?;
@@ -580,7 +641,11 @@ pub fn classify(
                 test_accuracy_alone: acc(&p.test_proba, &yte),
                 test_accuracy_without: acc(&local, &yte),
             };
-            (blend(local, Some(&p.test_proba), p.weight), Some(used))
+            let proba = match cfg.vote {
+                VotingKind::Soft => blend(local, Some(&p.test_proba), p.weight),
+                VotingKind::Hard => model.predict_proba(&test_recs, &names, Some(&p.test_proba))?,
+            };
+            (proba, Some(used))
         }
     };
     let pred = ensemble::argmax_rows(&proba);
@@ -608,6 +673,20 @@ pub fn classify(
         }
     }
     let roc_auc = roc_auc_ovr(&yte, proba.view(), AucAverage::Macro).ok();
+    let mut roc_curves = BTreeMap::new();
+    roc_curves.insert(
+        "all".to_string(),
+        class_rocs(&yte, &proba, &(0..yte.len()).collect::<Vec<_>>()),
+    );
+    if known_contrast {
+        for g in Contrast::ALL {
+            let idx: Vec<usize> = (0..yte.len()).filter(|&i| gte_true[i] == g).collect();
+            let rocs = class_rocs(&yte, &proba, &idx);
+            if !rocs.is_empty() {
+                roc_curves.insert(g.name().to_string(), rocs);
+            }
+        }
+    }
     let out = ClassifyOutput {
         test_ids: test.iter().map(|&i| recs[i].id.clone()).collect(),
         accuracy: accuracy(&pred, &yte),
@@ -627,6 +706,8 @@ pub fn classify(
         unsupervised_gate: unsupervised,
         models,
         scan_model,
+        vote: cfg.vote,
+        roc_curves,
     };
     Ok((out, model))
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ensemble::VotingKind;
 use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureConfig;
@@ -142,6 +143,11 @@ pub struct PipelineConfig {
     /// gate's decision as a feature. With tens of subjects per group, separate models
     /// overfit: see `docs/pipeline.md` for the measured difference.
     pub gated_models: bool,
+    /// How the SVM, the trees and the scan model are combined: `Soft` (the weighted mean of
+    /// their probabilities; the default) or `Hard` (a weighted majority of the classes they
+    /// predict, ties to the lowest class; the probabilities become vote shares).
+    #[serde(default)]
+    pub vote: VotingKind,
     /// Diagnostic, phantoms only: score the candidate voxels with the phantom's true lesion
     /// masks instead of the detector. Everything downstream (features, classifiers) is
     /// unchanged, so the run measures the ceiling that a perfect detector would give and
@@ -213,6 +219,7 @@ impl Default for PipelineConfig {
             lesion_rounds: 120,
             classifier_features: FeatureSet::Lesion,
             gated_models: false,
+            vote: VotingKind::Soft,
             oracle_lesions: false,
             pattern_net: true,
             pattern_z_step: 2,

@@ -10,7 +10,7 @@
 
 use ct_core::Contrast;
 use ct_enhance::ContrastGate;
-use ensemble::{Classifier, GatedClassifier, Gbdt, Svm};
+use ensemble::{Classifier, GatedClassifier, Gbdt, Svm, VotingKind};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -89,8 +89,11 @@ pub struct FeatureModel {
     pub gate_column: bool,
     /// The models, one per contrast group or one under `high` for all.
     pub models: GatedClassifier<Contrast, SvmTrees>,
-    /// Share of the pretrained scan model in the soft vote (0: not used).
+    /// Share of the pretrained scan model in the vote (0: not used).
     pub scan_weight: f64,
+    /// Soft (mean of probabilities) or hard (weighted majority of classes) voting.
+    #[serde(default)]
+    pub vote: VotingKind,
 }
 
 impl FeatureModel {
@@ -119,8 +122,25 @@ impl FeatureModel {
 
     /// Probabilities (Normal, CAP, COVID-19) of the run's own models for records whose
     /// table columns are `names`: each scan's classifier columns, plus the gate's decision
-    /// when [`Self::gate_column`], routed by the gate.
+    /// when [`Self::gate_column`], routed by the gate. Under hard voting, the SVM's and the
+    /// trees' vote shares (½ each to the class each predicts).
     pub fn local_proba(&self, records: &[&ScanRecord], names: &[String]) -> Result<Array2<f64>> {
+        let (x, routed) = self.inputs(records, names)?;
+        match self.vote {
+            VotingKind::Soft => Ok(self.models.predict_proba(x.view(), &routed)?),
+            VotingKind::Hard => {
+                let [svm, trees] = member_proba(&self.models, x.view(), &routed)?;
+                Ok(hard_vote(&svm, &trees, None, 0.0))
+            }
+        }
+    }
+
+    /// The classifier matrix of `records` and the group whose model takes each.
+    fn inputs(
+        &self,
+        records: &[&ScanRecord],
+        names: &[String],
+    ) -> Result<(Array2<f64>, Vec<Contrast>)> {
         let cols = self.column_indices(names)?;
         let decided: Vec<Contrast> = records
             .iter()
@@ -135,20 +155,86 @@ impl FeatureModel {
             x
         };
         let routed: Vec<Contrast> = decided.iter().map(|&g| self.route(g)).collect();
-        Ok(self.models.predict_proba(x.view(), &routed)?)
+        Ok((x, routed))
     }
 
     /// The final probabilities: [`Self::local_proba`] blended with the scan model's
-    /// probabilities `scan` (rows as `records`) at [`Self::scan_weight`].
+    /// probabilities `scan` (rows as `records`) at [`Self::scan_weight`]; under hard voting,
+    /// the vote shares of the SVM, the trees and the scan model at weights (1 − w)/2,
+    /// (1 − w)/2 and w.
     pub fn predict_proba(
         &self,
         records: &[&ScanRecord],
         names: &[String],
         scan: Option<&Array2<f64>>,
     ) -> Result<Array2<f64>> {
-        let local = self.local_proba(records, names)?;
-        Ok(blend(local, scan, self.scan_weight))
+        match self.vote {
+            VotingKind::Soft => {
+                let local = self.local_proba(records, names)?;
+                Ok(blend(local, scan, self.scan_weight))
+            }
+            VotingKind::Hard => {
+                let (x, routed) = self.inputs(records, names)?;
+                let [svm, trees] = member_proba(&self.models, x.view(), &routed)?;
+                Ok(hard_vote(&svm, &trees, scan, self.scan_weight))
+            }
+        }
     }
+}
+
+/// Each row's SVM and trees probabilities from the model of its group.
+pub(crate) fn member_proba(
+    m: &GatedClassifier<Contrast, SvmTrees>,
+    x: ArrayView2<'_, f64>,
+    groups: &[Contrast],
+) -> Result<[Array2<f64>; 2]> {
+    let mut out = [Array2::zeros((x.nrows(), 3)), Array2::zeros((x.nrows(), 3))];
+    for g in Contrast::ALL {
+        let idx: Vec<usize> = (0..groups.len()).filter(|&i| groups[i] == g).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let model = m
+            .model(&g)
+            .ok_or_else(|| ensemble::Error::NoModelForGroup {
+                group: g.name().to_string(),
+            })?;
+        let xg = x.select(ndarray::Axis(0), &idx);
+        let (ps, pt) = (
+            model.svm.predict_proba(xg.view())?,
+            model.trees.predict_proba(xg.view())?,
+        );
+        for (member, p) in out.iter_mut().zip([ps, pt]) {
+            for (r, &i) in idx.iter().enumerate() {
+                member.row_mut(i).assign(&p.row(r));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Weighted majority vote: the SVM and the trees give (1 − w)/2 each to the class they
+/// predict, the scan model (when given) w to its class. Rows are the vote shares; their
+/// arg-max (ties to the lowest class) is the decision, as sklearn's hard `VotingClassifier`.
+pub(crate) fn hard_vote(
+    svm: &Array2<f64>,
+    trees: &Array2<f64>,
+    scan: Option<&Array2<f64>>,
+    w: f64,
+) -> Array2<f64> {
+    let w = if scan.is_some() { w } else { 0.0 };
+    let mut shares = Array2::<f64>::zeros(svm.dim());
+    let mut add = |p: &Array2<f64>, weight: f64| {
+        for (i, c) in ensemble::argmax_rows(p).into_iter().enumerate() {
+            shares[[i, c]] += weight;
+        }
+    };
+    add(svm, (1.0 - w) / 2.0);
+    add(trees, (1.0 - w) / 2.0);
+    if let Some(s) = scan {
+        add(s, w);
+    }
+    shares
 }
 
 /// `local · (1 − w) + scan · w` (only `local` without a scan model).

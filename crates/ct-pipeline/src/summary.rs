@@ -238,6 +238,21 @@ fn dice_summary(records: &[ScanRecord]) -> BTreeMap<String, f64> {
     out
 }
 
+/// Per group (`all`, `high`, `low`), each class's one-vs-rest test AUC.
+fn roc_auc_by_class(c: &crate::classify::ClassifyOutput) -> serde_json::Value {
+    c.roc_curves
+        .iter()
+        .map(|(g, rocs)| {
+            let by_class: serde_json::Map<String, serde_json::Value> = rocs
+                .iter()
+                .map(|r| (r.class.clone(), r.auc.into()))
+                .collect();
+            (g.clone(), by_class.into())
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// The `metrics.json` document.
 pub fn metrics_json(s: &Summary) -> serde_json::Value {
     let mut by_contrast = serde_json::Map::new();
@@ -252,6 +267,8 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
     serde_json::json!({
         "accuracy": s.classification.as_ref().map(|c| c.accuracy),
         "roc_auc_ovr_macro": s.classification.as_ref().and_then(|c| c.roc_auc),
+        "roc_auc_by_class": s.classification.as_ref().map(roc_auc_by_class),
+        "vote": s.classification.as_ref().map(|c| c.vote),
         "cv": s.classification.as_ref().map(|c| serde_json::json!({"mean": c.cv_mean, "std": c.cv_std, "folds": c.cv_folds, "note": c.cv_note})),
         "report": s.classification.as_ref().map(|c| serde_json::json!({"scores": c.report, "text": c.report.to_string()})),
         "by_contrast": by_contrast,

@@ -74,8 +74,64 @@ fn the_bundle_reproduces_the_runs_test_predictions() {
         }
     }
 
+    // One-vs-rest ROC curves: their areas average to the macro AUC, and the report draws them.
+    let rocs = &c.roc_curves["all"];
+    if rocs.len() == 3 {
+        let mean = rocs.iter().map(|r| r.auc).sum::<f64>() / 3.0;
+        assert!((mean - c.roc_auc.expect("auc")).abs() < 1e-12);
+    }
+    assert!(cfg.run_dir().join("figures/roc_all.svg").is_file());
+
     refusals(&bundle, dir.path());
     unusable_scans(&predictor);
+}
+
+/// `vote: Hard`: the probabilities are vote shares of the SVM, the trees and the scan model
+/// at weights (1 − w)/2, (1 − w)/2 and w, the class is their arg-max, and the bundle gives
+/// the same shares for new scans.
+#[test]
+fn the_hard_vote_counts_classes_and_its_bundle_reproduces_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = ct_pipeline::PipelineConfig {
+        vote: ensemble::VotingKind::Hard,
+        ..tiny(dir.path(), "hard")
+    };
+    let s = run(&cfg).expect("pipeline runs");
+    let c = s.classification.as_ref().expect("classified");
+    assert_eq!(c.vote, ensemble::VotingKind::Hard);
+    let predictor = Predictor::load(s.bundle.as_ref().expect("bundle")).expect("loads");
+    let w = predictor.bundle().model.scan_weight;
+    let a = (1.0 - w) / 2.0;
+    // Every share is a sum of some of the three votes.
+    let sums = [0.0, a, 2.0 * a, w, a + w, 2.0 * a + w];
+    for (row, &pred) in c.test_proba.iter().zip(&c.test_pred) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{row:?}");
+        assert!(
+            row.iter()
+                .all(|v| sums.iter().any(|s| (s - v).abs() < 1e-12)),
+            "{row:?}"
+        );
+        assert_eq!(
+            pred,
+            ensemble::argmax_rows(&ndarray::Array2::from_shape_vec((1, 3), row.clone()).unwrap())
+                [0]
+        );
+    }
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cfg.run_dir().join("metrics.json")).expect("metrics"),
+    )
+    .expect("json");
+    assert_eq!(metrics["vote"], "Hard");
+    let report = std::fs::read_to_string(cfg.run_dir().join("report.html")).expect("report");
+    assert!(report.contains("hard vote"));
+    let ds = Dataset::open(&cfg.run_dir().join("data")).expect("data set");
+    for (i, id) in c.test_ids.iter().enumerate().take(3) {
+        let e = ds.entries().iter().find(|e| &e.id == id).expect("entry");
+        let p = predictor
+            .predict(&ds.load(e).expect("scan"))
+            .expect("prediction");
+        assert_eq!(p.proba.to_vec(), c.test_proba[i], "{id}");
+    }
 }
 
 /// Each way a bundle can be unusable gives its reason.

@@ -63,9 +63,9 @@ pub use error::{Error, Result};
 pub use gated::{GatedClassifier, GatedReport, gated_report};
 pub use gbdt::{Gbdt, GbdtParams, Importance};
 pub use metrics::{
-    AucAverage, ClassRow, ClassificationReport, ReportOptions, Scores, ZeroDivision,
+    AucAverage, ClassRow, ClassificationReport, ReportOptions, RocCurve, Scores, ZeroDivision,
     accuracy_score, classification_report, confusion_matrix, roc_auc_binary, roc_auc_ovr,
-    unique_labels,
+    roc_curve, unique_labels,
 };
 pub use model_selection::{
     Candidate, CellScore, GridSearchResult, SEED_GRID_C, SEED_GRID_GAMMA, StratifiedKFold,

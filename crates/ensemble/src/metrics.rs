@@ -393,27 +393,9 @@ pub fn confusion_matrix(
 /// Area under the ROC curve of binary `positive` flags against `score` (ties count one
 /// half, which is exactly the trapezoidal area of sklearn's `roc_curve`).
 pub fn roc_auc_binary(positive: &[bool], score: &[f64]) -> Result<f64> {
-    if positive.len() != score.len() {
-        return Err(Error::LengthMismatch {
-            what: "scores vs labels".into(),
-            expected: positive.len(),
-            got: score.len(),
-        });
-    }
-    if let Some(i) = score.iter().position(|s| !s.is_finite()) {
-        return Err(Error::NonFinite {
-            row: i,
-            col: 0,
-            value: score[i],
-        });
-    }
+    check_binary_scores(positive, score)?;
     let n_pos = positive.iter().filter(|&&p| p).count();
     let n_neg = positive.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return Err(Error::Undefined {
-            reason: "ROC AUC needs both positive and negative samples".into(),
-        });
-    }
     // Mann–Whitney U with mid-ranks for ties.
     let mut order: Vec<usize> = (0..score.len()).collect();
     order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
@@ -434,6 +416,98 @@ pub fn roc_auc_binary(positive: &[bool], score: &[f64]) -> Result<f64> {
     }
     let (np, nn) = (n_pos as f64, n_neg as f64);
     Ok((rank_sum_pos - np * (np + 1.0) / 2.0) / (np * nn))
+}
+
+/// A receiver operating characteristic curve: sklearn's `roc_curve` output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RocCurve {
+    /// False-positive rate at each threshold, starting at 0 and ending at 1.
+    pub fpr: Vec<f64>,
+    /// True-positive rate at each threshold, starting at 0 and ending at 1.
+    pub tpr: Vec<f64>,
+    /// The score thresholds, descending; the first is `+inf` (nothing predicted positive).
+    pub thresholds: Vec<f64>,
+}
+
+impl RocCurve {
+    /// The trapezoidal area under the curve (equal to [`roc_auc_binary`]).
+    pub fn area(&self) -> f64 {
+        self.fpr
+            .windows(2)
+            .zip(self.tpr.windows(2))
+            .map(|(f, t)| (f[1] - f[0]) * (t[1] + t[0]) / 2.0)
+            .sum()
+    }
+}
+
+/// `sklearn.metrics.roc_curve(positive, score, drop_intermediate=...)`: one point per
+/// distinct score (ties move together), preceded by (0, 0) at threshold `+inf`;
+/// `drop_intermediate` drops points on a straight line between their neighbours, as sklearn
+/// does by default. Needs positive and negative samples.
+pub fn roc_curve(positive: &[bool], score: &[f64], drop_intermediate: bool) -> Result<RocCurve> {
+    check_binary_scores(positive, score)?;
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    // Cumulative true and false positives at the last row of each distinct score.
+    let (mut fps, mut tps, mut thresholds) = (Vec::new(), Vec::new(), Vec::new());
+    let mut tp = 0usize;
+    for (k, &i) in order.iter().enumerate() {
+        tp += positive[i] as usize;
+        let last_of_score = order.get(k + 1).is_none_or(|&n| score[n] != score[i]);
+        if last_of_score {
+            tps.push(tp);
+            fps.push(k + 1 - tp);
+            thresholds.push(score[i]);
+        }
+    }
+    if drop_intermediate && fps.len() > 2 {
+        let bends = |v: &[usize], j: usize| v[j - 1] + v[j + 1] != 2 * v[j];
+        let keep: Vec<usize> = (0..fps.len())
+            .filter(|&j| j == 0 || j + 1 == fps.len() || bends(&fps, j) || bends(&tps, j))
+            .collect();
+        fps = keep.iter().map(|&j| fps[j]).collect();
+        tps = keep.iter().map(|&j| tps[j]).collect();
+        thresholds = keep.iter().map(|&j| thresholds[j]).collect();
+    }
+    let (n_neg, n_pos) = (
+        *fps.last().unwrap_or(&0) as f64,
+        *tps.last().unwrap_or(&0) as f64,
+    );
+    let rate = |v: &[usize], n: f64| -> Vec<f64> {
+        std::iter::once(0.0)
+            .chain(v.iter().map(|&c| c as f64 / n))
+            .collect()
+    };
+    Ok(RocCurve {
+        fpr: rate(&fps, n_neg),
+        tpr: rate(&tps, n_pos),
+        thresholds: std::iter::once(f64::INFINITY).chain(thresholds).collect(),
+    })
+}
+
+/// Same lengths, finite scores, both classes present.
+fn check_binary_scores(positive: &[bool], score: &[f64]) -> Result<()> {
+    if positive.len() != score.len() {
+        return Err(Error::LengthMismatch {
+            what: "scores vs labels".into(),
+            expected: positive.len(),
+            got: score.len(),
+        });
+    }
+    if let Some(i) = score.iter().position(|s| !s.is_finite()) {
+        return Err(Error::NonFinite {
+            row: i,
+            col: 0,
+            value: score[i],
+        });
+    }
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 || n_pos == positive.len() {
+        return Err(Error::Undefined {
+            reason: "a ROC curve needs both positive and negative samples".into(),
+        });
+    }
+    Ok(())
 }
 
 /// How one-vs-rest AUCs are averaged.

@@ -7,7 +7,7 @@ use crate::classifier::{Classifier, argmax_rows, check_xy};
 use crate::error::{Error, Result, invalid};
 
 /// How the members' outputs are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum VotingKind {
     /// Weighted mean of the members' probabilities; the class is its arg-max.
     #[default]

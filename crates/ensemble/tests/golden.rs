@@ -299,3 +299,50 @@ fn gbdt_accuracy_within_two_points_of_xgboost() {
         );
     }
 }
+
+/// `roc_curve` against sklearn's on SVC probabilities (binary and one-vs-rest), rounded
+/// scores with many ties and a hand-made tie case, with and without `drop_intermediate`.
+/// The points must be identical (counts divided by the same totals); the thresholds are the
+/// scores themselves.
+#[test]
+fn roc_curve_matches_sklearn() {
+    let g: Value = serde_json::from_reader(File::open(data("roc.json")).unwrap()).unwrap();
+    let floats = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_f64().unwrap())
+            .collect()
+    };
+    let cases = g["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 17);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let input = &g["inputs"][name];
+        let positive: Vec<bool> = input["positive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_bool().unwrap())
+            .collect();
+        let score = floats(&input["score"]);
+        let drop = case["drop_intermediate"].as_bool().unwrap();
+        let c = ensemble::roc_curve(&positive, &score, drop).unwrap();
+        assert_eq!(c.fpr, floats(&case["fpr"]), "{name} drop {drop}");
+        assert_eq!(c.tpr, floats(&case["tpr"]), "{name} drop {drop}");
+        assert_eq!(c.thresholds[0], f64::INFINITY);
+        assert_eq!(
+            c.thresholds[1..],
+            floats(&case["thresholds"]),
+            "{name} drop {drop}"
+        );
+        let auc = ensemble::roc_auc_binary(&positive, &score).unwrap();
+        assert!(
+            (c.area() - auc).abs() < 1e-12,
+            "{name}: {} vs {auc}",
+            c.area()
+        );
+    }
+    assert!(ensemble::roc_curve(&[true, true], &[0.1, 0.2], true).is_err());
+    assert!(ensemble::roc_curve(&[true, false], &[0.1, f64::NAN], true).is_err());
+}

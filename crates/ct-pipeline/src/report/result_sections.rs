@@ -49,6 +49,34 @@ pub(super) fn otdd_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> 
     Ok(())
 }
 
+/// One-vs-rest ROC curves of the test split, all subjects and per true contrast group, each
+/// class's AUC in its legend.
+fn roc_figures(
+    s: &mut ct_report::Section,
+    c: &crate::classify::ClassifyOutput,
+    dir: &std::path::Path,
+) -> Result<()> {
+    s.text("ROC curves (one class against the rest, on the vote's probabilities), the area under each in the legend; the diagonal is chance.");
+    for (group, rocs) in &c.roc_curves {
+        let mut series: Vec<chart::Series> = rocs
+            .iter()
+            .map(|r| {
+                let points = r.curve.fpr.iter().copied().zip(r.curve.tpr.iter().copied());
+                chart::Series::new(format!("{} {:.3}", r.class, r.auc), points.collect())
+            })
+            .collect();
+        series.push(chart::Series::new("chance", vec![(0.0, 0.0), (1.0, 1.0)]));
+        let title = match group.as_str() {
+            "all" => "ROC, test split, all subjects".to_string(),
+            g => format!("ROC, test split, {g} contrast"),
+        };
+        let svg = chart::line_chart(&title, "false-positive rate", "true-positive rate", &series);
+        save(dir, &format!("roc_{group}.svg"), svg.as_bytes())?;
+        s.svg(&svg);
+    }
+    Ok(())
+}
+
 /// The report's classification section.
 pub(super) fn classification_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> {
     let Inputs {
@@ -66,9 +94,14 @@ pub(super) fn classification_section(rep: &mut Report, inputs: &Inputs<'_>) -> R
             "one model for both contrast groups, with the group as a column"
         };
         s.text(&format!(
-            "Per-scan features ({} columns) → {models}: RBF SVM (C, gamma grid-searched over 0.001…100 with stratified k-fold) + gradient-boosted trees ({} rounds), soft vote. Test subjects are routed by the fitted gate; reports are grouped by the true contrast group.",
+            "Per-scan features ({} columns) → {models}: RBF SVM (C, gamma grid-searched over 0.001…100 with stratified k-fold) + gradient-boosted trees ({} rounds), {}. Test subjects are routed by the fitted gate; reports are grouped by the true contrast group.",
             table.feature_names.len(),
-            cfg.gbdt_rounds
+            cfg.gbdt_rounds,
+            match c.vote {
+                ensemble::VotingKind::Soft => "soft vote (mean of probabilities)",
+                ensemble::VotingKind::Hard =>
+                    "hard vote (weighted majority of the predicted classes, ties to the lowest class; the probabilities below are vote shares)",
+            }
         ));
         s.key_values(&[
             ("test subjects", c.test_ids.len().to_string()),
@@ -125,6 +158,7 @@ pub(super) fn classification_section(rep: &mut Report, inputs: &Inputs<'_>) -> R
                 s.svg(&svg);
             }
         }
+        roc_figures(s, c, dir)?;
         // The misclassified test subjects, with what the vote gave each class.
         let wrong: Vec<Vec<String>> = (0..c.test_ids.len())
             .filter(|&k| c.test_true[k] != c.test_pred[k])
