@@ -42,6 +42,10 @@ struct Args {
     /// Real data set (COVID-CT-MD layout or root/<class>/<subject>/); default: phantoms.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Print the file-times EDA of --data (file-system and DICOM dates per contrast group or
+    /// class, and whether they separate the contrast groups) and exit without a run.
+    #[arg(long, requires = "data")]
+    file_times: bool,
     /// Run name (folder under --out).
     #[arg(long, default_value = "default")]
     name: String,
@@ -173,6 +177,11 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<()> {
     let a = Args::parse();
+    if let (true, Some(d)) = (a.file_times, &a.data) {
+        let ds = ct_io::dataset::Dataset::open(d)?;
+        print!("{}", ct_pipeline::survey_file_times(&ds).text());
+        return Ok(());
+    }
     let cfg = PipelineConfig {
         name: a.name,
         out: a.out,

@@ -45,6 +45,9 @@ use crate::util::{file_name, list_files, uid_from};
 use crate::{Error, Result};
 
 pub mod guard;
+mod times;
+
+pub use times::{DicomSeconds, DicomTimes, format_seconds, parse_date_time};
 
 /// Options of [`read_series`].
 #[derive(Debug, Clone, PartialEq)]
@@ -159,12 +162,20 @@ pub struct SliceHeader {
     pub slope: f64,
     /// RescaleIntercept (0 when absent).
     pub intercept: f64,
+    /// The study, series, acquisition, content and instance-creation dates and times.
+    pub times: DicomTimes,
 }
 
 /// Options-free entry point used by the fuzz target and by tests: parses one DICOM file held
 /// in memory (with its 128-byte preamble and `DICM` magic) and decodes its pixels to HU.
 pub fn read_slice_bytes(bytes: &[u8]) -> Result<DicomSlice> {
     parse_file(bytes, Path::new("<memory>"), true)
+}
+
+/// Reads the header of a single DICOM file (everything before the pixel data).
+pub fn read_slice_header(path: &Path) -> Result<SliceHeader> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_file(&bytes, path, false).map(|s| s.header)
 }
 
 /// Reads a single DICOM file (header and pixels) into HU.
@@ -282,7 +293,20 @@ fn read_header(obj: &Obj, path: &Path) -> Result<SliceHeader> {
         spacing_between_slices: get_f64(obj, tags::SPACING_BETWEEN_SLICES),
         slope: get_f64(obj, tags::RESCALE_SLOPE).unwrap_or(1.0),
         intercept: get_f64(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
+        times: read_times(obj),
     })
+}
+
+fn read_times(obj: &Obj) -> DicomTimes {
+    let at =
+        |date: Tag, time: Tag| parse_date_time(&get_str(obj, date)?, get_str(obj, time).as_deref());
+    DicomTimes {
+        study: at(tags::STUDY_DATE, tags::STUDY_TIME),
+        series: at(tags::SERIES_DATE, tags::SERIES_TIME),
+        acquisition: at(tags::ACQUISITION_DATE, tags::ACQUISITION_TIME),
+        content: at(tags::CONTENT_DATE, tags::CONTENT_TIME),
+        instance_creation: at(tags::INSTANCE_CREATION_DATE, tags::INSTANCE_CREATION_TIME),
+    }
 }
 
 fn parse_file(bytes: &[u8], path: &Path, with_pixels: bool) -> Result<DicomSlice> {

@@ -46,6 +46,7 @@ mod data;
 mod error;
 mod feature_model;
 pub mod features;
+mod file_times;
 pub mod lesion_detector;
 pub mod lesion_patterns;
 mod models;
@@ -65,6 +66,10 @@ pub use bundle::{
 pub use config::{DetectorSource, FeatureSet, LungRecipe, PipelineConfig, Stage};
 pub use error::{Error, Result};
 pub use feature_model::{FeatureModel, SvmTrees};
+pub use file_times::{
+    FileTimes, KindSummary, SEPARATES_AT, SEPARATION_MIN_SUBJECTS, Separation, Spread,
+    SubjectTimes, survey as survey_file_times,
+};
 pub use models::{
     LESION_SEED_OFFSET, Loaded, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry,
     ModelFile, ModelSource, ModelUse, Problem, ShippedModel, sha256_hex, shipped_detector,

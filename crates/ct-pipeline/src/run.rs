@@ -216,6 +216,17 @@ fn run_stages(
         return Ok(summary);
     }
     let figures = Mutex::new(Figures::default());
+    // The file-times EDA of a user's data set runs before the run reads it (reading changes
+    // the files' access times); phantoms are surveyed once written.
+    let survey = |dir: &Path| {
+        Dataset::open(dir)
+            .ok()
+            .map(|ds| crate::file_times::survey(&ds))
+    };
+    let mut file_times = match (&cfg.data, cfg.stage) {
+        (Some(d), Stage::All | Stage::Merge) => survey(d),
+        _ => None,
+    };
     let table = match (cfg.stage, detector) {
         (Stage::Merge, _) => merge_shards(&run_dir.join("shards"), cfg.shard.1)?,
         (_, Some(d)) => feature_table(cfg, &run_dir, &figures, (d, pattern), &mut timings)?,
@@ -256,8 +267,12 @@ fn run_stages(
         }
         None => (None, None),
     };
+    if cfg.data.is_none() && cfg.stage == Stage::All {
+        file_times = survey(&run_dir.join("data"));
+    }
     let mut summary = Summary::of(run_dir.clone(), &table, classification, otdd, timings);
     summary.bundle = bundle;
+    summary.file_times = file_times;
     if let Some((_, used)) = &scan_model {
         if let Some(note) = &used.note {
             eprintln!("note: {note}");

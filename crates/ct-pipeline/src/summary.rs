@@ -115,6 +115,8 @@ pub struct Summary {
     pub peak_rss_mib: Option<f64>,
     /// The saved pipeline for `predict` (`<run>/model`), when it was written.
     pub bundle: Option<PathBuf>,
+    /// The data set's file and DICOM times per group (the seed's EDA of file times).
+    pub file_times: Option<crate::FileTimes>,
 }
 
 impl Summary {
@@ -134,6 +136,7 @@ impl Summary {
             timings,
             peak_rss_mib: None,
             bundle: None,
+            file_times: None,
         }
     }
 
@@ -160,6 +163,7 @@ impl Summary {
             timings,
             peak_rss_mib: None,
             bundle: None,
+            file_times: None,
         }
     }
 }
@@ -253,6 +257,18 @@ fn roc_auc_by_class(c: &crate::classify::ClassifyOutput) -> serde_json::Value {
         .into()
 }
 
+/// The survey without the per-subject list (that stays in the report's data): per time
+/// kind, the groups' spreads and the separation.
+fn file_times_json(f: &crate::FileTimes) -> serde_json::Value {
+    serde_json::json!({
+        "grouping": f.grouping,
+        "subjects": f.subjects.len(),
+        "kinds": f.kinds,
+        "separating": f.separating().iter().map(|k| (k.name.clone(), k.separated_groups())).collect::<BTreeMap<_, _>>(),
+        "skipped": f.skipped,
+    })
+}
+
 /// The `metrics.json` document.
 pub fn metrics_json(s: &Summary) -> serde_json::Value {
     let mut by_contrast = serde_json::Map::new();
@@ -288,5 +304,6 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "timings_s": s.timings,
         "peak_rss_mib": s.peak_rss_mib,
         "bundle": s.bundle,
+        "file_times": s.file_times.as_ref().map(file_times_json),
     })
 }

@@ -124,6 +124,9 @@ fn the_hard_vote_counts_classes_and_its_bundle_reproduces_it() {
     assert_eq!(metrics["vote"], "Hard");
     let report = std::fs::read_to_string(cfg.run_dir().join("report.html")).expect("report");
     assert!(report.contains("hard vote"));
+    // The file-times EDA of the phantom data set (DICOM without dates: file times only).
+    assert_eq!(metrics["file_times"]["subjects"], 12);
+    assert!(report.contains("File and DICOM times"));
     let ds = Dataset::open(&cfg.run_dir().join("data")).expect("data set");
     for (i, id) in c.test_ids.iter().enumerate().take(3) {
         let e = ds.entries().iter().find(|e| &e.id == id).expect("entry");

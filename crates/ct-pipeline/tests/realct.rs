@@ -56,3 +56,78 @@ fn predict_gives_real_chest_ct_a_label_a_page_and_a_warning() {
     let e = predictor.predict(&abdomen).err().expect("refused").chain();
     assert!(e.contains("no lung found"), "{e}");
 }
+
+/// The file-times EDA on real DICOM: the dates the headers carry (checked against pydicom's
+/// reading of the same files: CT_small's study 2004-01-19 07:27:30, acquisition 1997-04-30
+/// 11:29:36; LIDC's anonymised 2000-01-01 without times) and the files' own times, per class
+/// of a class tree built from the cache.
+#[test]
+fn file_times_of_real_dicom() {
+    let Some(cache) = cache() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("data");
+    for (class, subject, files) in [
+        ("normal", "lidc", vec![cache.join("lidc_0001")]),
+        ("cap", "ct_small", vec![cache.join("pydicom_ct_small.dcm")]),
+        ("covid", "ts", vec![cache.join("ts_dicom")]),
+    ] {
+        let to = root.join(class).join(subject);
+        std::fs::create_dir_all(&to).expect("folder");
+        for from in files {
+            let sources: Vec<_> = if from.is_dir() {
+                std::fs::read_dir(&from)
+                    .expect("dir")
+                    .map(|e| e.expect("entry").path())
+                    .collect()
+            } else {
+                vec![from]
+            };
+            for f in sources.into_iter().take(5) {
+                std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
+            }
+        }
+    }
+    let ds = ct_io::dataset::Dataset::open(&root).expect("class tree");
+    let f = ct_pipeline::survey_file_times(&ds);
+    print!("{}", f.text());
+    assert_eq!(f.grouping, "class");
+    assert_eq!(f.subjects.len(), 3, "skipped: {:?}", f.skipped);
+    let subject = |id: &str| f.subjects.iter().find(|s| s.id == id).expect("subject");
+    let when = |id: &str, kind: &str| {
+        subject(id)
+            .times
+            .get(kind)
+            .map(|&t| ct_io::dicom::format_seconds(t))
+    };
+    assert_eq!(
+        when("ct_small", "DICOM study").as_deref(),
+        Some("2004-01-19 07:27:30")
+    );
+    assert_eq!(
+        when("ct_small", "DICOM acquisition").as_deref(),
+        Some("1997-04-30 11:29:36")
+    );
+    assert_eq!(
+        when("ct_small", "DICOM instance creation").as_deref(),
+        Some("2004-01-19 07:27:31")
+    );
+    assert_eq!(
+        when("lidc", "DICOM study").as_deref(),
+        Some("2000-01-01 00:00:00")
+    );
+    assert_eq!(when("lidc", "DICOM instance creation"), None);
+    assert_eq!(
+        when("ts", "DICOM acquisition").as_deref(),
+        Some("2022-12-08 14:03:52")
+    );
+    for s in &f.subjects {
+        assert!(s.times.contains_key("file modified"), "{}", s.id);
+    }
+    // Three groups of one subject each: every DICOM date tells its one subject apart.
+    let study = f
+        .kinds
+        .iter()
+        .find(|k| k.name == "DICOM study")
+        .expect("study dates");
+    assert_eq!(study.groups.len(), 3);
+}

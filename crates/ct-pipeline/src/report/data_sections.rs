@@ -6,6 +6,121 @@ use ct_report::Report;
 use super::*;
 use crate::Result;
 
+/// The file-times EDA: per time kind and group, the spread as dates, whether one threshold
+/// separates the two contrast groups, and a histogram of each kind that varies.
+pub(super) fn file_times_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> {
+    let Inputs { summary, dir, .. } = *inputs;
+    let Some(f) = &summary.file_times else {
+        return Ok(());
+    };
+    let s = rep.section("File and DICOM times");
+    s.text(&format!(
+        "The seed found that the files' access, creation and modification times separated the low- and high-contrast exports of its data set. Here: the file-system times (accessed, modified, inode changed, created where the file system records it; the median over each subject's files, taken before this run read them) and the DICOM study, series, acquisition, content and instance-creation dates of each subject's first readable file, per {} group. A time that tells a group from the others (one threshold with balanced accuracy ≥ {:.2}, at least {} subjects on each side) is a shortcut: the groups were exported or scanned apart, and a classifier or gate that sees it learns the export, not the images.",
+        f.grouping,
+        crate::SEPARATES_AT,
+        crate::SEPARATION_MIN_SUBJECTS
+    ));
+    let when = ct_io::dicom::format_seconds;
+    let mut rows = Vec::new();
+    for k in &f.kinds {
+        for g in &k.groups {
+            rows.push(vec![
+                k.name.clone(),
+                g.group.clone(),
+                g.n.to_string(),
+                when(g.min),
+                when(g.median),
+                when(g.max),
+                g.vs_rest.map_or("–".into(), |sep| {
+                    format!(
+                        "{}{}",
+                        sep.describe(),
+                        if sep.separates() { ": SEPARATES" } else { "" }
+                    )
+                }),
+            ]);
+        }
+    }
+    s.table(
+        &[
+            "time",
+            "group",
+            "subjects",
+            "earliest",
+            "median",
+            "latest",
+            "separation",
+        ],
+        rows,
+    );
+    let separating = f.separating();
+    s.text(&if separating.is_empty() {
+        "No time separates the contrast groups (or there are not two of them).".to_string()
+    } else {
+        format!(
+            "Separating the contrast groups: {}.",
+            separating
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    for (i, k) in f.kinds.iter().enumerate() {
+        if let Some(svg) = times_histogram(f, k) {
+            save(dir, &format!("file_times_{i}.svg"), svg.as_bytes())?;
+            s.svg(&svg);
+        }
+    }
+    if !f.skipped.is_empty() {
+        s.pre(
+            &f.skipped
+                .iter()
+                .map(|(id, why)| format!("{id}: {why}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    Ok(())
+}
+
+/// Histogram of one time kind per group, in days after the earliest (`None` when all equal).
+fn times_histogram(f: &crate::FileTimes, k: &crate::KindSummary) -> Option<String> {
+    let lo = k.groups.iter().map(|g| g.min).fold(f64::INFINITY, f64::min);
+    let hi = k
+        .groups
+        .iter()
+        .map(|g| g.max)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !hi.is_finite() || !lo.is_finite() || hi <= lo {
+        return None;
+    }
+    const BINS: usize = 30;
+    let span = (hi - lo) / 86_400.0;
+    let edges: Vec<f64> = (0..=BINS).map(|b| span * b as f64 / BINS as f64).collect();
+    let series = k
+        .groups
+        .iter()
+        .map(|g| {
+            let mut counts = vec![0.0; BINS];
+            for s in f.subjects.iter().filter(|s| s.group == g.group) {
+                if let Some(t) = s.times.get(&k.name) {
+                    let b = (((t - lo) / 86_400.0 / span) * BINS as f64) as usize;
+                    counts[b.min(BINS - 1)] += 1.0;
+                }
+            }
+            (g.group.clone(), counts)
+        })
+        .collect::<Vec<_>>();
+    Some(ct_report::chart::histogram(
+        &format!("{} time", k.name),
+        &format!("days after {}", ct_io::dicom::format_seconds(lo)),
+        &edges,
+        &series,
+        false,
+    ))
+}
+
 /// The report's summary section.
 pub(super) fn summary_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> {
     let Inputs {

@@ -31,6 +31,7 @@ pub fn write_report(
     };
     summary_section(&mut rep, &inputs)?;
     eda_section(rep.section("Exploratory data analysis"), table, dir)?;
+    file_times_section(&mut rep, &inputs)?;
 
     cleaning_section(&mut rep, &inputs)?;
     segmentation_section(&mut rep, &inputs)?;
