@@ -13,7 +13,8 @@
 //! cargo run --release --example train -- … the same flags … --resume
 //! ```
 //!
-//! Models: covnet-resnet18, covnet-resnet50, covnet-densenet169, covnet-csrnet, convlstm.
+//! Models: covnet-resnet18, covnet-resnet50, covnet-densenet169, covnet-csrnet, convlstm, c3d,
+//! p3d.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ mod flags;
 #[command(
     about = "Train a zoo classifier on CT scans (k-fold on subjects)",
     after_help = "Models (--model): covnet-resnet18, covnet-resnet50, covnet-densenet169, \
-                  covnet-csrnet, convlstm.\n\nThe run folder holds config.json, folds.csv, \
+                  covnet-csrnet, convlstm, c3d, p3d.\n\nThe run folder holds config.json, folds.csv, \
                   metrics.jsonl, checkpoints/, oof.csv, summary.json and report.html \
                   (docs/ct-train.md)."
 )]

@@ -11,6 +11,7 @@
 //! - [`CovNet`]: any of these backbones on every slice of (B, S, C, H, W), max / mean /
 //!   attention pooling over slices, linear or fully convolutional head, any S ≥ 1;
 //! - [`ConvLstm`] over slices and [`ConvLstmNet`];
+//! - 3-D and video models on (B, C, S, H, W): [`C3d`] and [`P3d`] ResNet (blocks A, B, C);
 //! - [`UNet`] with overlap-tile inference ([`UNet::predict_tiled`]) for slices of any size;
 //! - [`FocalLoss`] and [`weighted_cross_entropy`];
 //! - feature taps (`forward_taps`), [`class_activation_map`] and [`grad_cam`];
@@ -62,6 +63,7 @@ mod resnet;
 mod unet;
 mod util;
 mod vgg;
+mod video;
 
 pub use attention::{Attention, AttentionKind, Cbam, Eca, SeBlock, eca_kernel_size};
 pub use cam::{CamModel, class_activation_map, grad_cam};
@@ -76,6 +78,7 @@ pub use resnet::{RESNET_TAPS, ResNet, ResNetConfig, ResNetDepth};
 pub use unet::{UNet, UNetConfig, mirror_pad};
 pub use util::{array_from_tensor, tensor_from_array};
 pub use vgg::{CsrBackend, Csrnet, CsrnetConfig, Vgg16, Vgg16Config};
+pub use video::{C3d, C3dConfig, Downsample3d, P3d, P3dBlock, P3dConfig, P3dMix, P3dUnit};
 
 /// Burn, re-exported so downstream code uses the same version (`covnet_models::burn::...`).
 pub use burn;

@@ -547,3 +547,126 @@ fn focal_loss_gradient_flows() {
         .unwrap();
     assert!(g[0] < 0.0 && g[5] < 0.0, "{g:?}");
 }
+
+/// C3D's parameter count from the paper's layer table (Tran et al. 2015, Fig. 3): eight
+/// 3×3×3 convolutions with biases (3→64→128→256→256→512→512→512→512), fc6 512·1·4·4 → 4096,
+/// fc7 4096 → 4096, fc8 4096 → 487; 79,991,015 parameters (320 MB in f32; the paper's
+/// Caffe model is reported as 321 MB).
+#[test]
+fn c3d_has_the_papers_parameter_count_and_takes_any_volume() {
+    let device = dev();
+    let conv = |cin: usize, cout: usize| cin * cout * 27 + cout;
+    let fc = |i: usize, o: usize| i * o + o;
+    let expected = conv(3, 64)
+        + conv(64, 128)
+        + conv(128, 256)
+        + conv(256, 256)
+        + conv(256, 512)
+        + 3 * conv(512, 512)
+        + fc(512 * 16, 4096)
+        + fc(4096, 4096)
+        + fc(4096, 487);
+    assert_eq!(expected, 79_991_015);
+    assert_eq!(
+        C3dConfig::paper().init(&device).unwrap().num_params(),
+        expected
+    );
+
+    let small = C3dConfig {
+        in_channels: 1,
+        width: 4,
+        fc_width: 16,
+        num_classes: 3,
+        dropout: Some(0.5),
+    }
+    .init(&device)
+    .unwrap();
+    for (s, h, w) in [(16, 32, 32), (5, 20, 17), (1, 8, 8)] {
+        let x = Tensor::<5>::random([2, 1, s, h, w], Distribution::Default, &device);
+        assert_eq!(small.features(x.clone()).unwrap().dims(), [2, 32, 1, 4, 4]);
+        assert_eq!(small.forward(x).unwrap().dims(), [2, 3], "{s}x{h}x{w}");
+    }
+    let wrong = Tensor::<5>::zeros([1, 3, 4, 8, 8], &device);
+    assert!(matches!(
+        small.forward(wrong),
+        Err(Error::ChannelMismatch { .. })
+    ));
+    let empty = Tensor::<5>::zeros([1, 1, 0, 8, 8], &device);
+    assert!(matches!(small.forward(empty), Err(Error::NoSlices { .. })));
+}
+
+/// P3D ResNet's parameter count (Qiu et al. 2017): a bottleneck ResNet whose 3×3 convolution
+/// becomes a 1×3×3 spatial and a 3×1×1 temporal filter, each with batch norm. So each unit
+/// with p bottleneck channels adds 3p² (the temporal filter) and one batch norm of p channels
+/// to the 2-D network: P3D-199 (ResNet-152's [3, 8, 36, 3] units, 487 classes) has
+/// torchvision's ResNet-152 count (60,192,808 with 1000 classes) − its classifier + a
+/// 487-class one + Σ(3p² + 2p) = 69,032,871 trainable parameters (263 MiB in f32; the paper
+/// reports a 261 MB model). Burn's `num_params` also counts batch norm's running mean and
+/// variance (2 per channel), added here from the channel count.
+#[test]
+fn p3d_has_the_papers_parameter_count_and_every_block_kind_runs() {
+    let device = dev();
+    let fc = |o: usize| 2048 * o + o;
+    let widths = |layers: [usize; 4]| layers.into_iter().zip([64usize, 128, 256, 512]);
+    // Batch norm channels of ResNet-152 / -50 (stem 64; 6p per unit: p, p, 4p; 4p per
+    // stage's projection shortcut).
+    let bn_channels = |layers: [usize; 4]| -> usize {
+        64 + widths(layers)
+            .map(|(n, p)| n * 6 * p + 4 * p)
+            .sum::<usize>()
+    };
+    let expect = |resnet_trainable: usize, layers: [usize; 4]| -> (usize, usize) {
+        let extra: usize = widths(layers).map(|(n, p)| n * (3 * p * p + 2 * p)).sum();
+        let extra_bn: usize = widths(layers).map(|(n, p)| n * p).sum();
+        let trainable = resnet_trainable - fc(1000) + fc(487) + extra;
+        (trainable, trainable + 2 * (bn_channels(layers) + extra_bn))
+    };
+    // The ResNet-50 channel count agrees with torchvision's recorded count plus statistics.
+    assert_eq!(25_557_032 + 2 * bn_channels([3, 4, 6, 3]), 25_610_152);
+
+    let (trainable, with_stats) = expect(60_192_808, [3, 8, 36, 3]);
+    assert_eq!(trainable, 69_032_871);
+    let net = P3dConfig::p3d199().init(&device).unwrap();
+    assert_eq!(net.num_params(), with_stats);
+    assert_eq!(net.units().len(), 50, "3 + 8 + 36 + 3 units");
+    let kinds: Vec<P3dBlock> = net.units().iter().take(4).map(|u| u.block()).collect();
+    assert_eq!(kinds, [P3dBlock::A, P3dBlock::B, P3dBlock::C, P3dBlock::A]);
+    for block in [P3dBlock::A, P3dBlock::B, P3dBlock::C] {
+        let r50 = P3dConfig::resnet50(block).init(&device).unwrap();
+        assert_eq!(
+            r50.num_params(),
+            expect(25_557_032, [3, 4, 6, 3]).1,
+            "{block:?}"
+        );
+    }
+
+    for mix in [
+        P3dMix::All(P3dBlock::A),
+        P3dMix::All(P3dBlock::B),
+        P3dMix::All(P3dBlock::C),
+        P3dMix::Cycle,
+    ] {
+        let small = P3dConfig {
+            layers: [1, 1, 1, 1],
+            mix,
+            base_width: 4,
+            in_channels: 1,
+            num_classes: 3,
+            dropout: Some(0.2),
+        }
+        .init(&device)
+        .unwrap();
+        for (s, h) in [(3, 32), (1, 17)] {
+            let x = Tensor::<5>::random([2, 1, s, h, h], Distribution::Default, &device);
+            assert_eq!(small.forward(x).unwrap().dims(), [2, 3], "{mix:?} {s}x{h}");
+        }
+    }
+    assert!(
+        P3dConfig {
+            layers: [1, 0, 1, 1],
+            ..P3dConfig::p3d199()
+        }
+        .validate()
+        .is_err()
+    );
+}

@@ -73,6 +73,67 @@ fn covnet_with_residual_attention_learns_blob_vs_noise() {
     assert!(last < 0.5 * first, "loss did not halve: {first} -> {last}");
 }
 
+/// First-3 and last-3 mean losses of `$steps` Adam steps of a volume model (a `forward`
+/// returning `Result<Tensor<2>>` on (B, C, S, H, W)) on blob-vs-noise scans.
+macro_rules! train_volume {
+    ($model:expr, $steps:expr, $lr:expr) => {{
+        let device = Device::flex().autodiff();
+        let mut model = $model;
+        let mut rng = Rng(7);
+        let mut optim = AdamConfig::new().init();
+        let mut losses = Vec::new();
+        for _ in 0..$steps {
+            let (x, y) = batch(&mut rng, 8, 4, 24, &device);
+            let logits = model.forward(x.swap_dims(1, 2)).unwrap();
+            let loss = weighted_cross_entropy(logits, &y, &[]).unwrap();
+            losses.push(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step($lr, model, grads);
+        }
+        let first = losses[..3].iter().sum::<f32>() / 3.0;
+        let last = losses[$steps - 3..].iter().sum::<f32>() / 3.0;
+        (first, last)
+    }};
+}
+
+/// C3D and P3D back-propagate through their 3-D convolutions and poolings and learn the task.
+#[test]
+fn c3d_and_p3d_learn_blob_vs_noise() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let c3d = C3dConfig {
+        in_channels: 1,
+        width: 8,
+        fc_width: 32,
+        num_classes: 2,
+        dropout: None,
+    }
+    .init(&device)
+    .unwrap();
+    let (first, last) = train_volume!(c3d, 40, 1e-3);
+    eprintln!("C3D loss {first:.4} -> {last:.4}");
+    assert!(
+        last < 0.5 * first,
+        "C3D loss did not halve: {first} -> {last}"
+    );
+    let p3d = P3dConfig {
+        layers: [1, 1, 1, 1],
+        mix: P3dMix::Cycle,
+        base_width: 4,
+        in_channels: 1,
+        num_classes: 2,
+        dropout: None,
+    }
+    .init(&device)
+    .unwrap();
+    let (first, last) = train_volume!(p3d, 30, 1e-2);
+    eprintln!("P3D loss {first:.4} -> {last:.4}");
+    assert!(
+        last < 0.5 * first,
+        "P3D loss did not halve: {first} -> {last}"
+    );
+}
+
 #[test]
 #[ignore = "heavier: ~1 min on 2 cores; cargo test -p covnet-models --release -- --ignored"]
 fn covnet_learns_blob_vs_noise_to_high_accuracy() {

@@ -4,8 +4,9 @@ use covnet_models::burn;
 use covnet_models::burn::prelude::*;
 use covnet_models::burn::store::{BurnpackStore, ModuleSnapshot};
 use covnet_models::{
-    AttentionKind, BackboneConfig, ConvLstmNet, ConvLstmNetConfig, CovNet, CovNetConfig,
-    CsrBackend, CsrnetConfig, DenseNetConfig, HeadKind, ResNetConfig, ResNetDepth, SlicePooling,
+    AttentionKind, BackboneConfig, C3d, C3dConfig, ConvLstmNet, ConvLstmNetConfig, CovNet,
+    CovNetConfig, CsrBackend, CsrnetConfig, DenseNetConfig, HeadKind, P3d, P3dConfig, P3dMix,
+    ResNetConfig, ResNetDepth, SlicePooling,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -26,16 +27,24 @@ pub enum ModelKind {
     CovnetCsrnet,
     /// ConvLSTM over slices of ResNet-18 feature maps.
     Convlstm,
+    /// C3D (Tran et al. 2015): 3-D convolutions over the slice stack (the seed's stage-1
+    /// video model).
+    C3d,
+    /// P3D ResNet-50 (Qiu et al. 2017) with blocks cycling A, B, C: pseudo-3-D
+    /// (1×3×3 then 3×1×1) bottleneck units over the slice stack.
+    P3d,
 }
 
 impl ModelKind {
     /// Every kind, in `--help` order.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::CovnetResnet18,
         ModelKind::CovnetResnet50,
         ModelKind::CovnetDensenet169,
         ModelKind::CovnetCsrnet,
         ModelKind::Convlstm,
+        ModelKind::C3d,
+        ModelKind::P3d,
     ];
 
     /// The name (`covnet-resnet18`, …).
@@ -46,6 +55,8 @@ impl ModelKind {
             ModelKind::CovnetDensenet169 => "covnet-densenet169",
             ModelKind::CovnetCsrnet => "covnet-csrnet",
             ModelKind::Convlstm => "convlstm",
+            ModelKind::C3d => "c3d",
+            ModelKind::P3d => "p3d",
         }
     }
 
@@ -144,6 +155,14 @@ impl ModelSpec {
         if self.num_classes < 2 {
             return Err(invalid("classes", "must be at least 2"));
         }
+        if matches!(self.kind, ModelKind::C3d | ModelKind::P3d)
+            && (self.pooling != Pooling::Max || self.fcn_head)
+        {
+            return Err(invalid(
+                "pooling",
+                "C3D and P3D convolve over the slices themselves: no slice pooling or FCN head",
+            ));
+        }
         if self.attention != BlockAttention::None
             && !matches!(
                 self.kind,
@@ -178,7 +197,9 @@ impl ModelSpec {
             })
         };
         match self.kind {
-            ModelKind::CovnetResnet18 | ModelKind::Convlstm => resnet(ResNetDepth::R18),
+            ModelKind::CovnetResnet18 | ModelKind::Convlstm | ModelKind::C3d | ModelKind::P3d => {
+                resnet(ResNetDepth::R18)
+            }
             ModelKind::CovnetResnet50 => resnet(ResNetDepth::R50),
             ModelKind::CovnetDensenet169 => BackboneConfig::DenseNet(DenseNetConfig {
                 in_channels: self.in_channels,
@@ -218,6 +239,27 @@ impl ModelSpec {
     pub fn init(&self, device: &Device) -> Result<Net> {
         self.validate()?;
         Ok(match self.kind {
+            ModelKind::C3d => Net::C3d(
+                C3dConfig {
+                    in_channels: self.in_channels,
+                    width: self.width,
+                    fc_width: 64 * self.width,
+                    num_classes: self.num_classes,
+                    dropout: self.dropout,
+                }
+                .init(device)?,
+            ),
+            ModelKind::P3d => Net::P3d(
+                P3dConfig {
+                    layers: [3, 4, 6, 3],
+                    mix: P3dMix::Cycle,
+                    in_channels: self.in_channels,
+                    base_width: self.width,
+                    num_classes: self.num_classes,
+                    dropout: self.dropout,
+                }
+                .init(device)?,
+            ),
             ModelKind::Convlstm => Net::ConvLstm(
                 ConvLstmNetConfig {
                     backbone: self.backbone(),
@@ -272,6 +314,10 @@ pub enum Net {
     CovNet(CovNet),
     /// ConvLSTM.
     ConvLstm(ConvLstmNet),
+    /// C3D (input permuted to (B, C, S, H, W)).
+    C3d(C3d),
+    /// P3D ResNet (input permuted to (B, C, S, H, W)).
+    P3d(P3d),
 }
 
 impl Net {
@@ -280,6 +326,8 @@ impl Net {
         Ok(match self {
             Net::CovNet(m) => m.forward(x)?,
             Net::ConvLstm(m) => m.forward(x)?,
+            Net::C3d(m) => m.forward(x.swap_dims(1, 2))?,
+            Net::P3d(m) => m.forward(x.swap_dims(1, 2))?,
         })
     }
 }
