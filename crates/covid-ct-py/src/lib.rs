@@ -10,6 +10,7 @@
 use pyo3::prelude::*;
 
 mod arrays;
+mod classifiers;
 mod enhance;
 mod io;
 mod morph;
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     similarity::register(m)?;
     enhance::register(m)?;
     ot::register(m)?;
+    classifiers::register(m)?;
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Binary morphology and labelling on 1-, 2- and 3-D masks (scipy.ndimage's).
 
 use ct_morph::{MorphParams, Structure};
-use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray3, PyArrayDyn, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::arrays::{kernel_error, value_error};
 
@@ -113,7 +116,36 @@ fn iterate_structure<'py>(
     Ok(out.to_mask().into_pyarray(py))
 }
 
+/// `segment_lungs(hu, spacing)`: the body-first lung field (ct-morph's `segment_lung_field`)
+/// as `(labels uint8, volumes)`: 0 background, 1 right lung, 2 left lung, 3 airways.
+#[pyfunction]
+fn segment_lungs<'py>(
+    py: Python<'py>,
+    hu: PyReadonlyArray3<'py, i16>,
+    spacing: (f64, f64, f64),
+) -> PyResult<(Bound<'py, PyArray3<u8>>, Bound<'py, PyDict>)> {
+    let data = hu.as_array().to_owned();
+    let mask = py.detach(|| {
+        let spacing = ct_core::Spacing::new(spacing.0, spacing.1, spacing.2)
+            .map_err(|e| value_error("spacing", e))?;
+        let volume = ct_core::Volume::new(data, spacing).map_err(|e| value_error("hu", e))?;
+        ct_morph::lung_field::segment_lung_field(
+            &volume,
+            &ct_morph::lung_field::LungFieldParams::default(),
+        )
+        .map_err(kernel_error)
+    })?;
+    let info = PyDict::new(py);
+    info.set_item("right_ml", mask.right_ml)?;
+    info.set_item("left_ml", mask.left_ml)?;
+    info.set_item("airways_ml", mask.airways_ml)?;
+    info.set_item("body_ml", mask.body_ml)?;
+    info.set_item("airways", format!("{:?}", mask.airways))?;
+    Ok((mask.labels.into_data().into_pyarray(py), info))
+}
+
 pub(crate) fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
+    parent.add_function(wrap_pyfunction!(segment_lungs, parent)?)?;
     parent.add_function(wrap_pyfunction!(binary_morphology, parent)?)?;
     parent.add_function(wrap_pyfunction!(binary_fill_holes, parent)?)?;
     parent.add_function(wrap_pyfunction!(label, parent)?)?;

@@ -56,3 +56,29 @@ def test_structures_equal_scipy():
             s = ndimage.generate_binary_structure(rank, max(connectivity, 1))
             for n in (1, 2, 3):
                 np.testing.assert_array_equal(cm.iterate_structure(s, n), ndimage.iterate_structure(s, n))
+
+
+REALCT = __import__("pathlib").Path(__file__).resolve().parents[3] / "target" / "realct"
+MASKS = REALCT.parents[1] / "crates" / "ct-morph" / "tests" / "data" / "realct"
+
+
+@pytest.mark.skipif(not (REALCT / "lidc_0001").is_dir(), reason="tools/realct/fetch.sh not run")
+def test_segment_lungs_on_real_ct_matches_the_reviewed_reference():
+    import covid_ct.io as cio
+
+    for name, source in [("lidc_0001", "lidc_0001"), ("pyrad_lung1", "pyrad_lung1.nii.gz")]:
+        hu, spacing, _ = cio.read_volume(REALCT / source)
+        labels, volumes = cm.segment_lungs(hu, spacing)
+        reference, _, _ = cio.read_volume(MASKS / f"{name}_ref.nii.gz")
+        got, want = np.isin(labels, (1, 2)), np.isin(reference, (1, 2))
+        dice = 2 * (got & want).sum() / (got.sum() + want.sum())
+        assert dice > 0.99, (name, dice)
+        voxel_ml = np.prod(spacing) / 1000
+        assert volumes["right_ml"] + volumes["left_ml"] == pytest.approx(got.sum() * voxel_ml, rel=1e-9)
+
+
+def test_segment_lungs_refuses_what_is_no_chest():
+    with pytest.raises(ValueError):
+        cm.segment_lungs(np.full((4, 32, 32), -1000, np.int16), (1.0, 1.0, 1.0))
+    with pytest.raises(TypeError, match="hu"):
+        cm.segment_lungs(np.zeros((4, 32, 32)), (1.0, 1.0, 1.0))

@@ -1,4 +1,5 @@
-"""Binary morphology, hole filling and labelling with scipy.ndimage's signatures and results.
+"""Binary morphology, hole filling and labelling with scipy.ndimage's signatures and results,
+and covid-ct's lung segmentation (``segment_lungs``).
 
 Masks of 1, 2 or 3 dimensions; any input is read as ``input != 0`` as scipy does. The
 structuring element must have odd extents (scipy's ``origin`` shifts are not supported).
@@ -100,3 +101,16 @@ def iterate_structure(structure, iterations: int, origin=None) -> np.ndarray:
     if int(iterations) < 2:
         return s.copy()
     return _native.iterate_structure(s, int(iterations))
+
+
+def segment_lungs(hu, spacing=(1.0, 1.0, 1.0)) -> Tuple[np.ndarray, dict]:
+    """covid-ct's body-first lung segmentation of an ``int16[z, y, x]`` HU volume with its
+    spacing ``(dz, dy, dx)`` in mm: ``(labels, volumes)`` with labels 0 background,
+    1 right lung, 2 left lung, 3 airways (x toward the patient's left, as DICOM's LPS), and
+    the lungs', airways' and body's volumes in mL. Raises ``ValueError`` when the volume
+    holds no body or no lung."""
+    arr = _checks.array("hu", hu, ndim=(3,))
+    if arr.dtype != np.int16:
+        raise TypeError(f"hu: dtype {arr.dtype} is not supported (int16 Hounsfield units)")
+    dz, dy, dx = (float(s) for s in spacing)
+    return _native.segment_lungs(arr, (dz, dy, dx))
