@@ -80,6 +80,6 @@ pub use predict::{MIN_SLICES, Prediction, Predictor};
 pub use report::write_prediction_page;
 pub use run::run;
 pub use summary::{
-    ComponentEval, DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json,
-    peak_rss_mib,
+    AugmentationGuidance, ClassGuidance, ComponentEval, DetectorTraining, Failure, FeatureTable,
+    OtddSummary, Summary, metrics_json, peak_rss_mib,
 };

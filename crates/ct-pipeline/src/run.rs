@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use ct_core::Contrast;
+use ct_core::{Contrast, Label};
 use ct_io::dataset::Dataset;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -22,11 +22,12 @@ use crate::outputs::{
     finish_run_dir, io_err, merge_shards, prepare_run_dir, write_features_csv, write_foci_csv,
     write_json, write_predictions_csv,
 };
-use crate::preprocess::{Eda, KnownTruth, ScanRecord, process_scan, thumb_matrix};
+use crate::preprocess::{Eda, KnownTruth, ScanRecord, ThumbKind, process_scan, thumb_matrix};
 use crate::report::{Figures, write_report};
 use crate::scan_model::ScanModel;
 use crate::summary::{
-    DetectorTraining, Failure, FeatureTable, OtddSummary, Summary, metrics_json, peak_rss_mib,
+    AugmentationGuidance, ClassGuidance, DetectorTraining, Failure, FeatureTable, OtddSummary,
+    Summary, metrics_json, peak_rss_mib,
 };
 use crate::{Error, Result};
 
@@ -116,7 +117,10 @@ fn preprocess(
     })
 }
 
-fn otdd_stage(records: &[ScanRecord], cfg: &PipelineConfig) -> Vec<OtddSummary> {
+fn otdd_stage(
+    records: &[ScanRecord],
+    cfg: &PipelineConfig,
+) -> (Vec<OtddSummary>, Option<AugmentationGuidance>) {
     let mut out = Vec::new();
     // The reference's own outer solver (geomloss's annealed Sinkhorn, as microsoft/otdd
     // calls it), debiased: 10-15 passes instead of hundreds, and self-distance 0.
@@ -127,48 +131,76 @@ fn otdd_stage(records: &[ScanRecord], cfg: &PipelineConfig) -> Vec<OtddSummary> 
         seed: cfg.seed,
         ..otdd::OtddParams::default()
     };
-    let mut run = |name: &str, a: &[&ScanRecord], ea: bool, b: &[&ScanRecord], eb: bool| {
+    let distance = |a: &[&ScanRecord], ka: ThumbKind, b: &[&ScanRecord], kb: ThumbKind| {
         let t = Instant::now();
-        let (xa, ya) = thumb_matrix(a, ea);
-        let (xb, yb) = thumb_matrix(b, eb);
-        let res = otdd::LabeledData::new(xa.view(), &ya)
+        let (xa, ya) = thumb_matrix(a, ka);
+        let (xb, yb) = thumb_matrix(b, kb);
+        otdd::LabeledData::new(xa.view(), &ya)
             .and_then(|da| otdd::LabeledData::new(xb.view(), &yb).map(|db| (da, db)))
-            .and_then(|(da, db)| otdd::otdd(&da, &db, &params));
-        match res {
-            Ok(r) => out.push(OtddSummary {
-                name: name.to_string(),
-                distance: r.distance,
-                label_distances: r
-                    .label_distances
-                    .outer_iter()
-                    .map(|row| row.to_vec())
-                    .collect(),
-                samples: (r.index_a.len(), r.index_b.len()),
-                seconds: t.elapsed().as_secs_f64(),
-            }),
-            Err(e) => eprintln!("OTDD {name}: skipped ({e})"),
-        }
+            .and_then(|(da, db)| otdd::otdd(&da, &db, &params))
+            .map(|r| (r, t.elapsed().as_secs_f64()))
     };
+    let mut run =
+        |name: &str, a: &[&ScanRecord], ka, b: &[&ScanRecord], kb| match distance(a, ka, b, kb) {
+            Ok((r, seconds)) => {
+                out.push(OtddSummary {
+                    name: name.to_string(),
+                    distance: r.distance,
+                    label_distances: r
+                        .label_distances
+                        .outer_iter()
+                        .map(|row| row.to_vec())
+                        .collect(),
+                    samples: (r.index_a.len(), r.index_b.len()),
+                    seconds,
+                });
+                Some(r.distance)
+            }
+            Err(e) => {
+                eprintln!("OTDD {name}: skipped ({e})");
+                None
+            }
+        };
     let all: Vec<&ScanRecord> = records.iter().collect();
-    let high: Vec<&ScanRecord> = records
-        .iter()
-        .filter(|r| r.contrast == Some(Contrast::High))
-        .collect();
-    let low: Vec<&ScanRecord> = records
-        .iter()
-        .filter(|r| r.contrast == Some(Contrast::Low))
-        .collect();
+    let group = |g: Contrast| -> Vec<&ScanRecord> {
+        records.iter().filter(|r| r.contrast == Some(g)).collect()
+    };
+    let (high, low) = (group(Contrast::High), group(Contrast::Low));
     if !high.is_empty() && !low.is_empty() {
         run(
             "high vs low contrast (lung-window slices)",
             &high,
-            false,
+            ThumbKind::Original,
             &low,
-            false,
+            ThumbKind::Original,
         );
     }
-    run("original vs CLAHE-enhanced slices", &all, false, &all, true);
-    out
+    run(
+        "original vs CLAHE-enhanced slices",
+        &all,
+        ThumbKind::Original,
+        &all,
+        ThumbKind::Clahe,
+    );
+    // The seed's augmentation guidance: per class, how far each enhancement moves the
+    // class's slices from the originals.
+    let mut classes = Vec::new();
+    for label in Label::ALL {
+        let members: Vec<&ScanRecord> = records.iter().filter(|r| r.label == Some(label)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let distances: Vec<(String, f64)> = ThumbKind::ENHANCED
+            .iter()
+            .filter_map(|&k| {
+                let name = format!("{}: original vs {}", label.name(), k.name());
+                run(&name, &members, ThumbKind::Original, &members, k)
+                    .map(|d| (k.name().to_string(), d))
+            })
+            .collect();
+        classes.push(ClassGuidance::new(label.name(), distances));
+    }
+    (out, AugmentationGuidance::of(classes))
 }
 
 /// Runs the pipeline as configured and returns its summary (also written to the run folder).
@@ -243,7 +275,7 @@ fn run_stages(
     // 5. OTDD.
     let t = Instant::now();
     let pb = spinner("OTDD");
-    let otdd = otdd_stage(&table.records, cfg);
+    let (otdd, augmentation) = otdd_stage(&table.records, cfg);
     pb.finish_and_clear();
     timings.insert("otdd".to_string(), t.elapsed().as_secs_f64());
 
@@ -273,6 +305,7 @@ fn run_stages(
     let mut summary = Summary::of(run_dir.clone(), &table, classification, otdd, timings);
     summary.bundle = bundle;
     summary.file_times = file_times;
+    summary.augmentation = augmentation;
     if let Some((_, used)) = &scan_model {
         if let Some(note) = &used.note {
             eprintln!("note: {note}");

@@ -86,6 +86,77 @@ pub struct OtddSummary {
     pub seconds: f64,
 }
 
+/// One class's row of the OTDD augmentation guidance.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassGuidance {
+    /// The class.
+    pub class: String,
+    /// OTDD between the class's original slices and each enhancement of them.
+    pub distances: Vec<(String, f64)>,
+    /// The enhancement closest to the originals.
+    pub closest: Option<String>,
+}
+
+impl ClassGuidance {
+    pub(crate) fn new(class: &str, distances: Vec<(String, f64)>) -> ClassGuidance {
+        let closest = distances
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k.clone());
+        ClassGuidance {
+            class: class.to_string(),
+            distances,
+            closest,
+        }
+    }
+}
+
+/// The seed's OTDD augmentation guidance: per class, the OTDD between the original
+/// lung-window slices and their HE-, CLAHE- and HE+CLAHE-enhanced versions. The enhancement
+/// that moves every class least is the safest augmentation (it keeps the training data where
+/// the originals are); the farthest adds the most variety and the most risk of a shift.
+#[derive(Debug, Clone, Serialize)]
+pub struct AugmentationGuidance {
+    /// Per class.
+    pub classes: Vec<ClassGuidance>,
+    /// The enhancement with the smallest distance averaged over the classes.
+    pub preferred: String,
+    /// The enhancement with the largest.
+    pub farthest: String,
+}
+
+impl AugmentationGuidance {
+    pub(crate) fn of(classes: Vec<ClassGuidance>) -> Option<AugmentationGuidance> {
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for c in &classes {
+            for (k, d) in &c.distances {
+                let e = sums.entry(k.clone()).or_default();
+                e.0 += d;
+                e.1 += 1;
+            }
+        }
+        let means: Vec<(String, f64)> = sums
+            .into_iter()
+            .filter(|(_, (_, n))| *n == classes.len())
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect();
+        let pick = |better: fn(f64, f64) -> bool| {
+            means
+                .iter()
+                .fold(None::<&(String, f64)>, |best, m| match best {
+                    Some(b) if !better(m.1, b.1) => Some(b),
+                    _ => Some(m),
+                })
+                .map(|(k, _)| k.clone())
+        };
+        Some(AugmentationGuidance {
+            preferred: pick(|a, b| a < b)?,
+            farthest: pick(|a, b| a > b)?,
+            classes,
+        })
+    }
+}
+
 /// What a finished run reports (also written as `metrics.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -117,6 +188,8 @@ pub struct Summary {
     pub bundle: Option<PathBuf>,
     /// The data set's file and DICOM times per group (the seed's EDA of file times).
     pub file_times: Option<crate::FileTimes>,
+    /// The OTDD augmentation guidance (per class, original vs each enhancement).
+    pub augmentation: Option<AugmentationGuidance>,
 }
 
 impl Summary {
@@ -137,6 +210,7 @@ impl Summary {
             peak_rss_mib: None,
             bundle: None,
             file_times: None,
+            augmentation: None,
         }
     }
 
@@ -164,6 +238,7 @@ impl Summary {
             peak_rss_mib: None,
             bundle: None,
             file_times: None,
+            augmentation: None,
         }
     }
 }
@@ -305,5 +380,6 @@ pub fn metrics_json(s: &Summary) -> serde_json::Value {
         "peak_rss_mib": s.peak_rss_mib,
         "bundle": s.bundle,
         "file_times": s.file_times.as_ref().map(file_times_json),
+        "augmentation_guidance": s.augmentation,
     })
 }

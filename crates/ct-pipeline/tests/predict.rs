@@ -126,6 +126,18 @@ fn the_hard_vote_counts_classes_and_its_bundle_reproduces_it() {
     assert!(report.contains("hard vote"));
     // The file-times EDA of the phantom data set (DICOM without dates: file times only).
     assert_eq!(metrics["file_times"]["subjects"], 12);
+    // The OTDD augmentation guidance: three classes, three enhancements each.
+    let g = &metrics["augmentation_guidance"];
+    let kinds = ["HE", "CLAHE", "HE+CLAHE"];
+    assert!(kinds.contains(&g["preferred"].as_str().expect("preferred")), "{g}");
+    assert_eq!(g["classes"].as_array().expect("classes").len(), 3);
+    for c in g["classes"].as_array().expect("classes") {
+        for d in c["distances"].as_array().expect("distances") {
+            assert!(kinds.contains(&d[0].as_str().expect("kind")));
+            assert!(d[1].as_f64().expect("distance").is_finite(), "{c}");
+        }
+    }
+    assert!(report.contains("OTDD augmentation guidance"));
     assert!(report.contains("File and DICOM times"));
     let ds = Dataset::open(&cfg.run_dir().join("data")).expect("data set");
     for (i, id) in c.test_ids.iter().enumerate().take(3) {

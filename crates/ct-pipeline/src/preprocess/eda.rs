@@ -83,17 +83,50 @@ pub(crate) fn thumbs(u8v: ArrayView3<'_, u8>, n: usize, side: usize) -> Result<V
         .collect())
 }
 
+/// Which thumbnails of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThumbKind {
+    /// Lung-windowed, not enhanced.
+    Original,
+    /// After CLAHE (clip 2.0, 8×8).
+    Clahe,
+    /// After global histogram equalisation.
+    He,
+    /// After HE, then CLAHE.
+    HeClahe,
+}
+
+impl ThumbKind {
+    /// The enhancements, in the order the report lists them.
+    pub const ENHANCED: [ThumbKind; 3] = [ThumbKind::He, ThumbKind::Clahe, ThumbKind::HeClahe];
+
+    /// Its name (`HE`, `CLAHE`, `HE+CLAHE`, `original`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ThumbKind::Original => "original",
+            ThumbKind::Clahe => "CLAHE",
+            ThumbKind::He => "HE",
+            ThumbKind::HeClahe => "HE+CLAHE",
+        }
+    }
+
+    fn of(self, r: &ScanRecord) -> &[Vec<f32>] {
+        match self {
+            ThumbKind::Original => &r.thumbs,
+            ThumbKind::Clahe => &r.thumbs_enhanced,
+            ThumbKind::He => &r.thumbs_he,
+            ThumbKind::HeClahe => &r.thumbs_he_clahe,
+        }
+    }
+}
+
 /// Matrix of the thumbnails of some records (rows: slices) and their class labels.
-pub fn thumb_matrix(records: &[&ScanRecord], enhanced: bool) -> (Array2<f64>, Vec<i64>) {
+pub fn thumb_matrix(records: &[&ScanRecord], kind: ThumbKind) -> (Array2<f64>, Vec<i64>) {
     let mut rows = Vec::new();
     let mut labels = Vec::new();
     for r in records {
         let Some(l) = r.label else { continue };
-        for t in if enhanced {
-            &r.thumbs_enhanced
-        } else {
-            &r.thumbs
-        } {
+        for t in kind.of(r) {
             rows.extend(t.iter().map(|&v| v as f64));
             labels.push(l.index() as i64);
         }

@@ -27,7 +27,7 @@ use std::time::Instant;
 use ct_core::Scan;
 
 pub use eda::{
-    Eda, HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, THUMB_SIDE, THUMB_SLICES, thumb_matrix,
+    Eda, HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, THUMB_SIDE, THUMB_SLICES, ThumbKind, thumb_matrix,
 };
 pub use evaluate::cleaning_scores;
 pub(crate) use masks::drop_slices;
@@ -98,7 +98,7 @@ pub fn process_scan(
     } else {
         None
     };
-    let (thumbs, thumbs_enhanced) = clock.stage("thumbs", || stages::otdd_thumbs(&enhanced))?;
+    let thumbs = clock.stage("thumbs", || stages::otdd_thumbs(&enhanced))?;
     let (eda, [preview, preview_enhanced]) =
         clock.stage("eda", || stages::eda(&ctx, &cleaned, &lungs, &enhanced))?;
 
@@ -126,8 +126,10 @@ pub fn process_scan(
             features,
             contrast_stats,
             graygate_counts,
-            thumbs,
-            thumbs_enhanced,
+            thumbs: thumbs.original,
+            thumbs_enhanced: thumbs.clahe,
+            thumbs_he: thumbs.he,
+            thumbs_he_clahe: thumbs.he_clahe,
             timings: clock.timings,
             warnings: scan.meta.warnings.clone(),
         },

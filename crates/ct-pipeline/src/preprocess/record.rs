@@ -71,6 +71,13 @@ pub struct ScanRecord {
     pub thumbs: Vec<Vec<f32>>,
     /// The same after CLAHE.
     pub thumbs_enhanced: Vec<Vec<f32>>,
+    /// The same after global histogram equalisation (HE) of the lung box, and after HE then
+    /// CLAHE: the OTDD augmentation guidance compares the three enhancements.
+    #[serde(default)]
+    pub thumbs_he: Vec<Vec<f32>>,
+    /// See [`Self::thumbs_he`].
+    #[serde(default)]
+    pub thumbs_he_clahe: Vec<Vec<f32>>,
     /// Seconds per step.
     pub timings: BTreeMap<String, f64>,
     /// Reading warnings.

@@ -366,12 +366,32 @@ pub(super) fn patterns(
     })
 }
 
-/// Stage `thumbs`: the OTDD thumbnails of the lung box, before and after CLAHE.
-pub(super) fn otdd_thumbs(e: &Enhanced) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
-    Ok((
-        thumbs(e.boxed.view(), THUMB_SLICES, THUMB_SIDE)?,
-        thumbs(e.enhanced.view(), THUMB_SLICES, THUMB_SIDE)?,
-    ))
+/// The OTDD thumbnails of one scan's lung box: as windowed, and after each enhancement.
+pub(super) struct Thumbs {
+    pub original: Vec<Vec<f32>>,
+    pub clahe: Vec<Vec<f32>>,
+    pub he: Vec<Vec<f32>>,
+    pub he_clahe: Vec<Vec<f32>>,
+}
+
+/// Stage `thumbs`: the OTDD thumbnails of the lung box, before and after CLAHE, HE and
+/// HE + CLAHE (the enhancements of the seed's augmentation guidance).
+pub(super) fn otdd_thumbs(e: &Enhanced) -> Result<Thumbs> {
+    let he = ct_enhance::equalize_hist_volume(&e.boxed)?;
+    let (_, h, w) = e.boxed.data().dim();
+    // As for CLAHE alone: a box under 16 pixels is left as it is.
+    let he_clahe = if h >= 16 && w >= 16 {
+        Clahe::seed().apply_after_he_volume(&e.boxed)?
+    } else {
+        he.clone()
+    };
+    let small = |v: &Volume<u8>| thumbs(v.view(), THUMB_SLICES, THUMB_SIDE);
+    Ok(Thumbs {
+        original: small(&e.boxed)?,
+        clahe: small(&e.enhanced)?,
+        he: small(&he)?,
+        he_clahe: small(&he_clahe)?,
+    })
 }
 
 /// Stage `eda`: this scan's EDA contributions and its preview pictures (the middle lung

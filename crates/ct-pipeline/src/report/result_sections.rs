@@ -30,6 +30,9 @@ pub(super) fn otdd_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> 
                 .collect(),
         );
         for (i, o) in summary.otdd.iter().enumerate() {
+            if o.label_distances.len() < 2 {
+                continue; // one class a side: nothing to draw
+            }
             let names: Vec<&str> = Label::ALL
                 .iter()
                 .map(|l| l.name())
@@ -45,6 +48,37 @@ pub(super) fn otdd_section(rep: &mut Report, inputs: &Inputs<'_>) -> Result<()> 
             save(dir, &format!("otdd_labels_{i}.svg"), svg.as_bytes())?;
             s.svg(&svg);
         }
+    }
+    if let Some(g) = &summary.augmentation {
+        let s = rep.section("OTDD augmentation guidance");
+        s.text("The seed's use of OTDD to guide augmentation: per class, the distance between the class's original lung-window slices and the same slices after global histogram equalisation (HE), CLAHE (clip 2.0, 8×8) and HE followed by CLAHE. An enhancement close to the originals keeps an augmented training set where the real data are; a far one adds variety and risks a shift between training and test data. Whether training with the preferred one helps ct-train's models is measured in docs/ct-train.md once a model learns (issue 23).");
+        let kinds: Vec<String> = g
+            .classes
+            .first()
+            .map(|c| c.distances.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        let mut header = vec!["class"];
+        header.extend(kinds.iter().map(String::as_str));
+        header.push("closest");
+        s.table(
+            &header,
+            g.classes
+                .iter()
+                .map(|c| {
+                    let mut row = vec![c.class.clone()];
+                    row.extend(c.distances.iter().map(|(_, d)| format!("{d:.3}")));
+                    row.push(c.closest.clone().unwrap_or_else(|| "-".into()));
+                    row
+                })
+                .collect(),
+        );
+        s.key_values(&[
+            (
+                "preferred augmentation (closest on average)",
+                g.preferred.clone(),
+            ),
+            ("farthest from the originals", g.farthest.clone()),
+        ]);
     }
     Ok(())
 }
