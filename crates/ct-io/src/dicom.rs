@@ -47,6 +47,11 @@ use crate::{Error, Result};
 pub mod guard;
 mod times;
 
+/// The most pixels a slice may declare (8192²: 128 MiB decoded at 16 bits). Checked before
+/// compressed pixel data is decoded, so that a small file cannot make the decoder allocate
+/// the gigabytes its Rows × Columns would need.
+pub const MAX_SLICE_PIXELS: usize = 8192 * 8192;
+
 pub use times::{DicomSeconds, DicomTimes, format_seconds, parse_date_time};
 
 /// Options of [`read_series`].
@@ -401,11 +406,16 @@ fn decode_pixels(obj: &Obj, h: &SliceHeader, path: &Path) -> Result<(Array2<i16>
             value: format!("{frames} (multi-frame images are not read)"),
         });
     }
-    if h.rows == 0 || h.columns == 0 {
+    if h.rows == 0 || h.columns == 0 || h.rows * h.columns > MAX_SLICE_PIXELS {
+        // A compressed file of a few bytes can declare 65535x65535 pixels: the decoder would
+        // allocate gigabytes before finding out. No CT slice comes near the limit.
         return Err(Error::Unsupported {
             path: path.to_path_buf(),
             tag: "Rows/Columns",
-            value: format!("{}x{}", h.rows, h.columns),
+            value: format!(
+                "{}x{} (a slice must have 1 to {MAX_SLICE_PIXELS} pixels)",
+                h.rows, h.columns
+            ),
         });
     }
     let signed = get_int(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;

@@ -377,6 +377,59 @@ fn pixel_data_length_past_the_end_is_refused_before_allocating() {
     assert_peak_rss_small();
 }
 
+/// RLE Lossless: a few hundred bytes of compressed data declaring a 65535×65535 slice. The
+/// decoder would allocate 8.6 GB for its output; the reader refuses the size first.
+#[test]
+fn compressed_slice_declaring_billions_of_pixels_is_refused_before_decoding() {
+    const RLE: &str = "1.2.840.10008.1.2.5";
+    let slice = |side: u16| {
+        let mut b = Body::new(Enc::ExplicitLe);
+        b.ct_header_start();
+        b.ct_header_end(side, side);
+        b.header((0x7FE0, 0x0010), "OB", 0xFFFF_FFFF);
+        b.item(0); // empty basic offset table
+        // One fragment: the RLE header (2 segments: high and low bytes) and two runs.
+        let mut frag = Vec::new();
+        for v in [2u32, 64, 66].into_iter().chain(std::iter::repeat_n(0, 13)) {
+            frag.extend_from_slice(&v.to_le_bytes());
+        }
+        frag.extend_from_slice(&[0x81, 0, 0x81, 0]);
+        b.item(frag.len() as u32);
+        b.out.extend_from_slice(&frag);
+        b.seq_end();
+        part10_encoded(RLE, &b.out)
+    };
+    let bytes = slice(65535);
+    assert!(bytes.len() < 1_000, "{}", bytes.len());
+    let t = std::time::Instant::now();
+    let e = dicom::read_slice_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Unsupported {
+                tag: "Rows/Columns",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("65535x65535"), "{e}");
+    assert!(t.elapsed().as_secs_f64() < 5.0);
+    assert_peak_rss_small();
+    // The same file declaring a real slice size decodes (to the size check after decoding).
+    let small = dicom::read_slice_bytes(&slice(8));
+    assert!(
+        !matches!(
+            small,
+            Err(Error::Unsupported {
+                tag: "Rows/Columns",
+                ..
+            })
+        ),
+        "{small:?}"
+    );
+}
+
 #[test]
 fn private_element_length_past_the_end_is_refused_before_allocating() {
     for enc in Enc::ALL {

@@ -129,7 +129,10 @@ fn the_hard_vote_counts_classes_and_its_bundle_reproduces_it() {
     // The OTDD augmentation guidance: three classes, three enhancements each.
     let g = &metrics["augmentation_guidance"];
     let kinds = ["HE", "CLAHE", "HE+CLAHE"];
-    assert!(kinds.contains(&g["preferred"].as_str().expect("preferred")), "{g}");
+    assert!(
+        kinds.contains(&g["preferred"].as_str().expect("preferred")),
+        "{g}"
+    );
     assert_eq!(g["classes"].as_array().expect("classes").len(), 3);
     for c in g["classes"].as_array().expect("classes") {
         for d in c["distances"].as_array().expect("distances") {
