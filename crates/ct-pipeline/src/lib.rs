@@ -57,6 +57,7 @@ pub mod preprocess;
 mod report;
 mod run;
 pub mod scan_model;
+mod shards;
 mod summary;
 
 pub use bundle::{
@@ -79,6 +80,7 @@ pub use named::NamedFeatures;
 pub use predict::{MIN_SLICES, Prediction, Predictor};
 pub use report::write_prediction_page;
 pub use run::run;
+pub use shards::{MERGE_TIME_SETTINGS, SHARD_FORMAT, SHARD_VERSION, ShardFile, ShardManifest};
 pub use summary::{
     AugmentationGuidance, ClassGuidance, ComponentEval, DetectorTraining, Failure, FeatureTable,
     OtddSummary, Summary, metrics_json, peak_rss_mib,

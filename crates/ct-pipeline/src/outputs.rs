@@ -116,37 +116,6 @@ pub(crate) fn write_predictions_csv(
     write_csv(path, &header, rows)
 }
 
-pub(crate) fn merge_shards(dir: &Path, n: usize) -> Result<FeatureTable> {
-    let mut merged: Option<FeatureTable> = None;
-    for i in 0..n {
-        let p = dir.join(format!("features-{i}-of-{n}.json"));
-        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
-        let t: FeatureTable =
-            serde_json::from_str(&text).map_err(Error::json(p.display().to_string()))?;
-        match &mut merged {
-            None => merged = Some(t),
-            Some(m) => {
-                if m.feature_names != t.feature_names {
-                    return Err(Error::Shard {
-                        path: p,
-                        why: "other feature columns than shard 0".into(),
-                    });
-                }
-                m.records.extend(t.records);
-                m.failures.extend(t.failures);
-                m.eda.merge(&t.eda)?;
-                m.warnings.extend(t.warnings);
-            }
-        }
-    }
-    let mut m = merged.ok_or_else(|| Error::Config {
-        name: "shard",
-        why: "no shards to merge".into(),
-    })?;
-    m.records.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(m)
-}
-
 /// The files at the top of a run folder that a full run or a merge rewrites.
 const RUN_FILES: [&str; 6] = [
     "config.json",

@@ -19,8 +19,8 @@ use crate::lesion_detector::LesionDetector;
 use crate::lesion_patterns::{FocusModel, PatternNet};
 use crate::models::{ModelUse, RunModels, save_detector};
 use crate::outputs::{
-    finish_run_dir, io_err, merge_shards, prepare_run_dir, write_features_csv, write_foci_csv,
-    write_json, write_predictions_csv,
+    finish_run_dir, prepare_run_dir, write_features_csv, write_foci_csv, write_json,
+    write_predictions_csv,
 };
 use crate::preprocess::{Eda, KnownTruth, ScanRecord, ThumbKind, process_scan, thumb_matrix};
 use crate::report::{Figures, write_report};
@@ -230,7 +230,11 @@ fn run_stages(
 ) -> Result<Summary> {
     let run_dir = cfg.run_dir();
     let fig_dir = run_dir.join("figures");
-    write_json(&run_dir.join("config.json"), cfg)?;
+    // A shard records its settings beside its features (shards.rs); the shared config.json
+    // is the full run's or the merge's.
+    if cfg.stage != Stage::Preprocess {
+        write_json(&run_dir.join("config.json"), cfg)?;
+    }
     let RunModels {
         detector,
         pattern,
@@ -260,7 +264,7 @@ fn run_stages(
         _ => None,
     };
     let table = match (cfg.stage, detector) {
-        (Stage::Merge, _) => merge_shards(&run_dir.join("shards"), cfg.shard.1)?,
+        (Stage::Merge, _) => crate::shards::merge_shards(&run_dir.join("shards"), cfg)?,
         (_, Some(d)) => feature_table(cfg, &run_dir, &figures, (d, pattern), &mut timings)?,
         (_, None) => return Err(missing("lesion detector")),
     };
@@ -386,12 +390,13 @@ fn feature_table(
     )?;
     timings.insert("preprocess".to_string(), t.elapsed().as_secs_f64());
     if cfg.stage == Stage::Preprocess {
-        let shard_dir = run_dir.join("shards");
-        std::fs::create_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
-        write_json(
-            &shard_dir.join(format!("features-{si}-of-{sn}.json")),
-            &table,
-        )?;
+        let given = table
+            .records
+            .iter()
+            .map(|r| r.id.clone())
+            .chain(table.failures.iter().map(|f| f.id.clone()))
+            .collect();
+        crate::shards::write_shard(&run_dir.join("shards"), cfg, &table, given)?;
     }
     Ok(table)
 }

@@ -82,15 +82,18 @@ fn tiny_cohort_end_to_end_and_sharded() {
     assert_eq!(csv.lines().count(), 13);
 
     // Two shards, then the merge: the same rows as the single run.
+    let shard = |i: usize| PipelineConfig {
+        shard: (i, 2),
+        stage: Stage::Preprocess,
+        ..tiny(dir.path(), "sharded")
+    };
     for i in 0..2 {
-        let mut sc = tiny(dir.path(), "sharded");
-        sc.shard = (i, 2);
-        sc.stage = Stage::Preprocess;
-        run(&sc).expect("shard runs");
+        run(&shard(i)).expect("shard runs");
     }
     let mut mc = tiny(dir.path(), "sharded");
     mc.shard = (0, 2);
     mc.stage = Stage::Merge;
+    shard_protocol(&mc, &shard);
     let ms = run(&mc).expect("merge runs");
     assert_eq!(ms.n_scans, 12);
     // The shards loaded the models; the merge has no files to bundle and says so.
@@ -119,6 +122,45 @@ fn tiny_cohort_end_to_end_and_sharded() {
             }
         }
     }
+}
+
+/// The shard protocol (shards.rs): each shard's file carries its manifest and is written
+/// atomically, shards leave config.json to the merge, and the merge names a missing shard
+/// and a shard run with other settings; a retried shard replaces only its own file.
+fn shard_protocol(merge: &PipelineConfig, shard: &dyn Fn(usize) -> PipelineConfig) {
+    let shards = merge.run_dir().join("shards");
+    assert!(!merge.run_dir().join("config.json").exists(), "shards leave config.json alone");
+    let text = std::fs::read_to_string(shards.join("features-1-of-2.json")).expect("shard");
+    let file: ct_pipeline::ShardFile = serde_json::from_str(&text).expect("shard file");
+    assert_eq!((file.manifest.index, file.manifest.count), (1, 2));
+    assert_eq!(file.manifest.format, ct_pipeline::SHARD_FORMAT);
+    assert_eq!(file.manifest.scan_ids.len(), 6);
+    assert!(shards.join("config-1-of-2.json").is_file());
+    // A missing shard is named.
+    let kept = shards.join("kept.json");
+    std::fs::rename(shards.join("features-1-of-2.json"), &kept).expect("move");
+    let e = run(merge).expect_err("a shard is missing").to_string();
+    assert!(e.contains("features-1-of-2.json") && e.contains("1 of 2 shards missing"), "{e}");
+    // A shard run with another preprocessing setting is named, with the setting.
+    run(&PipelineConfig {
+        close_radius_mm: 8.0,
+        ..shard(1)
+    })
+    .expect("odd shard runs");
+    let e = run(merge).expect_err("settings differ").to_string();
+    assert!(e.contains("shard 1") && e.contains("close_radius_mm"), "{e}");
+    // The task retried with the right settings replaces its file; a temporary file left by a
+    // killed attempt is ignored.
+    std::fs::write(shards.join("features-1-of-2.json.tmp-99999"), "partial").expect("tmp");
+    std::fs::remove_file(&kept).expect("remove");
+    run(&shard(1)).expect("retried shard runs");
+    // Settings only the merge reads may change.
+    let other = PipelineConfig {
+        vote: ensemble::VotingKind::Hard,
+        folds: 3,
+        ..merge.clone()
+    };
+    assert_eq!(run(&other).expect("merge with other classifiers").n_scans, 12);
 }
 
 #[test]
