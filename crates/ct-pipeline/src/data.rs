@@ -10,7 +10,6 @@ use rayon::prelude::*;
 use crate::config::PipelineConfig;
 use crate::outputs::{io_err, write_json};
 use crate::preprocess::{KnownTruth, pack_bits};
-use crate::run::bar;
 use crate::{Error, Result};
 
 fn class_folder(l: Label) -> &'static str {
@@ -40,7 +39,7 @@ pub(crate) fn write_phantoms(
     }
     let (si, sn) = cfg.shard;
     let mine: Vec<usize> = (0..pc.len()).filter(|i| i % sn == si).collect();
-    let pb = bar(mine.len() as u64, "phantoms");
+    let pb = crate::progress::Progress::bar(mine.len() as u64, "phantoms");
     let truths: Vec<(String, KnownTruth, serde_json::Value)> = mine
         .par_iter()
         .map(|&i| {

@@ -54,6 +54,7 @@ mod named;
 mod outputs;
 mod predict;
 pub mod preprocess;
+mod progress;
 mod report;
 mod run;
 pub mod scan_model;

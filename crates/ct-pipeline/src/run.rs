@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use ct_core::{Contrast, Label};
 use ct_io::dataset::Dataset;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::bundle::{BUNDLE_DIR, Bundle, TrainedOn, TrainingRanges};
@@ -23,6 +22,7 @@ use crate::outputs::{
     write_predictions_csv,
 };
 use crate::preprocess::{Eda, KnownTruth, ScanRecord, ThumbKind, process_scan, thumb_matrix};
+use crate::progress::Progress;
 use crate::report::{Figures, write_report};
 use crate::scan_model::ScanModel;
 use crate::summary::{
@@ -30,19 +30,6 @@ use crate::summary::{
     Summary, metrics_json, peak_rss_mib,
 };
 use crate::{Error, Result};
-
-pub(crate) fn bar(n: u64, msg: &'static str) -> ProgressBar {
-    let pb = ProgressBar::new(n);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{msg:>14} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    pb
-}
 
 /// Reads the data set and preprocesses every scan of this shard (one volume per worker).
 fn preprocess(
@@ -64,7 +51,7 @@ fn preprocess(
         .map(|(_, e)| e)
         .collect();
     let eda = Mutex::new(Eda::new(cfg.eda_size));
-    let pb = bar(entries.len() as u64, "preprocess");
+    let pb = Progress::bar(entries.len() as u64, "preprocess");
     let out: Vec<std::result::Result<ScanRecord, Failure>> = entries
         .par_iter()
         .map(|e| {
@@ -278,14 +265,14 @@ fn run_stages(
 
     // 5. OTDD.
     let t = Instant::now();
-    let pb = spinner("OTDD");
+    let pb = Progress::spinner("OTDD");
     let (otdd, augmentation) = otdd_stage(&table.records, cfg);
     pb.finish_and_clear();
     timings.insert("otdd".to_string(), t.elapsed().as_secs_f64());
 
     // 6. Classification.
     let t = Instant::now();
-    let pb = spinner("classification (grid search, k-fold, test)");
+    let pb = Progress::spinner("classification (grid search, k-fold, test)");
     let classification = classification_stage(cfg, &table, scan_model.as_ref())?;
     pb.finish_and_clear();
     timings.insert("classify".to_string(), t.elapsed().as_secs_f64());
@@ -327,14 +314,6 @@ fn run_stages(
     summary.peak_rss_mib = peak_rss_mib();
     write_json(&run_dir.join("metrics.json"), &metrics_json(&summary))?;
     Ok(summary)
-}
-
-/// A spinner for a stage without a count.
-fn spinner(msg: &'static str) -> ProgressBar {
-    let pb = ProgressBar::new_spinner();
-    pb.set_message(msg);
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    pb
 }
 
 /// A model the stage needs was not loaded (a bug in [`RunModels::load`]'s stage table).

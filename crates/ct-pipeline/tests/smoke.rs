@@ -129,7 +129,10 @@ fn tiny_cohort_end_to_end_and_sharded() {
 /// and a shard run with other settings; a retried shard replaces only its own file.
 fn shard_protocol(merge: &PipelineConfig, shard: &dyn Fn(usize) -> PipelineConfig) {
     let shards = merge.run_dir().join("shards");
-    assert!(!merge.run_dir().join("config.json").exists(), "shards leave config.json alone");
+    assert!(
+        !merge.run_dir().join("config.json").exists(),
+        "shards leave config.json alone"
+    );
     let text = std::fs::read_to_string(shards.join("features-1-of-2.json")).expect("shard");
     let file: ct_pipeline::ShardFile = serde_json::from_str(&text).expect("shard file");
     assert_eq!((file.manifest.index, file.manifest.count), (1, 2));
@@ -140,7 +143,10 @@ fn shard_protocol(merge: &PipelineConfig, shard: &dyn Fn(usize) -> PipelineConfi
     let kept = shards.join("kept.json");
     std::fs::rename(shards.join("features-1-of-2.json"), &kept).expect("move");
     let e = run(merge).expect_err("a shard is missing").to_string();
-    assert!(e.contains("features-1-of-2.json") && e.contains("1 of 2 shards missing"), "{e}");
+    assert!(
+        e.contains("features-1-of-2.json") && e.contains("1 of 2 shards missing"),
+        "{e}"
+    );
     // A shard run with another preprocessing setting is named, with the setting.
     run(&PipelineConfig {
         close_radius_mm: 8.0,
@@ -148,7 +154,10 @@ fn shard_protocol(merge: &PipelineConfig, shard: &dyn Fn(usize) -> PipelineConfi
     })
     .expect("odd shard runs");
     let e = run(merge).expect_err("settings differ").to_string();
-    assert!(e.contains("shard 1") && e.contains("close_radius_mm"), "{e}");
+    assert!(
+        e.contains("shard 1") && e.contains("close_radius_mm"),
+        "{e}"
+    );
     // The task retried with the right settings replaces its file; a temporary file left by a
     // killed attempt is ignored.
     std::fs::write(shards.join("features-1-of-2.json.tmp-99999"), "partial").expect("tmp");
@@ -160,7 +169,10 @@ fn shard_protocol(merge: &PipelineConfig, shard: &dyn Fn(usize) -> PipelineConfi
         folds: 3,
         ..merge.clone()
     };
-    assert_eq!(run(&other).expect("merge with other classifiers").n_scans, 12);
+    assert_eq!(
+        run(&other).expect("merge with other classifiers").n_scans,
+        12
+    );
 }
 
 #[test]

@@ -28,7 +28,6 @@ use crate::lesion_detector::{
 use crate::lesion_patterns::{FocusModel, PatternNet};
 use crate::outputs::io_err;
 use crate::preprocess::lesion_inclusive_mask;
-use crate::run::bar;
 use crate::scan_model::ScanModel;
 use crate::{Error, Result};
 
@@ -48,7 +47,7 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
         ..CohortConfig::default()
     };
     pc.validate()?;
-    let pb = bar(pc.len() as u64, "lesion model");
+    let pb = crate::progress::Progress::bar(pc.len() as u64, "lesion model");
     let data: Vec<TrainingSample> = (0..pc.len())
         .into_par_iter()
         .map(|i| {
@@ -63,7 +62,7 @@ pub fn train_lesion_detector(cfg: &PipelineConfig) -> Result<LesionDetector> {
     // Second stage: the components this detector finds in every other training scan (its
     // in-sample probabilities), labelled by the reference masks.
     let subset: Vec<usize> = (0..pc.len()).step_by(2).collect();
-    let pb = bar(subset.len() as u64, "lesion components");
+    let pb = crate::progress::Progress::bar(subset.len() as u64, "lesion components");
     let samples: Vec<ComponentSample> = subset
         .par_iter()
         .map(|&i| {
