@@ -125,10 +125,11 @@ fn shard_path(dir: &Path, i: usize, n: usize) -> PathBuf {
     dir.join(format!("features-{i}-of-{n}.json"))
 }
 
-/// Writes `value` as JSON to `path` atomically: a temporary file beside it, then a rename.
+/// Writes `value` as compact JSON to `path` atomically: a temporary file beside it, then a
+/// rename. (Compact: a shard holds ~100 KB of thumbnails per scan, and indentation would
+/// double it.)
 pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(Error::json(path.display().to_string()))?;
+    let text = serde_json::to_string(value).map_err(Error::json(path.display().to_string()))?;
     let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
     std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))
