@@ -48,6 +48,42 @@ fn predict<'py>(
     Ok(ndarray::Array1::from_iter(p.into_iter().map(|c| c as i64)).into_pyarray(py))
 }
 
+/// A `#[pymethods]` block for a class whose `inner` field is an `ensemble` classifier: the
+/// given constructor, then `fit`, `predict` and `predict_proba`.
+macro_rules! classifier_pymethods {
+    ($class:ident { $($new:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($new)*
+
+            fn fit(
+                &mut self,
+                py: Python<'_>,
+                x: PyReadonlyArray2<'_, f64>,
+                y: PyReadonlyArray1<'_, i64>,
+            ) -> PyResult<()> {
+                fit(py, &mut self.inner, x, y)
+            }
+
+            fn predict<'py>(
+                &self,
+                py: Python<'py>,
+                x: PyReadonlyArray2<'py, f64>,
+            ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+                predict(py, &self.inner, x)
+            }
+
+            fn predict_proba<'py>(
+                &self,
+                py: Python<'py>,
+                x: PyReadonlyArray2<'py, f64>,
+            ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+                predict_proba(py, &self.inner, x)
+            }
+        }
+    };
+}
+
 /// The RBF C-SVC (libsvm's SMO; one-vs-rest for more than two classes; Platt probabilities
 /// from libsvm's 5-fold procedure).
 #[pyclass(module = "covid_ct._native")]
@@ -55,8 +91,7 @@ struct Svc {
     inner: Svm,
 }
 
-#[pymethods]
-impl Svc {
+classifier_pymethods!(Svc {
     #[new]
     #[pyo3(signature = (c=1.0, gamma="scale", gamma_value=None, tol=1e-3, probability=false, standardize=false, seed=0, max_iter=None))]
     #[allow(clippy::too_many_arguments)]
@@ -94,32 +129,7 @@ impl Svc {
             inner: Svm::new(params).map_err(|e| value_error("SVC", e))?,
         })
     }
-
-    fn fit(
-        &mut self,
-        py: Python<'_>,
-        x: PyReadonlyArray2<'_, f64>,
-        y: PyReadonlyArray1<'_, i64>,
-    ) -> PyResult<()> {
-        fit(py, &mut self.inner, x, y)
-    }
-
-    fn predict<'py>(
-        &self,
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        predict(py, &self.inner, x)
-    }
-
-    fn predict_proba<'py>(
-        &self,
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        predict_proba(py, &self.inner, x)
-    }
-}
+});
 
 /// Gradient-boosted trees with XGBoost's `multi:softprob` objective and `hist` method.
 #[pyclass(module = "covid_ct._native")]
@@ -127,8 +137,7 @@ struct Trees {
     inner: Gbdt,
 }
 
-#[pymethods]
-impl Trees {
+classifier_pymethods!(Trees {
     #[new]
     #[pyo3(signature = (n_estimators=100, learning_rate=0.3, max_depth=6, reg_lambda=1.0, gamma=0.0, min_child_weight=1.0, subsample=1.0, colsample_bytree=1.0, max_bin=256, seed=0))]
     #[allow(clippy::too_many_arguments)]
@@ -161,32 +170,7 @@ impl Trees {
             inner: Gbdt::new(params).map_err(|e| value_error("XGBClassifier", e))?,
         })
     }
-
-    fn fit(
-        &mut self,
-        py: Python<'_>,
-        x: PyReadonlyArray2<'_, f64>,
-        y: PyReadonlyArray1<'_, i64>,
-    ) -> PyResult<()> {
-        fit(py, &mut self.inner, x, y)
-    }
-
-    fn predict<'py>(
-        &self,
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        predict(py, &self.inner, x)
-    }
-
-    fn predict_proba<'py>(
-        &self,
-        py: Python<'py>,
-        x: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        predict_proba(py, &self.inner, x)
-    }
-}
+});
 
 /// `classification_report` of class indices: `(text, json)` where the JSON is the report's
 /// numbers (classes, accuracy, averages).

@@ -8,28 +8,11 @@ root="$(cd "$(dirname "$0")/../../.." && pwd)"
 bin="${1:-$root/target/release/examples/pipeline}"
 n="${2:-10}"
 size="${3:-256}"
+# shellcheck source=cluster.sh
+. "$root/deploy/slurm/test/cluster.sh"
 work="$(mktemp -d /tmp/covidct-scale.XXXXXX)"
-export SLURM_CONF="$work/slurm.conf"
-cleanup() {
-    for p in slurmd slurmctld munged; do
-        [ -f "$work/$p.pid" ] && kill "$(cat "$work/$p.pid")" 2>/dev/null || true
-    done
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/spool" "$work/state"
-dd if=/dev/urandom of="$work/munge.key" bs=1024 count=1 2>/dev/null
-chmod 600 "$work/munge.key"
-munged --force --key-file="$work/munge.key" --socket="$work/munge.socket" \
-    --pid-file="$work/munged.pid" --log-file="$work/munged.log" --seed-file="$work/munged.seed"
-mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
-sed -e "s|@HOST@|$(hostname -s)|g" -e "s|@DIR@|$work|g" -e "s|@CPUS@|$(nproc)|g" -e "s|@MEM@|$mem|g" \
-    -e "s|@CTLD_PORT@|$(( 16817 + RANDOM % 1000 ))|g" -e "s|@D_PORT@|$(( 17818 + RANDOM % 1000 ))|g" \
-    "$root/deploy/slurm/test/slurm.conf.in" > "$SLURM_CONF"
-slurmctld -f "$SLURM_CONF"
-slurmd -f "$SLURM_CONF"
-for _ in $(seq 60); do sinfo -h -o %T | grep -q idle && break; sleep 1; done
+trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
+start_cluster "$work"
 args=(--out "$work/runs" --n-per-class "$n" --size "$size")
 t0=$(date +%s.%N)
 "$bin" "${args[@]}" --name single >/dev/null 2>&1
