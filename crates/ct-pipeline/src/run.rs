@@ -251,7 +251,13 @@ fn run_stages(
         _ => None,
     };
     let table = match (cfg.stage, detector) {
-        (Stage::Merge, _) => crate::shards::merge_shards(&run_dir.join("shards"), cfg)?,
+        (Stage::Merge, _) => {
+            let (table, figs) = crate::shards::merge_shards(&run_dir.join("shards"), cfg)?;
+            if let Ok(mut f) = figures.lock() {
+                *f = figs;
+            }
+            table
+        }
         (_, Some(d)) => feature_table(cfg, &run_dir, &figures, (d, pattern), &mut timings)?,
         (_, None) => return Err(missing("lesion detector")),
     };
@@ -375,7 +381,10 @@ fn feature_table(
             .map(|r| r.id.clone())
             .chain(table.failures.iter().map(|f| f.id.clone()))
             .collect();
-        crate::shards::write_shard(&run_dir.join("shards"), cfg, &table, given)?;
+        let figs = figures.lock().map_err(|_| {
+            Error::Inconsistent("a preprocessing worker panicked while holding the figures".into())
+        })?;
+        crate::shards::write_shard(&run_dir.join("shards"), cfg, &table, &figs, given)?;
     }
     Ok(table)
 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::config::PipelineConfig;
 use crate::outputs::io_err;
+use crate::report::{Figures, KeyedPreview};
 use crate::summary::FeatureTable;
 use crate::{Error, Result};
 
@@ -61,6 +62,10 @@ pub struct ShardFile {
     pub manifest: ShardManifest,
     /// The shard's rows, EDA accumulators, failures and model provenance.
     pub table: FeatureTable,
+    /// The report's preview pictures of the shard's scans (class index, contrast group,
+    /// then id and PNG bytes), so that a merged report has them too.
+    #[serde(default)]
+    pub(crate) previews: Vec<KeyedPreview>,
 }
 
 /// Settings that only the merge reads (the split, the classifiers, OTDD, the scan model) or
@@ -140,6 +145,7 @@ pub(crate) fn write_shard(
     dir: &Path,
     cfg: &PipelineConfig,
     table: &FeatureTable,
+    figures: &Figures,
     scan_ids: Vec<String>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -161,8 +167,17 @@ pub(crate) fn write_shard(
     struct Out<'a> {
         manifest: ShardManifest,
         table: &'a FeatureTable,
+        previews: Vec<KeyedPreview>,
     }
-    write_json_atomic(&shard_path(dir, i, n), &Out { manifest, table })
+    let previews = figures.keyed();
+    write_json_atomic(
+        &shard_path(dir, i, n),
+        &Out {
+            manifest,
+            table,
+            previews,
+        },
+    )
 }
 
 /// The top-level settings on which two settings objects differ.
@@ -178,8 +193,9 @@ fn differing(a: &Value, b: &Value) -> Vec<String> {
 }
 
 /// Reads and checks the N shards of `dir` against the merge's configuration `cfg`, and joins
-/// their tables (rows sorted by id). Every problem found is named in one error.
-pub(crate) fn merge_shards(dir: &Path, cfg: &PipelineConfig) -> Result<FeatureTable> {
+/// their tables (rows sorted by id) and preview pictures. Every problem found is named in one
+/// error.
+pub(crate) fn merge_shards(dir: &Path, cfg: &PipelineConfig) -> Result<(FeatureTable, Figures)> {
     let n = cfg.shard.1;
     let missing: Vec<String> = (0..n)
         .filter(|&i| !shard_path(dir, i, n).is_file())
@@ -201,6 +217,7 @@ pub(crate) fn merge_shards(dir: &Path, cfg: &PipelineConfig) -> Result<FeatureTa
     let mut problems = Vec::new();
     let mut owner: BTreeMap<String, usize> = BTreeMap::new();
     let mut merged: Option<FeatureTable> = None;
+    let mut figures = Figures::default();
     for i in 0..n {
         let p = shard_path(dir, i, n);
         let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
@@ -243,6 +260,7 @@ pub(crate) fn merge_shards(dir: &Path, cfg: &PipelineConfig) -> Result<FeatureTa
                 problems.push(format!("scan {id} is in shards {other} and {i}"));
             }
         }
+        figures.absorb(file.previews);
         let t = file.table;
         match &mut merged {
             None => merged = Some(t),
@@ -269,7 +287,7 @@ pub(crate) fn merge_shards(dir: &Path, cfg: &PipelineConfig) -> Result<FeatureTa
         why: "no shards to merge".into(),
     })?;
     m.records.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(m)
+    Ok((m, figures))
 }
 
 #[cfg(test)]

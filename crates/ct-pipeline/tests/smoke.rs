@@ -96,6 +96,19 @@ fn tiny_cohort_end_to_end_and_sharded() {
     shard_protocol(&mc, &shard);
     let ms = run(&mc).expect("merge runs");
     assert_eq!(ms.n_scans, 12);
+    // The preview pictures travel through the shard files: the merged report shows the same
+    // scans (per class and group, the smallest id) as the single run's.
+    let pictures = |d: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d.join("figures"))
+            .expect("figures")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("segmentation_"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!pictures(&mc.run_dir()).is_empty());
+    assert_eq!(pictures(&mc.run_dir()), pictures(&rd));
     // The shards loaded the models; the merge has no files to bundle and says so.
     assert_eq!(ms.bundle, None);
     let merged = std::fs::read_to_string(mc.run_dir().join("features.csv")).expect("csv");

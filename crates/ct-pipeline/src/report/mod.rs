@@ -7,7 +7,7 @@ mod prediction;
 mod result_sections;
 mod write;
 
-pub(crate) use figures::Figures;
+pub(crate) use figures::{Figures, KeyedPreview};
 pub use prediction::write_prediction_page;
 pub(crate) use write::write_report;
 
