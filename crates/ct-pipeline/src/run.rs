@@ -51,6 +51,12 @@ fn preprocess(
         .map(|(_, e)| e)
         .collect();
     let eda = Mutex::new(Eda::new(cfg.eda_size));
+    // A large data set keeps OTDD thumbnails for a deterministic subset of its scans only.
+    let total = match cfg.data {
+        Some(_) => ds.entries().len(),
+        None => 3 * cfg.n_per_class,
+    };
+    let stride = crate::preprocess::thumbnail_stride(total, cfg.otdd_samples);
     let pb = Progress::bar(entries.len() as u64, "preprocess");
     let out: Vec<std::result::Result<ScanRecord, Failure>> = entries
         .par_iter()
@@ -80,7 +86,11 @@ fn preprocess(
             if let Ok(mut f) = figures.lock() {
                 f.offer_preview(&p);
             }
-            Ok(p.record)
+            let mut record = p.record;
+            if !crate::preprocess::keeps_thumbnails(&record.id, stride) {
+                record.drop_thumbnails();
+            }
+            Ok(record)
         })
         .collect();
     pb.finish();

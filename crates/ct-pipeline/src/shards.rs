@@ -72,7 +72,7 @@ pub struct ShardFile {
 /// that say where and how a task runs: a merge may change them, e.g. to try other
 /// classifiers on the same preprocessed shards. Every other setting (a new one included)
 /// must be the same in every shard and the merge.
-pub const MERGE_TIME_SETTINGS: [&str; 16] = [
+pub const MERGE_TIME_SETTINGS: [&str; 15] = [
     "name",
     "out",
     "shard",
@@ -83,7 +83,6 @@ pub const MERGE_TIME_SETTINGS: [&str; 16] = [
     "folds",
     "grid",
     "gbdt_rounds",
-    "otdd_samples",
     "classifier_features",
     "gated_models",
     "vote",

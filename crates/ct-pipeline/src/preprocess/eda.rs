@@ -20,6 +20,33 @@ pub const HU_HIST_BINS: usize = 80;
 /// Slices per scan kept as small thumbnails for OTDD.
 pub const THUMB_SLICES: usize = 8;
 
+/// Scans with thumbnails, as a multiple of what OTDD samples (`otdd_samples` slices of
+/// `THUMB_SLICES` per scan): beyond it a data set keeps a deterministic subset.
+pub const THUMB_BUDGET_FACTOR: usize = 4;
+
+/// Every how many scans (by id hash) keep their OTDD thumbnails: 1 while the data set has at
+/// most `THUMB_BUDGET_FACTOR × otdd_samples / THUMB_SLICES` scans (300 by default), more
+/// beyond, so that an archive's shard files do not carry thumbnails OTDD never samples.
+pub fn thumbnail_stride(total_scans: usize, otdd_samples: usize) -> usize {
+    let budget = (THUMB_BUDGET_FACTOR * otdd_samples)
+        .div_ceil(THUMB_SLICES)
+        .max(1);
+    total_scans.div_ceil(budget).max(1)
+}
+
+/// Whether the scan `id` keeps its thumbnails at `stride` (the same answer in a single run
+/// and in any shard: it depends on the id alone).
+pub fn keeps_thumbnails(id: &str, stride: usize) -> bool {
+    use sha2::Digest;
+    if stride <= 1 {
+        return true;
+    }
+    let h = sha2::Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h[..8]);
+    u64::from_le_bytes(first) % stride as u64 == 0
+}
+
 /// Side of those thumbnails.
 pub const THUMB_SIDE: usize = 16;
 
@@ -137,4 +164,21 @@ pub fn thumb_matrix(records: &[&ScanRecord], kind: ThumbKind) -> (Array2<f64>, V
         Array2::from_shape_vec((n, d), rows).unwrap_or_else(|_| Array2::zeros((0, d))),
         labels,
     )
+}
+
+#[cfg(test)]
+mod thumb_tests {
+    use super::*;
+
+    #[test]
+    fn large_data_sets_keep_a_deterministic_share_of_thumbnails() {
+        assert_eq!(thumbnail_stride(90, 600), 1);
+        assert_eq!(thumbnail_stride(300, 600), 1);
+        assert_eq!(thumbnail_stride(100_000, 600), 334);
+        let ids: Vec<String> = (0..100_000).map(|i| format!("subject-{i:06}")).collect();
+        let kept = ids.iter().filter(|id| keeps_thumbnails(id, 334)).count();
+        assert!((200..=400).contains(&kept), "{kept}");
+        assert!(ids.iter().all(|id| keeps_thumbnails(id, 1)));
+        assert_eq!(keeps_thumbnails("a", 7), keeps_thumbnails("a", 7));
+    }
 }

@@ -27,7 +27,8 @@ use std::time::Instant;
 use ct_core::Scan;
 
 pub use eda::{
-    Eda, HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, THUMB_SIDE, THUMB_SLICES, ThumbKind, thumb_matrix,
+    Eda, HU_HIST_BINS, HU_HIST_LO, HU_HIST_STEP, THUMB_BUDGET_FACTOR, THUMB_SIDE, THUMB_SLICES,
+    ThumbKind, keeps_thumbnails, thumb_matrix, thumbnail_stride,
 };
 pub use evaluate::cleaning_scores;
 pub(crate) use masks::drop_slices;

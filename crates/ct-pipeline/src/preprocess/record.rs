@@ -84,6 +84,20 @@ pub struct ScanRecord {
     pub warnings: Vec<String>,
 }
 
+impl ScanRecord {
+    /// Forgets the OTDD thumbnails (a scan outside a large data set's thumbnail subset).
+    pub fn drop_thumbnails(&mut self) {
+        for t in [
+            &mut self.thumbs,
+            &mut self.thumbs_enhanced,
+            &mut self.thumbs_he,
+            &mut self.thumbs_he_clahe,
+        ] {
+            *t = Vec::new();
+        }
+    }
+}
+
 /// Names of the enhanced-image features appended to the radiomic ones.
 pub const ENHANCED_NAMES: [&str; 6] = [
     "clahe_lung_mean",
