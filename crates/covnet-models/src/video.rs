@@ -78,6 +78,19 @@ fn max_pool3d(x: Tensor<5>, k: [usize; 3]) -> Tensor<5> {
         .reshape([b, c, s2, h, w])
 }
 
+/// Checks a classifier head's class count and dropout rate.
+fn check_head(num_classes: usize, dropout: Option<f64>) -> Result<()> {
+    if num_classes < 2 {
+        return Err(invalid("num_classes", "must be at least 2"));
+    }
+    if let Some(p) = dropout
+        && !(0.0..1.0).contains(&p)
+    {
+        return Err(invalid("dropout", format!("must be in [0, 1), got {p}")));
+    }
+    Ok(())
+}
+
 /// Checks (B, C, S, H, W) against the model's channels.
 fn check_input(x: &Tensor<5>, channels: usize) -> Result<()> {
     let dims = x.dims();
@@ -134,15 +147,7 @@ impl C3dConfig {
         if self.in_channels == 0 || self.width == 0 || self.fc_width == 0 {
             return Err(invalid("in_channels/width/fc_width", "must be at least 1"));
         }
-        if self.num_classes < 2 {
-            return Err(invalid("num_classes", "must be at least 2"));
-        }
-        if let Some(p) = self.dropout
-            && !(0.0..1.0).contains(&p)
-        {
-            return Err(invalid("dropout", format!("must be in [0, 1), got {p}")));
-        }
-        Ok(())
+        check_head(self.num_classes, self.dropout)
     }
 
     /// Builds the network with random weights.
@@ -313,15 +318,7 @@ impl P3dConfig {
         if self.layers.contains(&0) {
             return Err(invalid("layers", "every stage needs at least one unit"));
         }
-        if self.num_classes < 2 {
-            return Err(invalid("num_classes", "must be at least 2"));
-        }
-        if let Some(p) = self.dropout
-            && !(0.0..1.0).contains(&p)
-        {
-            return Err(invalid("dropout", format!("must be in [0, 1), got {p}")));
-        }
-        Ok(())
+        check_head(self.num_classes, self.dropout)
     }
 
     /// Builds the network with random weights.
